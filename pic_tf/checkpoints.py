@@ -1,0 +1,112 @@
+"""Workdirs: a saved config plus TensorFlow checkpoints of model, EMA and optimizer.
+
+A workdir written by ``bin/train`` or ``bin/convert_original`` holds::
+
+  config.json        the resolved :class:`pic_tf.configs.Config`
+  ckpt-<step>.*      tf.train.Checkpoint(model, ema, [optimizer, step, ...])
+  checkpoint         the CheckpointManager's index
+
+Every binary rebuilds the exact model from ``config.json`` and restores the
+weights from the latest checkpoint (:func:`load_model`).
+"""
+
+import os
+
+import tensorflow as tf
+
+from pic_tf import configs
+from pic_tf import ema as ema_lib
+from pic_tf import networks
+from pic_tf.errors import CheckpointError
+
+
+def make_checkpoint(model, ema, **extra):
+  """The checkpoint object of a workdir: ``model``, ``ema`` and any ``extra`` trackables."""
+  return tf.train.Checkpoint(model=model, ema=ema, **extra)
+
+
+def latest_checkpoint(workdir):
+  """Path prefix of the newest checkpoint in ``workdir``, or None."""
+  return tf.train.latest_checkpoint(workdir)
+
+
+def create_model_and_ema(config):
+  """A built :class:`PICModel` for ``config`` and its (unrestored) EMA."""
+  model = networks.build_model(config.model)
+  ema = ema_lib.ExponentialMovingAverage(model.trainable_variables,
+                                         decay=config.train.polyak_decay)
+  return model, ema
+
+
+def _check_compatible(path, model):
+  """Names of model variables that are missing from, or mis-shaped in, checkpoint ``path``."""
+  stored = dict(tf.train.list_variables(path))
+  problems = []
+  for name, owner, var in networks.named_variables(model):
+    key = f'model/{owner}/{name}/.ATTRIBUTES/VARIABLE_VALUE'
+    if key not in stored:
+      problems.append(f'{name}: missing from the checkpoint')
+    elif list(stored[key]) != list(var.shape):
+      problems.append(f'{name}: checkpoint {list(stored[key])}, model {list(var.shape)}')
+  return problems
+
+
+def restore(checkpoint, path, model):
+  """Restores ``checkpoint`` from ``path``, with a clear error for the wrong model.
+
+  Raises:
+    CheckpointError: the checkpoint does not hold this model's variables.
+  """
+  problems = _check_compatible(path, model)
+  if problems:
+    shown = '\n  '.join(problems[:10])
+    more = f'\n  ... and {len(problems) - 10} more' if len(problems) > 10 else ''
+    raise CheckpointError(
+        f'checkpoint {path} does not fit the model of this config:\n  {shown}{more}\n'
+        'Use the workdir (and config.json) the checkpoint was written with.')
+  return checkpoint.restore(path)
+
+
+def load_model(workdir, use_ema=True):
+  """Rebuilds the model of a workdir and loads its newest weights.
+
+  Args:
+    workdir: a directory written by ``bin/train`` or ``bin/convert_original``.
+    use_ema: load the Polyak-averaged weights (what evaluation and sampling use)
+      instead of the raw ones.
+
+  Returns:
+    ``(config, model, step)``; ``step`` is the checkpoint's training step or None.
+
+  Raises:
+    CheckpointError: not a workdir, no checkpoint, or one of another config.
+  """
+  if not os.path.isdir(workdir):
+    raise CheckpointError(f'{workdir} does not exist or is not a directory: pass a '
+                          'workdir written by bin/train or bin/convert_original')
+  config = configs.load_json(workdir)
+  path = latest_checkpoint(workdir)
+  if path is None:
+    raise CheckpointError(f'{workdir} has a config.json but no checkpoint yet; train '
+                          'longer (checkpoints are written every train.checkpoint_every '
+                          'steps) or point to another workdir')
+  model, ema = create_model_and_ema(config)
+  step = tf.Variable(0, dtype=tf.int64, name='step')
+  checkpoint = make_checkpoint(model, ema, step=step)
+  restore(checkpoint, path, model).expect_partial()
+  if use_ema:
+    ema.copy_to_variables()
+  return config, model, int(step.numpy())
+
+
+def save_weights_only(workdir, config, model, ema, step=0):
+  """Writes ``config.json`` and a model + EMA checkpoint (no optimizer state).
+
+  Used for converted original checkpoints; training writes its own, fuller ones.
+  Returns the checkpoint path.
+  """
+  configs.save_json(config, workdir)
+  step_var = tf.Variable(step, dtype=tf.int64, name='step')
+  checkpoint = make_checkpoint(model, ema, step=step_var)
+  manager = tf.train.CheckpointManager(checkpoint, workdir, max_to_keep=1)
+  return manager.save(checkpoint_number=step)

@@ -1,0 +1,341 @@
+"""Configurations: the paper's ``cifar10`` and ``imagenet`` setups and a ``tiny`` one.
+
+One config system for every binary. A :class:`Config` is chosen by name
+(:func:`get_config`), its fields are overridden with ``section.field=value``
+strings (:func:`override`), and it is saved as JSON into a training workdir so
+that every other binary rebuilds exactly the same model from the workdir alone
+(:func:`save_json`, :func:`load_json`).
+"""
+
+import dataclasses
+import json
+import os
+from typing import Tuple
+
+from pic_tf.errors import CheckpointError
+from pic_tf.errors import ConfigError
+
+# The embedding network g^w is a sequence of stages, each ``(kind, a, b)``:
+#   ('conv', width, stride)      3x3 weight-normalised conv
+#   ('res', count, dilation)     ``count`` gated residual blocks (first conv dilated)
+# Layer names follow the original: the first conv is ``conv_leak``, later convs
+# ``downscale_leak_<k>``, residual blocks ``down_leak_<n>`` numbered from 1.
+Stage = Tuple[str, int, int]
+
+# Paper Table 1 (left).
+CIFAR10_EMBEDDING: Tuple[Stage, ...] = (
+    ('conv', 32, 1), ('res', 2, 1),
+    ('conv', 64, 2), ('res', 2, 1),
+    ('conv', 128, 1), ('res', 2, 1),
+    ('conv', 256, 1), ('res', 3, 2),
+    ('conv', 256, 1),
+)
+
+# Paper Table 1 (right); the last conv has 160 channels, not 512, as in the
+# original code (its own comment calls this a minor bug; the released model has it).
+IMAGENET_EMBEDDING: Tuple[Stage, ...] = (
+    ('conv', 64, 1), ('res', 2, 1),
+    ('conv', 128, 2), ('res', 2, 1),
+    ('conv', 256, 2), ('res', 2, 1),
+    ('conv', 512, 1), ('res', 3, 2),
+    ('conv', 512, 1), ('res', 3, 4),
+    ('conv', 160, 1),
+)
+
+# A small embedding for tests: same layer kinds, few channels. It ends with the 80
+# channels the auxiliary mixture head needs.
+TINY_EMBEDDING: Tuple[Stage, ...] = (
+    ('conv', 8, 1), ('res', 1, 1),
+    ('conv', 16, 2), ('res', 1, 2),
+    ('conv', 80, 1),
+)
+
+PAPER_BPD = {'cifar10': 2.72, 'imagenet': 2.51}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """The network. Defaults are the paper's CIFAR-10 model.
+
+  Attributes:
+    image_size: side of the square input the model runs on (32 CIFAR, 128 ImageNet).
+    downsample: chroma subsampling factor (2 CIFAR, 4 ImageNet); the embedding's
+      strides must multiply to it.
+    embedding: stages of g^w (see ``Stage``).
+    nr_channels: width of every PixelCNN++ convolution (160 in the paper).
+    nr_resnet: gated residual blocks per PixelCNN++ stream (4 in the paper).
+    nr_logistic_mix: logistic mixture components (10).
+    dropout: dropout rate of every gated residual block during training.
+  """
+  image_size: int = 32
+  downsample: int = 2
+  embedding: Tuple[Stage, ...] = CIFAR10_EMBEDDING
+  nr_channels: int = 160
+  nr_resnet: int = 4
+  nr_logistic_mix: int = 10
+  dropout: float = 0.5
+
+  def __post_init__(self):
+    # JSON gives lists; keep the config hashable and comparable.
+    object.__setattr__(self, 'embedding', tuple(tuple(s) for s in self.embedding))
+    self.validate()
+
+  @property
+  def num_outputs(self):
+    """Mixture parameters per chroma pixel: 8 per component (80 for 10)."""
+    return 8 * self.nr_logistic_mix
+
+  @property
+  def chroma_size(self):
+    """Side of the chroma grid the PixelCNN models."""
+    return self.image_size // self.downsample
+
+  @property
+  def embedding_channels(self):
+    return [s for s in self.embedding if s[0] == 'conv'][-1][1]
+
+  def validate(self):
+    """Raises ConfigError with a readable message if the fields do not fit together."""
+    stride = 1
+    for stage in self.embedding:
+      if len(stage) != 3 or stage[0] not in ('conv', 'res'):
+        raise ConfigError(f'embedding stage {stage!r} is not (conv|res, int, int)')
+      if stage[0] == 'conv':
+        stride *= stage[2]
+    if not self.embedding or self.embedding[0][0] != 'conv' or self.embedding[-1][0] != 'conv':
+      raise ConfigError('the embedding must start and end with a conv stage')
+    if stride != self.downsample:
+      raise ConfigError(f'the embedding strides multiply to {stride}, but downsample is '
+                       f'{self.downsample}: the embedding must be at chroma resolution')
+    if self.image_size % self.downsample:
+      raise ConfigError(f'image_size {self.image_size} is not divisible by downsample '
+                       f'{self.downsample}')
+    if self.embedding_channels < self.num_outputs:
+      raise ConfigError(f'the embedding has {self.embedding_channels} channels; the '
+                       f'auxiliary head needs at least {self.num_outputs}')
+    if not 0.0 <= self.dropout < 1.0:
+      raise ConfigError(f'dropout must be in [0, 1), got {self.dropout}')
+    for name in ('nr_channels', 'nr_resnet', 'nr_logistic_mix', 'image_size'):
+      if getattr(self, name) < 1:
+        raise ConfigError(f'{name} must be positive')
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """Optimisation, as the original's ``cifar.sh`` / ``imagenet.sh``.
+
+  Attributes:
+    batch_size: global batch (split over replicas); 64 in the paper (4 GPUs x 16).
+    learning_rate: initial rate ``lr0``; step k (1-based) uses ``lr0 * lr_decay**(k-1)``.
+    lr_decay: multiplicative decay per step.
+    num_epochs: epochs over the training split (``num_steps`` wins if > 0).
+    num_steps: total steps; 0 means derived from ``num_epochs``.
+    adam_beta1, adam_beta2, adam_epsilon: Adam parameters.
+    polyak_decay: EMA decay of the weights (no bias correction, updated every step).
+    flip: ``'batch'`` flips the whole batch horizontally with probability 0.5, as the
+      original (one coin per step); ``'image'`` flips each image independently;
+      ``'none'`` disables flips.
+    init: ``'original'`` (V ~ N(0, 0.05), g = 1, b = 0: what the original really
+      ran) or ``'data_dependent'`` (Salimans & Kingma on a first batch).
+    init_batch_size: images used by the data-dependent initialisation.
+    seed: seeds initialisation, data order, flips and dropout.
+    shuffle_buffer: tf.data shuffle buffer (in examples).
+    precision: ``'float32'``, ``'mixed_bfloat16'`` or ``'mixed_float16'``; the
+      likelihood is always computed in float32.
+    log_every: steps between progress lines and scalar summaries.
+    checkpoint_every: steps between checkpoints.
+    eval_every: steps between test-bpd evaluations (0: only at the end).
+    eval_examples: test examples for periodic evaluation (0: the whole split).
+    sample_every: steps between sample grids in TensorBoard (0: never).
+    keep_checkpoints: checkpoints kept by the CheckpointManager.
+  """
+  batch_size: int = 64
+  learning_rate: float = 1e-3
+  lr_decay: float = 0.99995
+  num_epochs: int = 150
+  num_steps: int = 0
+  adam_beta1: float = 0.95
+  adam_beta2: float = 0.9995
+  adam_epsilon: float = 1e-6
+  polyak_decay: float = 0.999
+  flip: str = 'batch'
+  init: str = 'original'
+  init_batch_size: int = 100
+  seed: int = 0
+  shuffle_buffer: int = 10000
+  precision: str = 'float32'
+  log_every: int = 50
+  checkpoint_every: int = 1000
+  eval_every: int = 5000
+  eval_examples: int = 1000
+  sample_every: int = 5000
+  keep_checkpoints: int = 3
+
+  def __post_init__(self):
+    if self.flip not in ('batch', 'image', 'none'):
+      raise ConfigError(f'train.flip must be batch, image or none, got {self.flip!r}')
+    if self.init not in ('original', 'data_dependent'):
+      raise ConfigError(f'train.init must be original or data_dependent, got {self.init!r}')
+    if self.precision not in ('float32', 'mixed_bfloat16', 'mixed_float16'):
+      raise ConfigError('train.precision must be float32, mixed_bfloat16 or mixed_float16, '
+                       f'got {self.precision!r}')
+    if self.batch_size < 1:
+      raise ConfigError('train.batch_size must be positive')
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Everything a binary needs to rebuild a model and its training.
+
+  Attributes:
+    name: the base config's name.
+    dataset: ``'cifar10'``, ``'imagenet2012'`` or ``'folder:PATH'``.
+    model: :class:`ModelConfig`.
+    train: :class:`TrainConfig`.
+  """
+  name: str = 'cifar10'
+  dataset: str = 'cifar10'
+  model: ModelConfig = ModelConfig()
+  train: TrainConfig = TrainConfig()
+
+  def to_dict(self):
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, d):
+    d = dict(d)
+    unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+      raise ConfigError(f'unknown config fields: {sorted(unknown)}')
+    return cls(name=d.get('name', 'custom'), dataset=d.get('dataset', 'cifar10'),
+               model=_from_dict(ModelConfig, d.get('model', {}), 'model'),
+               train=_from_dict(TrainConfig, d.get('train', {}), 'train'))
+
+
+def _from_dict(cls, d, section):
+  names = {f.name for f in dataclasses.fields(cls)}
+  unknown = set(d) - names
+  if unknown:
+    raise ConfigError(f'unknown {section} config fields: {sorted(unknown)}')
+  return cls(**d)
+
+
+def cifar10():
+  """The paper's CIFAR-10 model: 32x32, chroma 16x16, width 160, 4 blocks."""
+  return Config(name='cifar10', dataset='cifar10', model=ModelConfig(),
+                train=TrainConfig())
+
+
+def imagenet():
+  """The paper's ImageNet model: 128x128, chroma 32x32, width 160, 4 blocks."""
+  return Config(
+      name='imagenet', dataset='imagenet2012',
+      model=ModelConfig(image_size=128, downsample=4, embedding=IMAGENET_EMBEDDING),
+      train=TrainConfig(learning_rate=1.6e-4, lr_decay=0.99999, num_epochs=20,
+                        eval_examples=1000))
+
+
+def tiny():
+  """A small model for tests and smoke runs: 8x8 images, chroma 4x4."""
+  return Config(
+      name='tiny', dataset='cifar10',
+      model=ModelConfig(image_size=8, downsample=2, embedding=TINY_EMBEDDING,
+                        nr_channels=16, nr_resnet=1),
+      train=TrainConfig(batch_size=8, num_steps=20, log_every=5, checkpoint_every=10,
+                        eval_every=0, eval_examples=64, sample_every=0,
+                        init_batch_size=8, shuffle_buffer=256))
+
+
+CONFIGS = {'cifar10': cifar10, 'imagenet': imagenet, 'tiny': tiny}
+
+# Which config ``--dataset`` alone selects.
+DATASET_DEFAULT_CONFIG = {'cifar10': 'cifar10', 'imagenet2012': 'imagenet'}
+
+
+def get_config(name):
+  """Returns the named :class:`Config` (``cifar10``, ``imagenet`` or ``tiny``)."""
+  if name not in CONFIGS:
+    raise ConfigError(f'unknown config {name!r}; choose one of {sorted(CONFIGS)}')
+  return CONFIGS[name]()
+
+
+def _parse_value(text, current):
+  """Parses ``text`` to the type of ``current`` (the field's present value)."""
+  if isinstance(current, bool):
+    if text.lower() in ('1', 'true', 'yes'):
+      return True
+    if text.lower() in ('0', 'false', 'no'):
+      return False
+    raise ConfigError(f'expected a boolean, got {text!r}')
+  if isinstance(current, int):
+    return int(text)
+  if isinstance(current, float):
+    return float(text)
+  if isinstance(current, tuple):
+    return tuple(tuple(s) for s in json.loads(text))
+  return text
+
+
+def override(config, assignments):
+  """Returns ``config`` with ``section.field=value`` assignments applied.
+
+  Args:
+    config: a :class:`Config`.
+    assignments: iterable of strings like ``'model.nr_channels=32'``,
+      ``'train.batch_size=16'`` or ``'dataset=folder:/photos'``; tuples (the
+      embedding) are given as JSON.
+
+  Returns:
+    A new, validated :class:`Config`.
+
+  Raises:
+    ConfigError: a malformed assignment, an unknown field or an invalid value.
+  """
+  d = config.to_dict()
+  for assignment in assignments:
+    if '=' not in assignment:
+      raise ConfigError(f'override {assignment!r} is not of the form section.field=value')
+    key, text = assignment.split('=', 1)
+    parts = key.strip().split('.')
+    target = d
+    for part in parts[:-1]:
+      if part not in target or not isinstance(target[part], dict):
+        raise ConfigError(f'unknown config section {part!r} in {assignment!r}')
+      target = target[part]
+    field = parts[-1]
+    if field not in target or isinstance(target[field], dict):
+      raise ConfigError(f'unknown config field {key!r}')
+    try:
+      target[field] = _parse_value(text.strip(), target[field])
+    except ValueError as e:
+      raise ConfigError(f'bad value for {key}: {e}') from None
+  return Config.from_dict(d)
+
+
+CONFIG_FILENAME = 'config.json'
+
+
+def save_json(config, workdir):
+  """Writes ``config`` as ``workdir/config.json`` (atomically). Returns the path."""
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, CONFIG_FILENAME)
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(config.to_dict(), f, indent=2)
+  os.replace(tmp, path)
+  return path
+
+
+def load_json(workdir):
+  """Reads the :class:`Config` a workdir was trained with.
+
+  Raises:
+    CheckpointError: ``workdir`` has no ``config.json``.
+  """
+  path = os.path.join(workdir, CONFIG_FILENAME)
+  if not os.path.exists(path):
+    raise CheckpointError(
+        f'{workdir} has no {CONFIG_FILENAME}: it is not a pic_tf workdir (train one with '
+        'bin/train, or convert an original checkpoint with bin/convert_original)')
+  with open(path) as f:
+    return Config.from_dict(json.load(f))

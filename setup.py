@@ -1,0 +1,35 @@
+"""pic_tf: Probabilistic Image Colorization (Royer et al., BMVC 2017) in TensorFlow 2 / Keras 3.
+
+Install for CPU:  pip install -e '.[test]'
+Install for GPU:  pip install -e '.[gpu,test]'
+"""
+
+import setuptools
+
+setuptools.setup(
+    name='pic_tf',
+    version='0.1.0',
+    description='Probabilistic Image Colorization (PIC) in TensorFlow 2 / Keras 3',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    packages=setuptools.find_packages(include=['pic_tf', 'pic_tf.*']),
+    include_package_data=True,
+    package_data={'pic_tf': ['assets/*', 'assets/*/*']},
+    python_requires='>=3.9',
+    install_requires=[
+        'tensorflow>=2.16',          # with Keras 3
+        'keras>=3.0',
+        'tensorflow-probability>=0.24',
+        'tf-keras>=2.16',            # tensorflow-probability refuses to import without it
+        'tensorflow-datasets>=4.9',
+        'numpy',
+        'absl-py',
+        # Robust image-file I/O in the command-line tools only (EXIF rotation, CMYK,
+        # 16-bit and palette PNGs); the model, training and SavedModel stay pure TF.
+        'Pillow>=9',
+    ],
+    extras_require={
+        'test': ['pytest>=7'],
+        'gpu': ['tensorflow[and-cuda]>=2.16'],
+    },
+)
