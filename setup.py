@@ -24,6 +24,9 @@ setuptools.setup(
         'tensorflow-datasets>=4.9',
         'numpy',
         'absl-py',
+        # tf.summary needs it for the training logs; TensorFlow >= 2.20 no longer
+        # installs it.
+        'tensorboard',
         # Robust image-file I/O in the command-line tools only (EXIF rotation, CMYK,
         # 16-bit and palette PNGs); the model, training and SavedModel stay pure TF.
         'Pillow>=9',

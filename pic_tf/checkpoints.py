@@ -13,6 +13,7 @@ weights from the latest checkpoint (:func:`load_model`).
 import os
 
 import tensorflow as tf
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from pic_tf import configs
 from pic_tf import ema as ema_lib
@@ -38,16 +39,41 @@ def create_model_and_ema(config):
   return model, ema
 
 
+def _variable_keys(path, prefix):
+  """``{object path: (checkpoint key, shape)}`` of the variables under ``prefix``.
+
+  Walks the checkpoint's object graph, so a variable is found by its path through
+  the model even when the checkpoint stored it under another owner (the optimizer).
+  """
+  reader = tf.train.load_checkpoint(path)
+  graph = trackable_object_graph_pb2.TrackableObjectGraph()
+  graph.ParseFromString(reader.get_tensor('_CHECKPOINTABLE_OBJECT_GRAPH'))
+  shapes = reader.get_variable_to_shape_map()
+  found = {}
+  stack = [(0, '')]
+  while stack:
+    node_id, node_path = stack.pop()
+    node = graph.nodes[node_id]
+    for attribute in node.attributes:
+      if attribute.name == 'VARIABLE_VALUE' and node_path.startswith(prefix):
+        found[node_path] = (attribute.checkpoint_key, shapes.get(attribute.checkpoint_key))
+    for child in node.children:
+      child_path = f'{node_path}/{child.local_name}' if node_path else child.local_name
+      if prefix.startswith(child_path) or child_path.startswith(prefix):
+        stack.append((child.node_id, child_path))
+  return found
+
+
 def _check_compatible(path, model):
   """Names of model variables that are missing from, or mis-shaped in, checkpoint ``path``."""
-  stored = dict(tf.train.list_variables(path))
+  stored = _variable_keys(path, 'model/')
   problems = []
   for name, owner, var in networks.named_variables(model):
-    key = f'model/{owner}/{name}/.ATTRIBUTES/VARIABLE_VALUE'
-    if key not in stored:
+    entry = stored.get(f'model/{owner}/{name}')
+    if entry is None:
       problems.append(f'{name}: missing from the checkpoint')
-    elif list(stored[key]) != list(var.shape):
-      problems.append(f'{name}: checkpoint {list(stored[key])}, model {list(var.shape)}')
+    elif list(entry[1]) != list(var.shape):
+      problems.append(f'{name}: checkpoint {list(entry[1])}, model {list(var.shape)}')
   return problems
 
 

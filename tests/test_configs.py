@@ -2,7 +2,6 @@
 
 import pytest
 
-from pic_tf import cli
 from pic_tf import configs
 from pic_tf.errors import CheckpointError
 from pic_tf.errors import ConfigError
@@ -57,16 +56,3 @@ def test_bad_overrides(assignment, match):
 def test_missing_config_json(tmp_path):
   with pytest.raises(CheckpointError, match='not a pic_tf workdir'):
     configs.load_json(str(tmp_path))
-
-
-def test_resolve_config_from_dataset():
-  assert cli.resolve_config(None, dataset='cifar10').name == 'cifar10'
-  assert cli.resolve_config(None, dataset='imagenet2012').name == 'imagenet'
-  assert cli.resolve_config('tiny', ['train.batch_size=2']).train.batch_size == 2
-  assert cli.resolve_config('tiny', dataset='folder:/p').dataset == 'folder:/p'
-  with pytest.raises(ConfigError, match='needs --config'):
-    cli.resolve_config(None, dataset='folder:/p')
-  with pytest.raises(ConfigError, match='unknown dataset'):
-    cli.resolve_config(None, dataset='mnist')
-  with pytest.raises(ConfigError, match='unknown config'):
-    cli.resolve_config('huge')

@@ -1,0 +1,160 @@
+"""Benchmarks (modes of ``bin/benchmark``): measured side by side in one run, printed
+as tables and ratios. Never pass/fail tests.
+"""
+
+import json
+import os
+import platform
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from pic_tf import configs
+from pic_tf import data
+from pic_tf import train_lib
+
+
+def machine_description():
+  """One line naming the CPU, core count and TensorFlow version."""
+  cpu = platform.processor() or platform.machine()
+  try:
+    with open('/proc/cpuinfo') as f:
+      for line in f:
+        if line.startswith('model name'):
+          cpu = line.split(':', 1)[1].strip()
+          break
+  except OSError:
+    pass
+  gpus = tf.config.list_physical_devices('GPU')
+  return (f'{cpu}, {os.cpu_count()} cores, {len(gpus)} GPU(s), TensorFlow {tf.__version__}, '
+          f'{platform.system()}')
+
+
+def _random_inputs(config, batch_size, seed=0):
+  size = config.model.image_size
+  images = np.random.default_rng(seed).integers(0, 256, size=(batch_size, size, size, 3),
+                                                dtype=np.uint8)
+  return data.preprocess_batch(images, config.model.downsample)
+
+
+def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
+                variants=(('float32', False), ('mixed_bfloat16', False),
+                          ('float32', True), ('mixed_bfloat16', True)), log=print):
+  """Training images/s of a paper config for precision x XLA variants.
+
+  Each variant builds its own trainer and runs ``warmup`` untimed steps (tracing,
+  compilation) then ``steps`` timed ones on one fixed random batch.
+
+  Returns:
+    list of dicts ``{precision, jit, images_per_second, seconds_per_step}``.
+  """
+  base = configs.override(configs.get_config(config_name), [f'train.batch_size={batch_size}'])
+  inputs = _random_inputs(base, batch_size)
+  log(f'training speed, {config_name} paper config, batch {batch_size}, {steps} timed steps '
+      f'after {warmup} warm-up steps')
+  log(f'machine: {machine_description()}')
+  rows = []
+  for precision, jit in variants:
+    config = configs.override(base, [f'train.precision={precision}'])
+    trainer = train_lib.Trainer(config, jit=jit)
+    trainer.initialize()
+    for _ in range(warmup):
+      float(trainer.train_step(inputs)[0])
+    start = time.perf_counter()
+    for _ in range(steps):
+      float(trainer.train_step(inputs)[0])
+    seconds = (time.perf_counter() - start) / steps
+    rows.append({'precision': precision, 'jit': jit, 'seconds_per_step': seconds,
+                 'images_per_second': batch_size / seconds})
+    log(f'  {precision:<15} XLA {"on " if jit else "off"}  {seconds:7.3f} s/step  '
+        f'{batch_size / seconds:7.2f} img/s')
+  reference = rows[0]['images_per_second']
+  log(f'{"precision":<16}{"XLA":<6}{"img/s":>9}{"ratio":>8}')
+  for row in rows:
+    log(f'{row["precision"]:<16}{"on" if row["jit"] else "off":<6}'
+        f'{row["images_per_second"]:>9.2f}{row["images_per_second"] / reference:>7.2f}x')
+  return rows
+
+
+def learning_curve(reference_json, data_dir=None, steps=None, seed=0, log=print):
+  """Runs the original's stochastic learning-curve protocol and prints it beside the original.
+
+  The paper's CIFAR-10 config at batch 16 (one replica), dropout 0.5, batch flips,
+  default initialisation, random batches; mean train bpd per 25 steps and test bpd of
+  the raw and EMA weights on the first ``ntest`` test images every 100 steps.
+
+  Args:
+    reference_json: ``learning_curve_cifar_c160_l4_b16.json`` of the original.
+    data_dir: tensorflow-datasets directory with CIFAR-10.
+    steps: override the protocol's number of steps (for a quick look).
+    seed: our run's seed.
+
+  Returns:
+    ``{'train': [...], 'eval': [...], 'inside_band': bool}``.
+  """
+  with open(reference_json) as f:
+    ref = json.load(f)
+  proto = ref['config']
+  steps = steps or proto['steps']
+  config = configs.override(configs.cifar10(), [
+      f'model.nr_channels={proto["C"]}', f'model.nr_resnet={proto["L"]}',
+      f'model.dropout={proto["dropout"]}', f'train.batch_size={proto["B"]}',
+      f'train.learning_rate={proto["lr0"]}', f'train.lr_decay={proto["lr_decay"]}',
+      f'train.polyak_decay={proto["polyak"]}', f'train.seed={seed}', 'train.flip=batch'])
+  log(f'learning curve: cifar10 paper config at batch {proto["B"]}, {steps} steps, seed {seed}')
+  log(f'machine: {machine_description()}')
+  trainer = train_lib.Trainer(config)
+  trainer.initialize()
+  train_ds, _ = data.train_dataset(config, data_dir, download=False)
+  test_ds, _ = data.eval_dataset(config, 100, proto['ntest'], data_dir, download=False)
+  seeds = sorted(ref['seeds'])
+  ours_train, ours_eval = [], []
+
+  def evaluate(step):
+    raw = trainer.evaluate(test_ds, use_ema=False)['bpd']
+    ema = trainer.evaluate(test_ds, use_ema=True)['bpd']
+    ours_eval.append({'step': step, 'raw': raw, 'ema': ema})
+    theirs = '  '.join(
+        f'seed {s}: raw {_at(ref["seeds"][s]["eval"], step, "raw"):.3f} '
+        f'ema {_at(ref["seeds"][s]["eval"], step, "ema"):.3f}' for s in seeds)
+    log(f'step {step:4d} test  ours: raw {raw:.3f} ema {ema:.3f}   original {theirs}')
+
+  evaluate(0)
+  iterator = iter(train_ds)
+  window, window_aux = [], []
+  start = time.time()
+  for step in range(1, steps + 1):
+    bpd, aux = trainer.train_step(next(iterator))
+    window.append(float(bpd))
+    window_aux.append(float(aux))
+    if step % 25 == 0:
+      ours_train.append({'step': step, 'bpd': float(np.mean(window)),
+                         'bpd_embedding': float(np.mean(window_aux))})
+      theirs = '  '.join(f'seed {s}: {_at(ref["seeds"][s]["train_bpd"], step, "bpd"):.3f}'
+                         for s in seeds)
+      log(f'step {step:4d} train ours: {np.mean(window):.3f} (aux {np.mean(window_aux):.3f})   '
+          f'original {theirs}   [{time.time() - start:.0f}s]')
+      window, window_aux = [], []
+    if step % 100 == 0:
+      evaluate(step)
+  inside = True
+  log('raw test bpd against the band of the original\'s seeds, widened by 0.1:')
+  for row in ours_eval:
+    if row['step'] < 100:
+      continue
+    values = [_at(ref['seeds'][s]['eval'], row['step'], 'raw') for s in seeds]
+    low, high = min(values) - 0.1, max(values) + 0.1
+    ok = low <= row['raw'] <= high
+    inside &= ok
+    log(f'  step {row["step"]:4d}: ours {row["raw"]:.3f}  band [{low:.3f}, {high:.3f}]  '
+        f'{"inside" if ok else "OUTSIDE"}')
+  log(f'all inside: {inside}')
+  return {'train': ours_train, 'eval': ours_eval, 'inside_band': inside}
+
+
+def _at(rows, step, key):
+  for row in rows:
+    if row['step'] == step:
+      return row[key]
+  return float('nan')

@@ -1,0 +1,165 @@
+"""Bits per dimension on a test split, against the published numbers.
+
+Evaluation uses dropout off and, by default, the Polyak-averaged (EMA) weights, as
+the original; the raw weights and the auxiliary g^w head are reported too. The
+score is the exact mean over the evaluated images (the original averaged full
+batches of a random permutation, dropping the remainder).
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from pic_tf import checkpoints
+from pic_tf import configs
+from pic_tf import convert
+from pic_tf import data
+from pic_tf import distribution
+from pic_tf import progress as progress_lib
+from pic_tf.errors import CheckpointError
+
+
+def make_eval_step(model):
+  """A compiled ``inputs -> (bpd [B], aux_bpd [B])`` for ``model`` (dropout off)."""
+  num_mix = model.config.nr_logistic_mix
+  num_outputs = model.config.num_outputs
+
+  @tf.function
+  def step(inputs):
+    params, embedding = model(inputs['gray'], inputs['canvas'], training=False)
+    bpd = distribution.bits_per_dim(params, inputs['lab_down'], num_mix, per_image=True)
+    aux = distribution.bits_per_dim(embedding[..., :num_outputs], inputs['lab_down'], num_mix,
+                                    per_image=True)
+    return bpd, aux
+
+  return step
+
+
+def evaluate_bpd(step_fn, dataset, progress=None):
+  """Mean per-image bpd and auxiliary bpd over ``dataset``.
+
+  Args:
+    step_fn: from :func:`make_eval_step`.
+    dataset: batches of input dicts.
+    progress: optional :class:`pic_tf.progress.Progress` counting images.
+
+  Returns:
+    ``{'bpd': float, 'aux_bpd': float, 'num_examples': int}``.
+  """
+  total = total_aux = 0.0
+  count = 0
+  for inputs in dataset:
+    bpd, aux = step_fn(inputs)
+    total += float(tf.reduce_sum(tf.cast(bpd, tf.float64)))
+    total_aux += float(tf.reduce_sum(tf.cast(aux, tf.float64)))
+    count += int(bpd.shape[0])
+    if progress:
+      progress.update(int(bpd.shape[0]), f'  bpd {total / count:.4f}')
+  if count == 0:
+    raise ValueError('empty evaluation dataset')
+  return {'bpd': total / count, 'aux_bpd': total_aux / count, 'num_examples': count}
+
+
+def load_for_eval(checkpoint, config_name=None, overrides=()):
+  """Model, EMA and config from a workdir or an original TF1 checkpoint.
+
+  Args:
+    checkpoint: a pic_tf workdir, or an original checkpoint prefix (then
+      ``config_name`` and ``overrides`` say which model it is).
+
+  Returns:
+    ``(config, model, ema, step)``; ``step`` is None for original checkpoints.
+  """
+  if os.path.isdir(checkpoint) and os.path.exists(os.path.join(checkpoint,
+                                                               configs.CONFIG_FILENAME)):
+    config = configs.load_json(checkpoint)
+    model, ema = checkpoints.create_model_and_ema(config)
+    path = checkpoints.latest_checkpoint(checkpoint)
+    if path is None:
+      raise CheckpointError(f'{checkpoint} has no checkpoint yet')
+    step = tf.Variable(0, dtype=tf.int64)
+    checkpoints.restore(checkpoints.make_checkpoint(model, ema, step=step), path,
+                        model).expect_partial()
+    return config, model, ema, int(step.numpy())
+  if config_name is None:
+    raise CheckpointError(
+        f'{checkpoint} is not a pic_tf workdir (no config.json); for a checkpoint of the '
+        'original code pass --config=cifar10 or --config=imagenet')
+  config = configs.override(configs.get_config(config_name), overrides)
+  model, ema = checkpoints.create_model_and_ema(config)
+  convert.load_original(checkpoint, model, ema)
+  return config, model, ema, None
+
+
+def run_eval(checkpoint, data_dir=None, num_examples=0, batch_size=64, output_json=None,
+             config_name=None, overrides=(), dataset=None, download=True, log=print):
+  """Evaluates raw, EMA and auxiliary-head bpd and prints a table against the paper.
+
+  Args:
+    checkpoint: workdir or original checkpoint (see :func:`load_for_eval`).
+    data_dir: tensorflow-datasets directory.
+    num_examples: evaluate the first N test examples (0: the whole split).
+    batch_size: evaluation batch.
+    output_json: where to write the results (default ``<workdir>/eval.json`` for a
+      workdir, nothing otherwise).
+    config_name, overrides: the model of an original checkpoint.
+    dataset: evaluate on another dataset than the config's.
+    download: allow tfds downloads.
+    log: where the table goes (progress goes to stderr).
+
+  Returns:
+    The results dict (also written as JSON).
+  """
+  config, model, ema, step = load_for_eval(checkpoint, config_name, overrides)
+  if dataset:
+    config = configs.override(config, [f'dataset={dataset}'])
+  ds, count = data.eval_dataset(config, batch_size, num_examples, data_dir, download)
+  step_fn = make_eval_step(model)
+  log(f'evaluating {checkpoint} (step {step}) on {count} {config.dataset} test images')
+  raw = evaluate_bpd(step_fn, ds, progress_lib.Progress(count, 'raw weights', 'img'))
+  with ema.swapped():
+    averaged = evaluate_bpd(step_fn, ds, progress_lib.Progress(count, 'EMA weights', 'img'))
+  paper_key = {'cifar10': 'cifar10', 'imagenet2012': 'imagenet'}.get(config.dataset)
+  paper = configs.PAPER_BPD.get(paper_key)
+  results = {
+      'checkpoint': os.path.abspath(checkpoint), 'step': step, 'config': config.name,
+      'dataset': config.dataset, 'num_examples': raw['num_examples'],
+      'bpd_ema': averaged['bpd'], 'bpd_raw': raw['bpd'],
+      'aux_bpd_ema': averaged['aux_bpd'], 'aux_bpd_raw': raw['aux_bpd'],
+      'paper_bpd': paper,
+  }
+  log(format_table(results))
+  if output_json is None and os.path.isdir(checkpoint):
+    output_json = os.path.join(checkpoint, 'eval.json')
+  if output_json:
+    write_json(results, output_json)
+    log(f'wrote {output_json}')
+  return results
+
+
+def format_table(results):
+  """The results as a small text table, with the paper's number when known."""
+  paper = results.get('paper_bpd')
+  rows = [('PIC, EMA weights (reported)', results['bpd_ema']),
+          ('PIC, raw weights', results['bpd_raw']),
+          ('g^w auxiliary head, EMA', results['aux_bpd_ema']),
+          ('g^w auxiliary head, raw', results['aux_bpd_raw'])]
+  lines = [f'{"bits/dim on " + str(results["num_examples"]) + " test images":<40}'
+           f'{"ours":>8}{"paper":>8}{"diff":>8}']
+  for i, (name, value) in enumerate(rows):
+    if i == 0 and paper is not None:
+      lines.append(f'{name:<40}{value:>8.3f}{paper:>8.2f}{value - paper:>+8.3f}')
+    else:
+      lines.append(f'{name:<40}{value:>8.3f}{"":>8}{"":>8}')
+  return '\n'.join(lines)
+
+
+def write_json(obj, path):
+  """Writes JSON atomically (a temporary file renamed into place)."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(obj, f, indent=2)
+  os.replace(tmp, path)
+

@@ -1,0 +1,18 @@
+"""Benchmarks run end to end (on a tiny config; numbers are not asserted)."""
+
+from pic_tf import benchmark_lib
+
+
+def test_machine_description():
+  text = benchmark_lib.machine_description()
+  assert 'cores' in text and 'TensorFlow' in text
+
+
+def test_train_speed_prints_a_ratio_table():
+  lines = []
+  rows = benchmark_lib.train_speed('tiny', batch_size=2, steps=1, warmup=1,
+                                   variants=(('float32', False), ('mixed_bfloat16', False)),
+                                   log=lines.append)
+  assert [r['precision'] for r in rows] == ['float32', 'mixed_bfloat16']
+  assert all(r['images_per_second'] > 0 for r in rows)
+  assert lines[-2].strip().endswith('1.00x') and lines[-1].strip().endswith('x')

@@ -1,0 +1,301 @@
+"""Training: a real CIFAR-10 run, crash safety, distribution strategies, errors, parity."""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pic_tf import checkpoints
+from pic_tf import configs
+from pic_tf import convert
+from pic_tf import data
+from pic_tf import eval_lib
+from pic_tf import networks
+from pic_tf import train_lib
+from pic_tf.errors import ConfigError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _photos(folder, count=48, seed=0):
+  """Synthetic smooth colour photos (gradients), PNG, in ``folder``."""
+  rng = np.random.default_rng(seed)
+  os.makedirs(folder, exist_ok=True)
+  yy, xx = np.mgrid[0:16, 0:16] / 15.0
+  for i in range(count):
+    base = rng.uniform(0, 255, size=(2, 3))
+    image = base[0] * yy[..., None] + base[1] * xx[..., None]
+    image = np.clip(image / 2 + rng.normal(0, 8, size=image.shape), 0, 255).astype(np.uint8)
+    tf.io.write_file(os.path.join(folder, f'{i:03d}.png'), tf.io.encode_png(image))
+  return folder
+
+
+def _run(args, env=None, check=True):
+  cmd = [sys.executable, os.path.join(REPO, 'bin', args[0])] + args[1:]
+  result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+  if check:
+    assert result.returncode == 0, result.stdout + result.stderr
+  return result
+
+
+def _weights(workdir):
+  path = checkpoints.latest_checkpoint(workdir)
+  reader = tf.train.load_checkpoint(path)
+  return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(path)
+          if ('model/' in name or 'ema/' in name or 'optimizer/' in name or name.startswith('step'))
+          and not name.startswith('_')}
+
+
+def test_cifar10_run_learns_and_writes_checkpoints_and_events(tfds_dir, tmp_path):
+  workdir = str(tmp_path / 'run')
+  result = _run(['train', '--config=tiny', '--dataset=cifar10', f'--data_dir={tfds_dir}',
+                 '--nodownload', f'--workdir={workdir}', '--num_steps=300',
+                 '--set=train.log_every=50', '--set=train.checkpoint_every=100',
+                 '--set=train.eval_examples=256'])
+  lines = [l for l in result.stdout.splitlines() if l.startswith('step ') and 'bpd' in l]
+  train_bpd = [float(l.split('bpd ')[1].split()[0]) for l in lines if '/300' in l]
+  assert len(train_bpd) == 6
+  assert train_bpd[-1] < train_bpd[0] - 2.0, train_bpd       # falls clearly
+  assert 'img/s' in lines[0] and 'ETA' in lines[0]
+  assert sorted(os.path.basename(p) for p in glob.glob(f'{workdir}/ckpt-*.index')) == [
+      'ckpt-100.index', 'ckpt-200.index', 'ckpt-300.index']
+  assert glob.glob(f'{workdir}/train/events.out.tfevents.*')
+  assert glob.glob(f'{workdir}/eval/events.out.tfevents.*')
+  final = json.loads(open(f'{workdir}/train_results.json').read())
+  assert final['step'] == 300 and final['test_bpd_raw'] < 6.0
+  # bin/eval reads the workdir.
+  result = _run(['eval', f'--checkpoint={workdir}', f'--data_dir={tfds_dir}',
+                 '--num_examples=256', '--nodownload'])
+  assert 'PIC, EMA weights (reported)' in result.stdout and '2.72' in result.stdout
+  evaluation = json.loads(open(f'{workdir}/eval.json').read())
+  assert evaluation['step'] == 300 and evaluation['num_examples'] == 256
+  assert evaluation['bpd_raw'] == pytest.approx(final['test_bpd_raw'], abs=1e-4)
+
+
+def test_sigkill_and_resume_equals_uninterrupted(tmp_path):
+  photos = _photos(str(tmp_path / 'photos'))
+  common = ['--config=tiny', f'--dataset=folder:{photos}', '--num_steps=60',
+            '--set=train.checkpoint_every=10', '--set=train.log_every=10',
+            '--set=train.eval_examples=8', '--batch_size=4']
+  straight = str(tmp_path / 'straight')
+  _run(['train', f'--workdir={straight}'] + common)
+
+  interrupted = str(tmp_path / 'interrupted')
+  cmd = [sys.executable, os.path.join(REPO, 'bin', 'train'), f'--workdir={interrupted}'] + common
+  proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+  deadline = time.time() + 300
+  while not os.path.exists(f'{interrupted}/ckpt-30.index') and time.time() < deadline:
+    assert proc.poll() is None, proc.stdout.read().decode()
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  assert not os.path.exists(f'{interrupted}/ckpt-60.index')
+  last = checkpoints.latest_checkpoint(interrupted)   # what the run had committed
+  result = _run(['train', f'--workdir={interrupted}'] + common)
+  resumed_at = int(result.stdout.split('resumed from')[1].split('at step ')[1].split()[0])
+  assert last.endswith(f'ckpt-{resumed_at}') and 20 <= resumed_at < 60
+
+  a, b = _weights(straight), _weights(interrupted)
+  assert a.keys() == b.keys()
+  assert any(k.startswith('ema/') for k in a) and any('optimizer/' in k for k in a)
+  for name in a:
+    np.testing.assert_allclose(a[name], b[name], atol=1e-5, rtol=0, err_msg=name)
+  assert int(a['step/.ATTRIBUTES/VARIABLE_VALUE']) == 60
+
+
+def test_workdir_of_another_config_and_conflicting_flags(tmp_path):
+  photos = _photos(str(tmp_path / 'photos'), 16)
+  workdir = str(tmp_path / 'run')
+  _run(['train', '--config=tiny', f'--dataset=folder:{photos}', f'--workdir={workdir}',
+        '--num_steps=2', '--set=train.eval_examples=4', '--batch_size=4'])
+  result = _run(['train', '--config=tiny', f'--dataset=folder:{photos}', f'--workdir={workdir}',
+                 '--num_steps=2', '--set=model.nr_channels=8', '--batch_size=4'], check=False)
+  assert result.returncode == 1
+  assert 'model.nr_channels (16 vs 8)' in result.stderr and 'Traceback' not in result.stderr
+  result = _run(['train', '--config=tiny', f'--workdir={workdir}', '--batch_size=4',
+                 '--set=train.batch_size=8'], check=False)
+  assert result.returncode == 1 and 'conflict' in result.stderr
+  result = _run(['train', '--config=tiny', f'--dataset=folder:{tmp_path}/none',
+                 f'--workdir={tmp_path}/other'], check=False)
+  assert result.returncode == 1 and 'does not exist' in result.stderr
+  assert 'Traceback' not in result.stderr
+
+
+def test_unreadable_images_in_folder_fail_before_training(tmp_path):
+  photos = _photos(str(tmp_path / 'photos'), 16)
+  for i in range(16):   # break every image of one kind so both splits are hit
+    if i % 4 == 0:
+      path = os.path.join(photos, f'{i:03d}.png')
+      data_bytes = open(path, 'rb').read()
+      open(path, 'wb').write(data_bytes[:40])
+  result = _run(['train', '--config=tiny', f'--dataset=folder:{photos}',
+                 f'--workdir={tmp_path}/run', '--num_steps=2'], check=False)
+  assert result.returncode == 1 and 'cannot be decoded' in result.stderr
+  assert '000.png' in result.stderr or '004.png' in result.stderr
+  assert not glob.glob(f'{tmp_path}/run/ckpt-*')
+
+
+def test_nan_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+  photos = _photos(str(tmp_path / 'photos'), 16)
+  config = configs.override(configs.tiny(), [
+      f'dataset=folder:{photos}', 'train.batch_size=4', 'train.num_steps=20',
+      'train.checkpoint_every=2', 'train.eval_examples=4'])
+  workdir = str(tmp_path / 'run')
+  train_lib.train(config, workdir, log=lambda m: None)   # 20 good steps
+  bad = configs.override(config, ['train.num_steps=40'])
+  trainer_cls = train_lib.Trainer
+
+  class PoisonedTrainer(trainer_cls):
+    def train_step(self, inputs):
+      if int(self.step.numpy()) >= 25:
+        inputs = dict(inputs, lab_down=inputs['lab_down'] * float('nan'))
+      return super().train_step(inputs)
+
+  train_lib.Trainer = PoisonedTrainer
+  try:
+    with pytest.raises(train_lib.TrainingDivergedError, match='at step 26') as info:
+      train_lib.train(bad, workdir, log=lambda m: None)
+  finally:
+    train_lib.Trainer = trainer_cls
+  assert 'ckpt-24' in str(info.value)
+  assert checkpoints.latest_checkpoint(workdir).endswith('ckpt-24')
+
+
+def test_learning_rate_schedule_and_adam_parameters():
+  trainer = train_lib.Trainer(configs.tiny())
+  assert trainer.learning_rate == pytest.approx(1e-3)
+  trainer.step.assign(10)
+  assert trainer.learning_rate == pytest.approx(1e-3 * 0.99995**10, rel=1e-6)
+  opt = trainer.optimizer
+  assert (opt.beta_1, opt.beta_2, opt.epsilon) == (0.95, 0.9995, 1e-6)
+
+
+def test_data_dependent_init_option(tmp_path):
+  config = configs.override(configs.tiny(), ['train.init=data_dependent'])
+  trainer = train_lib.Trainer(config)
+  images = np.random.default_rng(0).integers(0, 256, size=(8, 8, 8, 3), dtype=np.uint8)
+  trainer.initialize(images)
+  conv = trainer.model.pixelcnn.conv_last
+  assert not np.allclose(conv.g.numpy(), 1.0) and not np.allclose(conv.b.numpy(), 0.0)
+  np.testing.assert_array_equal(trainer.ema.averages[-1].numpy(),
+                                trainer.ema.variables_to_average[-1].numpy())
+  default = train_lib.Trainer(configs.tiny())
+  default.initialize()
+  np.testing.assert_array_equal(default.model.pixelcnn.conv_last.g.numpy(), 1.0)
+
+
+_MIRRORED = textwrap.dedent('''
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices('CPU')[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from pic_tf import configs, data, train_lib
+    config = configs.override(configs.tiny(), ['model.dropout=0', 'train.batch_size=8'])
+    images = np.random.default_rng(0).integers(0, 256, size=(8, 8, 8, 3), dtype=np.uint8)
+    inputs = data.preprocess_batch(images, 2)
+    results = {}
+    for name in ('default', 'mirrored'):
+      strategy = train_lib.make_strategy(name)
+      trainer = train_lib.Trainer(config, strategy)
+      trainer.initialize()
+      ds = tf.data.Dataset.from_tensors(inputs)
+      batch = next(iter(strategy.experimental_distribute_dataset(ds)))
+      bpd, aux = trainer.train_step(batch)
+      weights = [np.asarray(v.numpy()) for v in trainer.model.trainable_variables]
+      ema = [np.asarray(v.numpy()) for v in trainer.ema.averages]
+      results[name] = (float(bpd), float(aux), weights, ema, strategy.num_replicas_in_sync)
+    d, m = results['default'], results['mirrored']
+    out = {'replicas': m[4], 'bpd': [d[0], m[0]], 'aux': [d[1], m[1]],
+           'max_weight_diff': max(float(np.abs(a - b).max()) for a, b in zip(d[2], m[2])),
+           'max_ema_diff': max(float(np.abs(a - b).max()) for a, b in zip(d[3], m[3])),
+           'max_update': max(float(np.abs(a - b).max()) for a, b in zip(d[2], d[3]))}
+    print('RESULT' + json.dumps(out))
+''')
+
+
+def test_mirrored_on_two_cpus_equals_one_device():
+  result = subprocess.run([sys.executable, '-c', _MIRRORED], capture_output=True, text=True,
+                          cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  out = json.loads(result.stdout.split('RESULT')[1])
+  assert out['replicas'] == 2
+  assert out['bpd'][0] == pytest.approx(out['bpd'][1], abs=1e-4)
+  assert out['aux'][0] == pytest.approx(out['aux'][1], abs=1e-4)
+  assert out['max_update'] > 1e-4          # the step did change the weights ...
+  assert out['max_weight_diff'] < 1e-4     # ... identically on two replicas and one device
+  assert out['max_ema_diff'] < 1e-4
+
+
+def _free_ports(n):
+  import socket  # pylint: disable=import-outside-toplevel
+  sockets = [socket.socket() for _ in range(n)]
+  for s in sockets:
+    s.bind(('localhost', 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def test_multi_worker_two_local_processes(tmp_path):
+  photos = _photos(str(tmp_path / 'photos'), 24)
+  ports = _free_ports(2)
+  cluster = {'worker': [f'localhost:{p}' for p in ports]}
+  workdir = str(tmp_path / 'run')
+  procs = []
+  for index in range(2):
+    env = dict(os.environ, TF_CONFIG=json.dumps({'cluster': cluster,
+                                                 'task': {'type': 'worker', 'index': index}}))
+    cmd = [sys.executable, os.path.join(REPO, 'bin', 'train'), '--config=tiny',
+           f'--dataset=folder:{photos}', f'--workdir={workdir}', '--strategy=multi_worker',
+           '--num_steps=3', '--batch_size=4', '--set=train.eval_examples=4',
+           '--set=train.log_every=1']
+    procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True))
+  outputs = [p.communicate(timeout=600) for p in procs]
+  for p, (out, err) in zip(procs, outputs):
+    assert p.returncode == 0, out + err[-3000:]
+  assert 'over 2 replica(s)' in outputs[0][0] and 'step 3/3' in outputs[0][0]
+  assert os.path.exists(f'{workdir}/ckpt-3.index')
+  assert not glob.glob(f'{workdir}/.worker_*')
+
+
+@pytest.mark.slow
+def test_training_parity_with_the_original(reference_dir, tfds_dir):
+  """200 steps from the shared checkpoint on the recorded batches (see the JSON's config)."""
+  ref = json.loads((reference_dir / 'training_parity_c32_l2.json').read_text())
+  cfg = ref['config']
+  config = configs.override(configs.cifar10(), [
+      f'model.nr_channels={cfg["nr_channels"]}', f'model.nr_resnet={cfg["nr_resnet"]}',
+      f'model.dropout={cfg["dropout"]}', 'train.flip=none', f'train.batch_size={cfg["batch"]}',
+      f'train.learning_rate={cfg["lr0"]}', f'train.lr_decay={cfg["lr_decay"]}',
+      f'train.polyak_decay={cfg["polyak"]}'])
+  images, count = data.load_images('cifar10', 'train', 32, str(tfds_dir), download=False)
+  train_images = data._load_all(images, count, 32)  # pylint: disable=protected-access
+  trainer = train_lib.Trainer(config)
+  convert.load_original(str(reference_dir / 'cifar_c32_l2' / 'model.ckpt'), trainer.model)
+  trainer.ema.reset()
+  test_ds, _ = data.eval_dataset(config, 100, cfg['ntest'], str(tfds_dir), download=False)
+  indices = np.array(ref['batch_indices'])
+  batch = cfg['batch']
+  for k in range(1, cfg['steps'] + 1):
+    images_k = tf.gather(train_images, indices[batch * (k - 1):batch * k])
+    bpd, aux = trainer.train_step(data.preprocess_batch(images_k, 2))
+    if k <= 3:
+      expected = ref['steps'][k - 1]
+      assert float(bpd) == pytest.approx(expected['bpd'], abs=1e-3)
+      assert float(aux) == pytest.approx(expected['bpd_embedding'], abs=1e-3)
+  final = [e for e in ref['eval'] if e['step'] == cfg['steps']][0]
+  raw = trainer.evaluate(test_ds, use_ema=False)['bpd']
+  averaged = trainer.evaluate(test_ds, use_ema=True)['bpd']
+  assert raw == pytest.approx(final['raw'], abs=0.05)
+  assert averaged == pytest.approx(final['ema'], abs=0.05)
