@@ -51,14 +51,16 @@ def rgb_to_lab(rgb):
   return tf.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
 
 
-def lab_to_rgb_float(lab):
+def lab_to_rgb_float(lab, clip=True):
   """CIE Lab -> sRGB in [0, 1] as skimage's ``lab2rgb`` (negative Z clipped to 0).
 
   Args:
     lab: float ``[..., 3]``, L in [0, 100].
+    clip: clip to [0, 1] (skimage does); without it, values outside [0, 1] show
+      colours outside the sRGB gamut.
 
   Returns:
-    float32 ``[..., 3]`` in [0, 1].
+    float32 ``[..., 3]``.
   """
   lab = tf.cast(lab, tf.float32)
   l, a, b = tf.unstack(lab, axis=-1)
@@ -72,7 +74,7 @@ def lab_to_rgb_float(lab):
   rgb = tf.where(linear > 0.0031308,
                  1.055 * tf.pow(tf.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055,
                  linear * 12.92)
-  return tf.clip_by_value(rgb, 0.0, 1.0)
+  return tf.clip_by_value(rgb, 0.0, 1.0) if clip else rgb
 
 
 def rectify_lab(lab, eps=1e-8):

@@ -159,10 +159,12 @@ class ChromaMixture(tfd.Distribution):
     noise = tfd.Logistic(loc=0.0, scale=1.0).sample(
         tf.concat([shape, [2]], 0), seed=seed_noise)
     temperature = tf.cast(temperature, tf.float32)
-    a = pick(mean_a) + temperature * tf.exp(pick(log_scales[..., 0, :])) * noise[..., 0]
+    # multiply_no_nan: temperature 0 gives exactly the mean even if a scale overflows.
+    a = pick(mean_a) + tf.math.multiply_no_nan(
+        tf.exp(pick(log_scales[..., 0, :])) * noise[..., 0], temperature)
     a = tf.clip_by_value(a, -1.0, 1.0)
-    b = (pick(mean_b_base) + pick(c2) * a +
-         temperature * tf.exp(pick(log_scales[..., 1, :])) * noise[..., 1])
+    b = pick(mean_b_base) + pick(c2) * a + tf.math.multiply_no_nan(
+        tf.exp(pick(log_scales[..., 1, :])) * noise[..., 1], temperature)
     b = tf.clip_by_value(b, -1.0, 1.0)
     return tf.stack([a, b], axis=-1)
 

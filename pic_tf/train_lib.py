@@ -117,6 +117,15 @@ class Trainer:
     self._grads = tf.function(self._compute_gradients, jit_compile=jit)
     self._train_step = tf.function(self._distributed_step)
     self._eval_step = eval_lib.make_eval_step(self.model)
+    self._sampler = None
+
+  @property
+  def sampler(self):
+    """A :class:`pic_tf.sampling.Sampler` of this model (created once)."""
+    if self._sampler is None:
+      from pic_tf import sampling  # pylint: disable=import-outside-toplevel
+      self._sampler = sampling.Sampler(self.model)
+    return self._sampler
 
   @property
   def learning_rate(self):
@@ -280,6 +289,11 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
   test_ds, _ = data.eval_dataset(config, config.train.batch_size, config.train.eval_examples,
                                  data_dir, download)
   summaries = _Summaries(workdir, chief)
+  grid_images = None
+  if config.train.sample_every:
+    grid_images, _ = data.load_images(config.dataset, 'test', config.model.image_size,
+                                      data_dir, download)
+    grid_images = next(iter(grid_images.batch(GRID_IMAGES))).numpy()
   log(f'training {config.name} on {config.dataset}: steps {start_step} -> {steps} '
       f'({per_epoch} per epoch), batch {config.train.batch_size} over '
       f'{strategy_obj.num_replicas_in_sync} replica(s), precision {config.train.precision}'
@@ -318,6 +332,9 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
       window = {'bpd': 0.0, 'aux': 0.0, 'n': 0, 'start': time.time()}
     if step % config.train.checkpoint_every == 0 or step == steps:
       manager.save(checkpoint_number=step)
+    if config.train.sample_every and (step % config.train.sample_every == 0 or step == steps):
+      summaries.image('eval', step, 'samples_gray_pic_original',
+                      sample_grid(trainer, grid_images, seed=step))
     if (config.train.eval_every and step % config.train.eval_every == 0) or step == steps:
       ema_res = trainer.evaluate(test_ds, use_ema=True)
       raw_res = trainer.evaluate(test_ds, use_ema=False)
@@ -335,6 +352,23 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
   if not chief:
     tf.io.gfile.rmtree(ckpt_dir)
   return results
+
+
+GRID_IMAGES = 4          # test images in the TensorBoard sample grid
+GRID_SAMPLES = 2
+
+
+def sample_grid(trainer, images, seed=0):
+  """A grid of ``gray | samples | original`` rows (EMA weights), uint8 ``[H, W, 3]``."""
+  from pic_tf import image_io, sampling  # pylint: disable=import-outside-toplevel
+  with trainer.ema.swapped():
+    gray = sampling.model_gray(images, trainer.config.model.image_size)
+    chroma = trainer.sampler.sample(gray, GRID_SAMPLES, 1.0, (seed, 0))
+  samples = sampling.compose_full_resolution(images, chroma).numpy()
+  gray_rgb = np.repeat(np.round(sampling.gray_from_images(images).numpy() * 2.55)
+                       .clip(0, 255).astype(np.uint8), 3, axis=-1)
+  rows = [[g] + list(s) + [im] for g, s, im in zip(gray_rgb, samples, images)]
+  return image_io.grid(rows)
 
 
 def _print(message):

@@ -59,7 +59,7 @@ def test_cifar10_run_learns_and_writes_checkpoints_and_events(tfds_dir, tmp_path
   result = _run(['train', '--config=tiny', '--dataset=cifar10', f'--data_dir={tfds_dir}',
                  '--nodownload', f'--workdir={workdir}', '--num_steps=300',
                  '--set=train.log_every=50', '--set=train.checkpoint_every=100',
-                 '--set=train.eval_examples=256'])
+                 '--set=train.eval_examples=256', '--set=train.sample_every=300'])
   lines = [l for l in result.stdout.splitlines() if l.startswith('step ') and 'bpd' in l]
   train_bpd = [float(l.split('bpd ')[1].split()[0]) for l in lines if '/300' in l]
   assert len(train_bpd) == 6
@@ -68,7 +68,9 @@ def test_cifar10_run_learns_and_writes_checkpoints_and_events(tfds_dir, tmp_path
   assert sorted(os.path.basename(p) for p in glob.glob(f'{workdir}/ckpt-*.index')) == [
       'ckpt-100.index', 'ckpt-200.index', 'ckpt-300.index']
   assert glob.glob(f'{workdir}/train/events.out.tfevents.*')
-  assert glob.glob(f'{workdir}/eval/events.out.tfevents.*')
+  events = glob.glob(f'{workdir}/eval/events.out.tfevents.*')
+  tags = {v.tag for e in tf.compat.v1.train.summary_iterator(events[0]) for v in e.summary.value}
+  assert {'bpd_ema', 'bpd_raw', 'samples_gray_pic_original'} <= tags
   final = json.loads(open(f'{workdir}/train_results.json').read())
   assert final['step'] == 300 and final['test_bpd_raw'] < 6.0
   # bin/eval reads the workdir.
@@ -78,6 +80,14 @@ def test_cifar10_run_learns_and_writes_checkpoints_and_events(tfds_dir, tmp_path
   evaluation = json.loads(open(f'{workdir}/eval.json').read())
   assert evaluation['step'] == 300 and evaluation['num_examples'] == 256
   assert evaluation['bpd_raw'] == pytest.approx(final['test_bpd_raw'], abs=1e-4)
+  # Saturation of samples of the trained model, PIC against the g^w baseline.
+  result = _run(['eval', f'--checkpoint={workdir}', f'--data_dir={tfds_dir}', '--samples=16',
+                 '--nodownload'])
+  assert 'PIC samples' in result.stdout and 'g^w pixel-wise MAP' in result.stdout
+  metrics = json.loads(open(f'{workdir}/sample_metrics.json').read())
+  for key in ('pic', 'embedding_map', 'ground_truth'):
+    assert 0.0 < metrics[key]['saturation'] < 1.0
+  assert metrics['pic']['diversity'] > 0.0
 
 
 def test_sigkill_and_resume_equals_uninterrupted(tmp_path):

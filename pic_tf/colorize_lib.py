@@ -1,0 +1,163 @@
+"""Colourising photos and dataset images, and writing them as PNGs (``bin/colorize``).
+
+For each input: ``num_samples`` colourisations at the input's own resolution (the
+sampled chroma upsampled and joined with the input's full-resolution L), one PNG
+each, and a grid PNG ``gray | samples | original`` (original only for colour
+inputs), like the paper's figures.
+"""
+
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from pic_tf import data
+from pic_tf import eval_lib
+from pic_tf import image_io
+from pic_tf import progress as progress_lib
+from pic_tf import sampling
+from pic_tf.errors import ImageError
+from pic_tf.errors import PicError
+
+GRID_CELL_MIN = 128    # dataset grids upscale small images to at least this height
+GRID_CELL_MAX = 512    # photo grids downscale taller cells
+
+
+class ModelColorizer:
+  """Colourises uint8 images with an in-process model.
+
+  Args:
+    model: a :class:`pic_tf.networks.PICModel` holding the weights to sample with.
+    sampler: ``'naive'`` (the only one for now).
+  """
+
+  def __init__(self, model, sampler='naive'):
+    if sampler != 'naive':
+      raise PicError(f'unknown sampler {sampler!r}')
+    self.model = model
+    self.config = model.config
+    self.sampler = sampling.Sampler(model)
+
+  def colorize(self, images, num_samples, temperature, seed, progress=None):
+    """uint8 ``[N, H, W, 3]`` -> uint8 ``[N, num_samples, H, W, 3]``."""
+    gray = sampling.model_gray(images, self.config.image_size)
+    chroma = self.sampler.sample(gray, num_samples, temperature, seed, progress)
+    return sampling.compose_full_resolution(images, chroma).numpy()
+
+  def baseline(self, images):
+    """The g^w baseline (pixel-wise MAP): uint8 ``[N, 1, H, W, 3]``."""
+    gray = sampling.model_gray(images, self.config.image_size)
+    chroma = sampling.embedding_map(self.model, gray)[:, None]
+    return sampling.compose_full_resolution(images, chroma).numpy()
+
+
+def load_colorizer(checkpoint, config_name=None, overrides=(), sampler='naive'):
+  """A :class:`ModelColorizer` with the EMA weights of a workdir or an original checkpoint."""
+  _, model, ema, _ = eval_lib.load_for_eval(checkpoint, config_name, overrides)
+  ema.copy_to_variables()
+  return ModelColorizer(model, sampler)
+
+
+def _gray_rgb(image):
+  lum = sampling.gray_from_images(image[None])[0]
+  return tf.image.grayscale_to_rgb(
+      tf.cast(tf.clip_by_value(tf.round(lum / 100.0 * 255.0), 0, 255), tf.uint8)).numpy()
+
+
+def _output_stems(files):
+  stems, seen = [], {}
+  for path in files:
+    stem = os.path.splitext(os.path.basename(path))[0]
+    count = seen.get(stem, 0)
+    seen[stem] = count + 1
+    stems.append(stem if count == 0 else f'{stem}_{count}')
+  return stems
+
+
+def colorize_files(colorizer, patterns, output_dir, num_samples=4, temperature=1.0, seed=0,
+                   log=print):
+  """Colourises every image named by ``patterns`` and writes PNGs to ``output_dir``.
+
+  Each input is read, colourised and written on its own; a failing input is reported
+  and the others are still processed.
+
+  Args:
+    colorizer: e.g. a :class:`ModelColorizer`.
+    patterns: files, globs or folders.
+    output_dir: where ``<name>_sample<k>.png`` and ``<name>_grid.png`` go.
+    num_samples: colourisations per input.
+    temperature: logistic noise scale.
+    seed: int; with the same seed an input gets the same colourisations.
+    log: where messages go.
+
+  Returns:
+    list of error messages (empty when every input succeeded).
+  """
+  files, errors = image_io.expand_inputs(patterns)
+  for message in errors:
+    log(f'error: {message}')
+  os.makedirs(output_dir, exist_ok=True)
+  for path, stem in zip(files, _output_stems(files)):
+    try:
+      image, is_color = image_io.read_image(path)
+    except ImageError as e:
+      errors.append(str(e))
+      log(f'error: {e}')
+      continue
+    rows = colorizer.config.chroma_size
+    bar = progress_lib.Progress(rows, f'{os.path.basename(path)} {image.shape[1]}x'
+                                f'{image.shape[0]}', 'row')
+    try:
+      samples = colorizer.colorize(image[None], num_samples, temperature, (seed, 0), bar)[0]
+    except (tf.errors.OpError, PicError) as e:
+      errors.append(f'{path}: {e}')
+      log(f'error: {path}: {e}')
+      continue
+    written = []
+    for k, sample in enumerate(samples):
+      out = os.path.join(output_dir, f'{stem}_sample{k}.png')
+      image_io.write_png(out, sample)
+      written.append(out)
+    cells = [_gray_rgb(image)] + list(samples) + ([image] if is_color else [])
+    grid_path = os.path.join(output_dir, f'{stem}_grid.png')
+    image_io.write_png(grid_path, image_io.grid([cells], max_cell_height=GRID_CELL_MAX))
+    log(f'{path} -> {grid_path} and {len(written)} samples')
+  return errors
+
+
+def colorize_dataset(colorizer, dataset, split, num_images, output_dir, num_samples=4,
+                     temperature=1.0, seed=0, data_dir=None, download=True, log=print):
+  """Colourises the first ``num_images`` images of a dataset split into one grid PNG.
+
+  Rows are images; columns are gray input | samples | original, as the paper's
+  figures. Each sample is also written as its own PNG.
+
+  Returns:
+    The grid's path.
+  """
+  images, count = data.load_images(dataset, split, colorizer.config.image_size, data_dir,
+                                   download)
+  images = next(iter(images.batch(num_images))).numpy()
+  name = dataset.replace(':', '_').replace('/', '_')
+  log(f'colourising {len(images)} of {count} {dataset} {split} images, {num_samples} samples '
+      'each')
+  bar = progress_lib.Progress(colorizer.config.chroma_size, 'sampling', 'row')
+  samples = colorizer.colorize(images, num_samples, temperature, (seed, 0), bar)
+  os.makedirs(output_dir, exist_ok=True)
+  scale = max(1, -(-GRID_CELL_MIN // images.shape[1]))
+  rows = []
+  for i, (image, image_samples) in enumerate(zip(images, samples)):
+    for k, sample in enumerate(image_samples):
+      image_io.write_png(os.path.join(output_dir, f'{name}_{split}_{i:04d}_sample{k}.png'),
+                         sample)
+    cells = [_gray_rgb(image)] + list(image_samples) + [image]
+    rows.append([np.kron(c, np.ones((scale, scale, 1), np.uint8)) for c in cells])
+  grid_path = os.path.join(output_dir, f'{name}_{split}_grid.png')
+  image_io.write_png(grid_path, image_io.grid(rows, gap=4))
+  log(f'wrote {grid_path}')
+  return grid_path
+
+
+def stderr_log(message):
+  print(message, file=sys.stderr, flush=True)

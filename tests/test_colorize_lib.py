@@ -1,0 +1,148 @@
+"""bin/colorize: any photo in, PNGs at its resolution out; bad inputs reported, not fatal."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from pic_tf import checkpoints
+from pic_tf import color
+from pic_tf import colorize_lib
+from pic_tf import configs
+from pic_tf import convert
+from pic_tf import image_io
+from pic_tf import networks
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+TESTDATA = REPO / 'testdata'
+SHARED_PHOTOS = REPO.parent / 'shared' / 'data' / 'imagenet_val_samples'
+
+
+@pytest.fixture(scope='module')
+def workdir(tmp_path_factory):
+  path = tmp_path_factory.mktemp('tiny_workdir')
+  model, ema = checkpoints.create_model_and_ema(configs.tiny())
+  rng = np.random.default_rng(0)
+  for name, _, var in networks.named_variables(model):
+    if not name.endswith('/V'):
+      var.assign(rng.normal(1.0 if name.endswith('/g') else 0.0, 0.3, size=var.shape)
+                 .astype(np.float32))
+  # Small mixture outputs: muted colours, inside the sRGB gamut, so L can be checked.
+  model.pixelcnn.conv_last.g.assign(np.full([80], 0.05, np.float32))
+  bias = np.zeros([80], np.float32)
+  bias[50:60] = bias[70:80] = -4.0     # log-scales of a' and b'
+  model.pixelcnn.conv_last.b.assign(bias)
+  ema.reset()
+  checkpoints.save_weights_only(str(path), configs.tiny(), model, ema)
+  return str(path)
+
+
+def _colorize(args):
+  cmd = [sys.executable, str(REPO / 'bin' / 'colorize')] + args
+  return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def test_photos_in_every_format(workdir, tmp_path):
+  out = tmp_path / 'out'
+  inputs = ['scene_500x375.jpg', 'gray.png', 'gray16.png', 'rgba.png', 'palette.png',
+            'cmyk.jpg', 'exif_rotated.jpg', 'tiny_6x4.png']
+  result = _colorize([f'--checkpoint={workdir}', f'--output_dir={out}', '--num_samples=2',
+                      '--seed=3'] + [f'--input={TESTDATA / name}' for name in inputs])
+  assert result.returncode == 0, result.stderr[-3000:]
+  for name in inputs:
+    stem = os.path.splitext(name)[0]
+    source, is_color = image_io.read_image(str(TESTDATA / name))
+    for k in range(2):
+      sample = np.asarray(Image.open(out / f'{stem}_sample{k}.png'))
+      assert sample.shape == source.shape, name      # the input's size (500x375, 6x4)
+      lum_in = color.rgb_to_lab(source).numpy()[..., 0]
+      lum_out = color.rgb_to_lab(sample).numpy()[..., 0]
+      # L is the input's (the original's uint8 truncation costs up to a level).
+      assert np.percentile(np.abs(lum_in - lum_out), 99) <= 1.0, name
+    grid = np.asarray(Image.open(out / f'{stem}_grid.png'))
+    columns = 1 + 2 + (1 if is_color else 0)
+    assert grid.shape[1] == columns * source.shape[1] + 2 * (columns - 1), name
+  assert 'row/s' in result.stderr and 'ETA' in result.stderr
+  assert not [f for f in os.listdir(out) if f.startswith('.tmp')]
+
+
+def test_same_seed_same_pictures_and_temperature(workdir, tmp_path):
+  args = [f'--checkpoint={workdir}', f'--input={TESTDATA / "tiny_6x4.png"}', '--num_samples=2']
+  for name, seed in (('a', 1), ('b', 1), ('c', 2)):
+    assert _colorize(args + [f'--output_dir={tmp_path / name}', f'--seed={seed}']).returncode == 0
+  read = lambda d: np.asarray(Image.open(tmp_path / d / 'tiny_6x4_sample0.png'))
+  np.testing.assert_array_equal(read('a'), read('b'))
+  assert not np.array_equal(read('a'), read('c'))
+
+
+def test_bad_inputs_are_reported_and_the_rest_is_processed(workdir, tmp_path):
+  out = tmp_path / 'out'
+  result = _colorize([f'--checkpoint={workdir}', f'--output_dir={out}', '--num_samples=1',
+                      f'--input={TESTDATA / "missing.png"}', f'--input={TESTDATA / "truncated.jpg"}',
+                      f'--input={TESTDATA / "not_an_image.png"}', f'--input={TESTDATA / "scene.png"}',
+                      f'--input={tmp_path / "nothing" / "*.jpg"}'])
+  assert result.returncode == 1
+  err = result.stderr
+  assert 'missing.png: no such file' in err
+  assert 'truncated.jpg: cannot decode' in err
+  assert 'not_an_image.png: not an image' in err
+  assert 'no file matches' in err and '4 input(s) failed' in err
+  assert 'Traceback' not in err
+  assert sorted(os.listdir(out)) == ['scene_grid.png', 'scene_sample0.png']
+
+
+def test_checkpoint_of_another_config(tmp_path):
+  model = networks.build_model(configs.tiny().model)
+  names = convert.original_name_map(model)
+  prefix = str(tmp_path / 'model.ckpt')
+  keys = sorted(names)
+  tf.raw_ops.SaveV2(prefix=prefix, tensor_names=keys, shape_and_slices=[''] * len(keys),
+                    tensors=[names[k] for k in keys])
+  result = _colorize([f'--checkpoint={prefix}', '--config=cifar10', f'--output_dir={tmp_path}/o',
+                      f'--input={TESTDATA / "scene.png"}'])
+  assert result.returncode == 1
+  assert 'does not match the model' in result.stderr and 'Traceback' not in result.stderr
+  assert not os.path.exists(tmp_path / 'o')
+  ok = _colorize([f'--checkpoint={prefix}', '--config=tiny', f'--output_dir={tmp_path}/o',
+                  f'--input={TESTDATA / "tiny_6x4.png"}', '--num_samples=1'])
+  assert ok.returncode == 0, ok.stderr[-2000:]
+
+
+def test_very_large_photo(workdir, tmp_path):
+  colorizer = colorize_lib.load_colorizer(workdir)
+  big = np.random.default_rng(0).integers(0, 256, size=(3000, 4000, 3), dtype=np.uint8)
+  Image.fromarray(big).save(tmp_path / 'big.jpg', quality=80)
+  errors = colorize_lib.colorize_files(colorizer, [str(tmp_path / 'big.jpg')],
+                                       str(tmp_path / 'out'), num_samples=1, log=lambda m: None)
+  assert not errors
+  assert Image.open(tmp_path / 'out' / 'big_sample0.png').size == (4000, 3000)
+  assert Image.open(tmp_path / 'out' / 'big_grid.png').size[1] <= colorize_lib.GRID_CELL_MAX
+
+
+def test_real_imagenet_photos_at_full_size(workdir, tmp_path):
+  if not SHARED_PHOTOS.is_dir():
+    pytest.skip(f'{SHARED_PHOTOS} not found')
+  colorizer = colorize_lib.load_colorizer(workdir)
+  errors = colorize_lib.colorize_files(colorizer, [str(SHARED_PHOTOS)], str(tmp_path),
+                                       num_samples=1, log=lambda m: None)
+  assert not errors
+  photos = sorted(SHARED_PHOTOS.glob('*.JPEG'))
+  for photo in photos:
+    stem = photo.stem
+    assert Image.open(tmp_path / f'{stem}_sample0.png').size == Image.open(photo).size
+
+
+def test_dataset_grid(workdir, tmp_path, tfds_dir):
+  result = _colorize([f'--checkpoint={workdir}', '--dataset=cifar10', '--split=test',
+                      '--num_images=3', '--num_samples=2', f'--data_dir={tfds_dir}',
+                      '--nodownload', f'--output_dir={tmp_path}'])
+  assert result.returncode == 0, result.stderr[-3000:]
+  grid = np.asarray(Image.open(tmp_path / 'cifar10_test_grid.png'))
+  cell = 8 * (colorize_lib.GRID_CELL_MIN // 8)
+  assert grid.shape == (3 * cell + 2 * 4, 4 * cell + 3 * 4, 3)   # gray | 2 samples | original
+  assert len(list(tmp_path.glob('cifar10_test_*_sample*.png'))) == 6
