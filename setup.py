@@ -32,7 +32,8 @@ setuptools.setup(
         'Pillow>=9',
     ],
     extras_require={
-        'test': ['pytest>=7'],
+        # tensorflow-serving-api: the tests build real TF Serving PredictRequests.
+        'test': ['pytest>=7', 'tensorflow-serving-api'],
         'gpu': ['tensorflow[and-cuda]>=2.16'],
     },
 )

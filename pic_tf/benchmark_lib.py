@@ -158,3 +158,61 @@ def _at(rows, step, key):
     if row['step'] == step:
       return row[key]
   return float('nan')
+
+
+def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=print):
+  """Seconds per image of the naive and the cached sampler, side by side.
+
+  Random weights (speed does not depend on them). Both samplers are traced first. The
+  cached sampler is timed over the whole image; the naive one over ``naive_rows`` chroma
+  rows (default: all) and scaled to the whole image -- exact, since every pixel costs
+  the naive sampler the same full network pass.
+
+  Args:
+    cases: ``(config name, batch)`` pairs.
+    naive_rows: rows timed for the naive sampler (None: all rows).
+
+  Returns:
+    list of dicts ``{config, batch, naive_s_per_image, cached_s_per_image, speedup}``.
+  """
+  from pic_tf import cached_sampling, networks, sampling  # pylint: disable=import-outside-toplevel
+  log(f'sampling speed (seconds per image), machine: {machine_description()}')
+  rows = []
+  for name, batch in cases:
+    config = configs.get_config(name).model
+    model = networks.build_model(config)
+    h = config.chroma_size
+    gray = tf.random.stateless_uniform([batch, config.image_size, config.image_size, 1],
+                                       seed=[1, 2], minval=-1.0)
+    results = {}
+    for label, sampler in (('cached', cached_sampling.CachedSampler(model)),
+                           ('naive', sampling.Sampler(model))):
+      embedding, lum = sampler._embed_fn(gray)   # pylint: disable=protected-access
+      canvas = tf.zeros([batch, h, h, 3])
+      chroma = tf.zeros([batch, h, h, 2])
+      seed, temperature = tf.constant([1, 1]), tf.constant(1.0)
+      state = sampler._initial_state(canvas, embedding)   # pylint: disable=protected-access
+      timed = h if label == 'cached' or naive_rows is None else min(naive_rows, h)
+      run = lambda end, s=sampler, st=state, e=embedding, l=lum: s._row_fn(  # pylint: disable=protected-access
+          canvas, chroma, e, l, tf.constant(0), tf.constant(end), seed, temperature, st)[1].numpy()
+      run(1)   # trace and warm up
+      start = time.perf_counter()
+      run(timed)
+      seconds = (time.perf_counter() - start) * h / timed
+      # The embedding is computed once per image by both samplers; add it.
+      start = time.perf_counter()
+      sampler._embed_fn(gray)[0].numpy()   # pylint: disable=protected-access
+      seconds += time.perf_counter() - start
+      results[label] = seconds / batch
+      note = '' if timed == h else f' (timed {timed} of {h} rows, scaled)'
+      log(f'  {name:<9} batch {batch:3d}  {label:<6} {seconds / batch:9.3f} s/image{note}')
+    rows.append({'config': name, 'batch': batch, 'naive_s_per_image': results['naive'],
+                 'cached_s_per_image': results['cached'],
+                 'speedup': results['naive'] / results['cached']})
+  log(f'{"config":<10}{"batch":>6}{"naive s/img":>13}{"cached s/img":>14}{"speedup":>9}'
+      f'{"vs original 7.0 s":>19}')
+  for row in rows:
+    versus = f'{7.0 / row["cached_s_per_image"]:.1f}x' if row['config'] == 'cifar10' else '-'
+    log(f'{row["config"]:<10}{row["batch"]:>6}{row["naive_s_per_image"]:>13.3f}'
+        f'{row["cached_s_per_image"]:>14.3f}{row["speedup"]:>8.1f}x{versus:>19}')
+  return rows

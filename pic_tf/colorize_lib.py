@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
+from pic_tf import cached_sampling
 from pic_tf import data
 from pic_tf import eval_lib
 from pic_tf import image_io
@@ -29,15 +30,14 @@ class ModelColorizer:
 
   Args:
     model: a :class:`pic_tf.networks.PICModel` holding the weights to sample with.
-    sampler: ``'naive'`` (the only one for now).
+    sampler: ``'cached'`` (fast, the default) or ``'naive'`` (the original's loop);
+      both draw the same samples.
   """
 
-  def __init__(self, model, sampler='naive'):
-    if sampler != 'naive':
-      raise PicError(f'unknown sampler {sampler!r}')
+  def __init__(self, model, sampler='cached'):
     self.model = model
     self.config = model.config
-    self.sampler = sampling.Sampler(model)
+    self.sampler = make_sampler(model, sampler)
 
   def colorize(self, images, num_samples, temperature, seed, progress=None):
     """uint8 ``[N, H, W, 3]`` -> uint8 ``[N, num_samples, H, W, 3]``."""
@@ -52,7 +52,16 @@ class ModelColorizer:
     return sampling.compose_full_resolution(images, chroma).numpy()
 
 
-def load_colorizer(checkpoint, config_name=None, overrides=(), sampler='naive'):
+def make_sampler(model, name='cached'):
+  """A sampler of ``model`` by name: ``'cached'`` or ``'naive'``."""
+  if name == 'cached':
+    return cached_sampling.CachedSampler(model)
+  if name == 'naive':
+    return sampling.Sampler(model)
+  raise PicError(f'unknown sampler {name!r}: use cached or naive')
+
+
+def load_colorizer(checkpoint, config_name=None, overrides=(), sampler='cached'):
   """A :class:`ModelColorizer` with the EMA weights of a workdir or an original checkpoint."""
   _, model, ema, _ = eval_lib.load_for_eval(checkpoint, config_name, overrides)
   ema.copy_to_variables()

@@ -42,6 +42,16 @@ IMAGENET_EMBEDDING: Tuple[Stage, ...] = (
     ('conv', 160, 1),
 )
 
+# The demo model shipped with the package (bin/colorize without --checkpoint): Table 1's
+# layer kinds at reduced widths and depth, so that ~2 hours of a 2-core CPU train it
+# and its weights stay under 20 MB.
+DEMO_EMBEDDING: Tuple[Stage, ...] = (
+    ('conv', 32, 1), ('res', 1, 1),
+    ('conv', 64, 2), ('res', 1, 1),
+    ('conv', 128, 1), ('res', 2, 2),
+    ('conv', 128, 1),
+)
+
 # A small embedding for tests: same layer kinds, few channels. It ends with the 80
 # channels the auxiliary mixture head needs.
 TINY_EMBEDDING: Tuple[Stage, ...] = (
@@ -236,6 +246,15 @@ def imagenet():
                         eval_examples=1000))
 
 
+def cifar10_demo():
+  """The small CIFAR-10 model shipped with the package (a demo, not the paper's model)."""
+  return Config(
+      name='cifar10_demo', dataset='cifar10',
+      model=ModelConfig(embedding=DEMO_EMBEDDING, nr_channels=80, nr_resnet=3),
+      train=TrainConfig(batch_size=32, shuffle_buffer=50000, eval_every=2000,
+                        eval_examples=500, sample_every=2000, checkpoint_every=500))
+
+
 def tiny():
   """A small model for tests and smoke runs: 8x8 images, chroma 4x4."""
   return Config(
@@ -247,7 +266,8 @@ def tiny():
                         init_batch_size=8, shuffle_buffer=256))
 
 
-CONFIGS = {'cifar10': cifar10, 'imagenet': imagenet, 'tiny': tiny}
+CONFIGS = {'cifar10': cifar10, 'imagenet': imagenet, 'cifar10_demo': cifar10_demo,
+           'tiny': tiny}
 
 # Which config ``--dataset`` alone selects.
 DATASET_DEFAULT_CONFIG = {'cifar10': 'cifar10', 'imagenet2012': 'imagenet'}

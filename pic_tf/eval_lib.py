@@ -166,7 +166,7 @@ def write_json(obj, path):
 
 
 def sample_metrics(model, images, samples_per_image=2, temperature=1.0, seed=0,
-                   batch_images=16, progress=None):
+                   batch_images=16, progress=None, sampler='cached'):
   """Saturation, colourfulness and diversity of PIC samples, the g^w baseline and the truth.
 
   Args:
@@ -176,13 +176,14 @@ def sample_metrics(model, images, samples_per_image=2, temperature=1.0, seed=0,
     temperature, seed: sampling parameters.
     batch_images: images sampled together.
     progress: optional Progress counting chroma rows.
+    sampler: ``'cached'`` or ``'naive'``.
 
   Returns:
     ``{'pic': {...}, 'embedding_map': {...}, 'ground_truth': {...}}`` of
     :func:`pic_tf.metrics.summarize` results.
   """
-  from pic_tf import metrics, sampling  # pylint: disable=import-outside-toplevel
-  sampler = sampling.Sampler(model)
+  from pic_tf import colorize_lib, metrics, sampling  # pylint: disable=import-outside-toplevel
+  sampler = colorize_lib.make_sampler(model, sampler)
   pic, baseline = [], []
   for start in range(0, len(images), batch_images):
     chunk = images[start:start + batch_images]
@@ -199,7 +200,7 @@ def sample_metrics(model, images, samples_per_image=2, temperature=1.0, seed=0,
 
 def run_sample_metrics(checkpoint, num_images, samples_per_image=2, temperature=1.0, seed=0,
                        data_dir=None, config_name=None, overrides=(), dataset=None,
-                       download=True, output_json=None, log=print):
+                       download=True, output_json=None, sampler='cached', log=print):
   """``bin/eval --samples=N``: the paper's saturation comparison of PIC and g^w.
 
   Returns:
@@ -219,7 +220,7 @@ def run_sample_metrics(checkpoint, num_images, samples_per_image=2, temperature=
   bar = progress_lib.Progress(config.model.chroma_size * -(-len(images) // batch_images),
                               'sampling', 'row')
   results = sample_metrics(model, images, samples_per_image, temperature, seed, batch_images,
-                           bar)
+                           bar, sampler)
   results.update(checkpoint=os.path.abspath(checkpoint), step=step, num_images=len(images),
                  samples_per_image=samples_per_image, temperature=temperature,
                  paper_saturation={'pic': 0.364, 'embedding_map': 0.327})

@@ -74,6 +74,9 @@ class Sampler:
     self._row_fn = tf.function(self._sample_rows, reduce_retracing=True)
     self._embed_fn = tf.function(self._embed, reduce_retracing=True)
 
+  def _record(self, outputs):
+    """Hook for subclasses keeping extra outputs of the row function (None: reset)."""
+
   def _embed(self, gray):
     embedding = self.model.embed(gray, training=False)
     lum = color.downsample(gray, self.config.downsample)[..., 0]
@@ -84,8 +87,13 @@ class Sampler:
     params = self.model.pixelcnn(canvas, embedding, training=False)
     return params[:, row, col]
 
+  def _initial_state(self, canvas, embedding):
+    """What a sampler carries from one row call to the next (the naive one: nothing)."""
+    del canvas, embedding
+    return None
+
   def _sample_rows(self, canvas, chroma, embedding, lum, row_start, row_end, seed,
-                   temperature):
+                   temperature, state=None):
     """Samples chroma rows ``[row_start, row_end)`` in raster order.
 
     Args:
@@ -96,9 +104,10 @@ class Sampler:
       lum: float32 ``[B, h, w]`` downsampled L'.
       seed: int ``[2]``; pixel ``p`` uses ``fold_in(seed, p)``.
       temperature: float32 scalar.
+      state: from :meth:`_initial_state` or the previous call (unused here).
 
     Returns:
-      ``(canvas, chroma)`` with the rows filled.
+      ``(canvas, chroma, state)`` with the rows filled.
     """
     h, w = tf.shape(canvas)[1], tf.shape(canvas)[2]
     for index in tf.range(row_start * w, row_end * w):
@@ -113,7 +122,7 @@ class Sampler:
       mask = tf.reshape(tf.one_hot(index, h * w), [1, h, w, 1])
       canvas = canvas * (1.0 - mask) + mask * rgb[:, None, None, :]
       chroma = chroma * (1.0 - mask) + mask * ab[:, None, None, :]
-    return canvas, chroma
+    return canvas, chroma, state
 
   def sample(self, gray, num_samples=1, temperature=1.0, seed=(0, 0), progress=None):
     """Samples ``num_samples`` chroma images per gray input.
@@ -137,12 +146,16 @@ class Sampler:
     canvas = tf.zeros([batch, h, w, 3])
     chroma = tf.zeros([batch, h, w, 2])
     seed = as_seed(seed)
-    temperature = tf.constant(temperature, tf.float32)
+    temperature = tf.cast(temperature, tf.float32)
+    self._record(None)
+    state = self._initial_state(canvas, embedding)
     rows_per_call = 1 if progress is not None else h
     for start in range(0, h, rows_per_call):
       end = min(start + rows_per_call, h)
-      canvas, chroma = self._row_fn(canvas, chroma, embedding, lum, tf.constant(start),
-                                    tf.constant(end), seed, temperature)
+      outputs = self._row_fn(canvas, chroma, embedding, lum, tf.constant(start),
+                             tf.constant(end), seed, temperature, state)
+      canvas, chroma, state = outputs[:3]
+      self._record(outputs)
       if progress is not None:
         progress.update(end - start)
     return tf.reshape(chroma, [-1, num_samples, h, w, 2])

@@ -121,10 +121,10 @@ class Trainer:
 
   @property
   def sampler(self):
-    """A :class:`pic_tf.sampling.Sampler` of this model (created once)."""
+    """A cached sampler of this model (created once)."""
     if self._sampler is None:
-      from pic_tf import sampling  # pylint: disable=import-outside-toplevel
-      self._sampler = sampling.Sampler(self.model)
+      from pic_tf import cached_sampling  # pylint: disable=import-outside-toplevel
+      self._sampler = cached_sampling.CachedSampler(self.model)
     return self._sampler
 
   @property

@@ -16,3 +16,11 @@ def test_train_speed_prints_a_ratio_table():
   assert [r['precision'] for r in rows] == ['float32', 'mixed_bfloat16']
   assert all(r['images_per_second'] > 0 for r in rows)
   assert lines[-2].strip().endswith('1.00x') and lines[-1].strip().endswith('x')
+
+
+def test_sample_speed_prints_both_samplers():
+  lines = []
+  rows = benchmark_lib.sample_speed(cases=(('tiny', 2),), naive_rows=2, log=lines.append)
+  assert rows[0]['naive_s_per_image'] > 0 and rows[0]['cached_s_per_image'] > 0
+  assert rows[0]['speedup'] == rows[0]['naive_s_per_image'] / rows[0]['cached_s_per_image']
+  assert any('scaled' in line for line in lines) and lines[-1].strip().startswith('tiny')

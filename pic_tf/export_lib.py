@@ -1,0 +1,161 @@
+"""SavedModel export for TF Serving (``bin/export``).
+
+The exported model is self-contained (no pic_tf import needed to run it) and keeps no
+random state: every signature is a pure function of its request, so the same request
+gives the same answer and concurrent requests cannot interfere. EMA weights are
+exported. Signatures:
+
+``serving_default`` (colourise)
+    ``images`` uint8 ``[N, H, W, C]`` (C = 1 gray or 3 RGB, any H and W),
+    ``num_samples`` int32 scalar, ``temperature`` float32 scalar, ``seed`` int64 ``[2]``
+    -> ``colorizations`` uint8 ``[N, S, H, W, 3]``. Resizing, colour conversion and
+    full-resolution recombination (the input's own L) happen in the graph.
+``log_likelihood``
+    ``images`` uint8 ``[N, H, W, 3]`` -> ``bits_per_dim`` float32 ``[N]`` (images
+    resized whole to the model's size, as the training data).
+``embedding_colorize`` (the g^w baseline, pixel-wise MAP)
+    ``images`` uint8 ``[N, H, W, C]`` -> ``colorizations`` uint8 ``[N, H, W, 3]``.
+
+Bad requests fail inside the graph with ``tf.debugging`` messages (wrong channel
+count, empty image, ``num_samples`` outside ``[1, max_samples]``, negative
+temperature); wrong dtypes or ranks are refused by the signature itself.
+"""
+
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from pic_tf import cached_sampling
+from pic_tf import data
+from pic_tf import distribution
+from pic_tf import sampling
+
+DEFAULT_MAX_SAMPLES = 64
+
+
+class _Untracked:
+  """Holds an object without making it part of the SavedModel's object graph."""
+
+  def __init__(self, item):
+    self.item = item
+
+
+class ColorizationModule(tf.Module):
+  """The exported graph: a PIC model and its three serving functions.
+
+  Args:
+    model: a PICModel holding the weights to export (EMA already applied).
+    max_samples: the largest ``num_samples`` a request may ask for.
+    sampler: ``'cached'`` (default) or ``'naive'``.
+  """
+
+  def __init__(self, model, max_samples=DEFAULT_MAX_SAMPLES, sampler='cached'):
+    super().__init__(name='pic')
+    # Track the tf.Variables the functions capture (what ``keras.export`` does too);
+    # tracking the Keras model itself would save second, unconnected copies that
+    # TF Serving's (TF1-style) loader leaves uninitialised.
+    self.model_variables = [getattr(v, 'value', v) for v in model.weights]
+    self._model = _Untracked(model)
+    self.max_samples = int(max_samples)
+    self._sampler = (cached_sampling.CachedSampler(model) if sampler == 'cached'
+                     else sampling.Sampler(model))
+    self._image_size = model.config.image_size
+    self._downsample = model.config.downsample
+    self._num_mix = model.config.nr_logistic_mix
+
+  def _check_images(self, images, channels=(1, 3)):
+    shape = tf.shape(images)
+    checks = [
+        tf.debugging.assert_positive(shape[:3], message=(
+            'images must be non-empty: [N, H, W, C] with N, H, W >= 1')),
+    ]
+    allowed = tf.reduce_any(tf.equal(shape[3], tf.constant(channels)))
+    checks.append(tf.debugging.Assert(allowed, [
+        f'images must have {" or ".join(str(c) for c in channels)} channels, got', shape[3]]))
+    with tf.control_dependencies(checks):
+      return tf.identity(images)
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None, None, None, None], tf.uint8, name='images'),
+      tf.TensorSpec([], tf.int32, name='num_samples'),
+      tf.TensorSpec([], tf.float32, name='temperature'),
+      tf.TensorSpec([2], tf.int64, name='seed')])
+  def colorize(self, images, num_samples, temperature, seed):
+    """Samples ``num_samples`` colourisations of every image (see module docstring)."""
+    images = self._check_images(images)
+    checks = [
+        tf.debugging.assert_greater_equal(num_samples, 1, message='num_samples must be >= 1'),
+        tf.debugging.assert_less_equal(num_samples, self.max_samples, message=(
+            f'num_samples must be <= {self.max_samples} (the limit set at export time)')),
+        tf.debugging.assert_greater_equal(temperature, 0.0, message='temperature must be >= 0'),
+    ]
+    with tf.control_dependencies(checks):
+      gray = sampling.model_gray(images, self._image_size)
+    chroma = self._sampler.sample(gray, num_samples, temperature, seed)
+    return {'colorizations': sampling.compose_full_resolution(images, chroma)}
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name='images')])
+  def log_likelihood(self, images):
+    """Bits per dimension of each colour image under the model."""
+    images = self._check_images(images, channels=(3,))
+    resized = tf.map_fn(lambda im: data.resize_image(im, self._image_size), images,
+                        fn_output_signature=tf.TensorSpec(
+                            [self._image_size, self._image_size, 3], tf.uint8))
+    inputs = data.preprocess_batch(resized, self._downsample)
+    params, _ = self._model.item(inputs['gray'], inputs['canvas'], training=False)
+    bpd = distribution.bits_per_dim(params, inputs['lab_down'], self._num_mix, per_image=True)
+    return {'bits_per_dim': bpd}
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None, None, None, None], tf.uint8, name='images')])
+  def embedding_colorize(self, images):
+    """The g^w baseline: one pixel-wise MAP colourisation per image."""
+    images = self._check_images(images)
+    gray = sampling.model_gray(images, self._image_size)
+    chroma = sampling.embedding_map(self._model.item, gray)[:, None]
+    return {'colorizations': sampling.compose_full_resolution(images, chroma)[:, 0]}
+
+
+def next_version(export_dir):
+  """1 + the largest numeric sub-directory of ``export_dir`` (1 if none)."""
+  if not os.path.isdir(export_dir):
+    return 1
+  versions = [int(d) for d in os.listdir(export_dir) if d.isdigit()]
+  return max(versions, default=0) + 1
+
+
+def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sampler='cached'):
+  """Writes ``export_dir/<version>/`` (a SavedModel) atomically.
+
+  Args:
+    model: PICModel with the weights to export (EMA applied).
+    export_dir: the model's base directory, as TF Serving's ``--model_base_path``.
+    version: version number (default: the next free one).
+    max_samples: upper bound on ``num_samples`` per request.
+    sampler: ``'cached'`` or ``'naive'``.
+
+  Returns:
+    The version directory.
+
+  Raises:
+    FileExistsError: ``version`` is already exported.
+  """
+  version = next_version(export_dir) if version is None else int(version)
+  target = os.path.join(export_dir, str(version))
+  if os.path.exists(target):
+    raise FileExistsError(f'{target} already exists; choose another --version')
+  os.makedirs(export_dir, exist_ok=True)
+  module = ColorizationModule(model, max_samples, sampler)
+  tmp = tempfile.mkdtemp(prefix='.export-', dir=export_dir)
+  try:
+    tf.saved_model.save(module, tmp, signatures={
+        'serving_default': module.colorize,
+        'log_likelihood': module.log_likelihood,
+        'embedding_colorize': module.embedding_colorize,
+    })
+    os.replace(tmp, target)   # TF Serving only ever sees a complete version
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  return target

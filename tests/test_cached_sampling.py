@@ -1,0 +1,84 @@
+"""The cached sampler computes what the naive one does: same parameters, same samples."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pic_tf import cached_sampling
+from pic_tf import color
+from pic_tf import configs
+from pic_tf import networks
+from pic_tf import progress
+from pic_tf import sampling
+
+
+def _randomize(model, seed):
+  rng = np.random.default_rng(seed)
+  for name, _, var in networks.named_variables(model):
+    if name.endswith('/V'):
+      var.assign(rng.normal(0, 0.05, size=var.shape).astype(np.float32))
+    elif name.endswith('/g'):
+      var.assign(rng.uniform(0.5, 1.5, size=var.shape).astype(np.float32))
+    else:
+      var.assign(rng.normal(0, 0.3, size=var.shape).astype(np.float32))
+
+
+def _check(model, batch, rows, seed=(3, 4), temperature=1.0):
+  """Samples chroma rows ``rows`` with both samplers from the same partial canvas."""
+  cfg = model.config
+  h = w = cfg.chroma_size
+  gray = tf.random.stateless_uniform([batch, cfg.image_size, cfg.image_size, 1], seed=[1, 2],
+                                     minval=-0.8, maxval=0.8)
+  naive = sampling.Sampler(model)
+  cached = cached_sampling.CachedSampler(model, record_params=True)
+  embedding, lum = naive._embed_fn(gray)   # pylint: disable=protected-access
+  # Rows above `rows` hold an arbitrary earlier result: both samplers continue from it.
+  chroma0 = tf.random.stateless_uniform([batch, h, w, 2], seed=[5, 6], minval=-0.5, maxval=0.5)
+  keep = tf.cast(tf.range(h) < rows[0], tf.float32)[None, :, None, None]
+  chroma0 *= keep
+  canvas0 = color.lab_norm_to_rgb_norm(tf.concat([lum[..., None], chroma0], -1)) * keep
+  seed = tf.constant(seed, tf.int32)
+  temperature = tf.constant(temperature)
+  args = (embedding, lum, tf.constant(rows[0]), tf.constant(rows[1]), seed, temperature)
+  _, chroma_naive, _ = naive._row_fn(canvas0, chroma0, *args)   # pylint: disable=protected-access
+  canvas_c, chroma_cached, _, params = cached._row_fn(canvas0, chroma0, *args)  # pylint: disable=protected-access
+  # Per-step parameters equal a full forward pass on the same (final) canvas.
+  full = model.pixelcnn(canvas_c, embedding)[:, rows[0]:rows[1]].numpy()
+  np.testing.assert_allclose(params.numpy(), full, atol=1e-4, rtol=0)
+  same = np.all(np.abs(chroma_naive.numpy() - chroma_cached.numpy()) < 1e-5, axis=-1)
+  return same[:, rows[0]:rows[1]].mean()
+
+
+def test_tiny_model_every_row():
+  model = networks.build_model(configs.tiny().model)
+  _randomize(model, 0)
+  assert _check(model, batch=3, rows=(0, 4)) >= 0.999
+  assert _check(model, batch=2, rows=(2, 4), temperature=0.0) >= 0.999
+
+
+def test_sample_interface_matches_naive():
+  model = networks.build_model(configs.tiny().model)
+  _randomize(model, 1)
+  gray = tf.random.stateless_uniform([2, 8, 8, 1], seed=[7, 7], minval=-1)
+  naive = sampling.Sampler(model).sample(gray, 3, 1.0, (9, 9)).numpy()
+  cached = cached_sampling.CachedSampler(model).sample(gray, 3, 1.0, (9, 9)).numpy()
+  assert np.mean(np.all(np.abs(naive - cached) < 1e-5, axis=-1)) >= 0.999
+  # Row by row (as with a progress bar) the histories are carried, not recomputed.
+  bar = progress.Progress(4, 'rows', 'row', min_interval=1e9)
+  rows = cached_sampling.CachedSampler(model).sample(gray, 3, 1.0, (9, 9), bar).numpy()
+  np.testing.assert_array_equal(rows, cached)
+
+
+def test_cifar10_paper_config():
+  model = networks.build_model(configs.cifar10().model)
+  _randomize(model, 2)
+  assert _check(model, batch=2, rows=(0, 3)) >= 0.999      # top rows (zero history)
+  assert _check(model, batch=2, rows=(13, 16)) >= 0.999    # bottom rows, from a given canvas
+
+
+@pytest.mark.slow
+def test_imagenet_paper_config():
+  model = networks.build_model(configs.imagenet().model)
+  _randomize(model, 3)
+  assert _check(model, batch=1, rows=(0, 2)) >= 0.999
+  assert _check(model, batch=1, rows=(30, 32)) >= 0.999

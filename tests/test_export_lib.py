@@ -1,0 +1,202 @@
+"""SavedModel export: self-contained, stateless, TF Serving shaped, guarded against bad requests."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from pic_tf import cached_sampling
+from pic_tf import checkpoints
+from pic_tf import configs
+from pic_tf import convert
+from pic_tf import networks
+from pic_tf import sampling
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SCENE = REPO / 'testdata' / 'tiny_6x4.png'
+
+
+def _random_model(seed=0):
+  model, ema = checkpoints.create_model_and_ema(configs.tiny())
+  rng = np.random.default_rng(seed)
+  for name, _, var in networks.named_variables(model):
+    if name.endswith('/g'):
+      var.assign(rng.uniform(0.5, 1.5, size=var.shape).astype(np.float32))
+    elif name.endswith('/b'):
+      var.assign(rng.normal(0, 0.3, size=var.shape).astype(np.float32))
+  ema.reset()
+  return model, ema
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory):
+  base = tmp_path_factory.mktemp('export')
+  workdir = base / 'workdir'
+  model, ema = _random_model()
+  checkpoints.save_weights_only(str(workdir), configs.tiny(), model, ema)
+  result = subprocess.run([sys.executable, str(REPO / 'bin' / 'export'),
+                           f'--checkpoint={workdir}', f'--export_dir={base / "serving"}'],
+                          capture_output=True, text=True, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return {'dir': base / 'serving' / '1', 'base': base / 'serving', 'model': model,
+          'workdir': workdir}
+
+
+def _image():
+  return np.asarray(Image.open(SCENE).convert('RGB'))[None]       # [1, 4, 6, 3]
+
+
+_FRESH = textwrap.dedent('''
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    loaded = tf.saved_model.load(sys.argv[1])
+    images = np.load(sys.argv[2])
+    out = loaded.signatures['serving_default'](
+        images=tf.constant(images), num_samples=tf.constant(3, tf.int32),
+        temperature=tf.constant(0.8), seed=tf.constant([11, 12], tf.int64))
+    np.save(sys.argv[3], out['colorizations'].numpy())
+    print(json.dumps({'pic_tf_imported': any(m.startswith('pic_tf') for m in sys.modules)}))
+''')
+
+
+def test_fresh_process_without_pic_tf_matches_the_in_process_sampler(exported, tmp_path):
+  images = np.concatenate([_image(), _image()[:, ::-1]], 0)
+  np.save(tmp_path / 'in.npy', images)
+  result = subprocess.run([sys.executable, '-c', _FRESH, str(exported['dir']),
+                           str(tmp_path / 'in.npy'), str(tmp_path / 'out.npy')],
+                          capture_output=True, text=True, check=False, cwd=str(tmp_path),
+                          env={k: v for k, v in os.environ.items() if k != 'PYTHONPATH'})
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert json.loads(result.stdout.strip().splitlines()[-1]) == {'pic_tf_imported': False}
+  served = np.load(tmp_path / 'out.npy')
+  model = exported['model']
+  gray = sampling.model_gray(images, model.config.image_size)
+  chroma = cached_sampling.CachedSampler(model).sample(gray, 3, 0.8,
+                                                       tf.constant([11, 12], tf.int64))
+  expected = sampling.compose_full_resolution(images, chroma).numpy()
+  assert served.shape == (2, 3, 4, 6, 3) and served.dtype == np.uint8
+  np.testing.assert_array_equal(served, expected)
+
+
+def test_stateless_same_request_same_answer_and_versions(exported):
+  loaded = tf.saved_model.load(str(exported['dir']))
+  fn = loaded.signatures['serving_default']
+  args = dict(images=tf.constant(_image()), num_samples=tf.constant(2),
+              temperature=tf.constant(1.0), seed=tf.constant([5, 6], tf.int64))
+  first = fn(**args)['colorizations'].numpy()
+  np.testing.assert_array_equal(fn(**args)['colorizations'], first)
+  other = fn(**dict(args, seed=tf.constant([5, 7], tf.int64)))['colorizations'].numpy()
+  assert not np.array_equal(first, other)
+  reader = tf.train.load_checkpoint(str(exported['dir'] / 'variables' / 'variables'))
+  names = [n for n in reader.get_variable_to_shape_map() if 'VARIABLE_VALUE' in n]
+  assert len(names) == len(exported['model'].weights)   # model weights only, no RNG state
+
+
+def test_saved_model_cli_show_and_run(exported, tmp_path):
+  cli = str(pathlib.Path(sys.executable).parent / 'saved_model_cli')
+  show = subprocess.run([cli, 'show', '--all', '--dir', str(exported['dir'])],
+                        capture_output=True, text=True, check=True).stdout
+  for name in ('serving_default', 'log_likelihood', 'embedding_colorize'):
+    assert f"signature_def['{name}']" in show
+  default = show.split("signature_def['serving_default']")[1]
+  for expected in ("inputs['images']", 'DT_UINT8', '(-1, -1, -1, -1)', "inputs['num_samples']",
+                   'DT_INT32', "inputs['temperature']", 'DT_FLOAT', "inputs['seed']",
+                   'DT_INT64', 'shape: (2)', "outputs['colorizations']", '(-1, -1, -1, -1, 3)'):
+    assert expected in default, expected
+  likelihood = show.split("signature_def['log_likelihood']")[1].split('signature_def')[0]
+  assert "outputs['bits_per_dim']" in likelihood and 'shape: (-1)' in likelihood
+  np.save(tmp_path / 'image.npy', _image())
+  run = subprocess.run([cli, 'run', '--dir', str(exported['dir']), '--tag_set', 'serve',
+                        '--signature_def', 'log_likelihood', '--inputs',
+                        f'images={tmp_path / "image.npy"}'], capture_output=True, text=True,
+                       check=False)
+  assert run.returncode == 0, run.stderr[-2000:]
+  assert 'bits_per_dim' in run.stdout
+
+
+def test_tf_serving_predict_request_maps_onto_the_signature(exported):
+  predict_pb2 = pytest.importorskip('tensorflow_serving.apis.predict_pb2')
+  request = predict_pb2.PredictRequest()
+  request.model_spec.name = 'pic'
+  request.model_spec.signature_name = 'serving_default'
+  request.inputs['images'].CopyFrom(tf.make_tensor_proto(_image()))
+  request.inputs['num_samples'].CopyFrom(tf.make_tensor_proto(2, dtype=tf.int32))
+  request.inputs['temperature'].CopyFrom(tf.make_tensor_proto(1.0, dtype=tf.float32))
+  request.inputs['seed'].CopyFrom(tf.make_tensor_proto([3, 4], dtype=tf.int64))
+  wire = request.SerializeToString()
+  # What the server does: parse, match names and dtypes against the signature, run.
+  received = predict_pb2.PredictRequest.FromString(wire)
+  loaded = tf.saved_model.load(str(exported['dir']))
+  fn = loaded.signatures[received.model_spec.signature_name]
+  specs = fn.structured_input_signature[1]
+  assert set(received.inputs) == set(specs)
+  feeds = {}
+  for name, proto in received.inputs.items():
+    value = tf.make_ndarray(proto)
+    assert tf.as_dtype(value.dtype) == specs[name].dtype, name
+    assert specs[name].shape.is_compatible_with(value.shape), name
+    feeds[name] = tf.constant(value)
+  served = fn(**feeds)['colorizations'].numpy()
+  direct = fn(images=tf.constant(_image()), num_samples=tf.constant(2),
+              temperature=tf.constant(1.0), seed=tf.constant([3, 4], tf.int64))
+  np.testing.assert_array_equal(served, direct['colorizations'])
+
+
+def test_bad_requests_fail_with_clear_errors(exported):
+  loaded = tf.saved_model.load(str(exported['dir']))
+  fn = loaded.signatures['serving_default']
+  good = dict(images=tf.constant(_image()), num_samples=tf.constant(1),
+              temperature=tf.constant(1.0), seed=tf.constant([1, 2], tf.int64))
+  cases = [
+      (dict(num_samples=tf.constant(0)), 'num_samples must be >= 1'),
+      (dict(num_samples=tf.constant(65)), 'num_samples must be <= 64'),
+      (dict(temperature=tf.constant(-1.0)), 'temperature must be >= 0'),
+      (dict(images=tf.zeros([1, 0, 5, 3], tf.uint8)), 'images must be non-empty'),
+      (dict(images=tf.zeros([1, 4, 5, 2], tf.uint8)), 'images must have 1 or 3 channels'),
+  ]
+  for change, message in cases:
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+      fn(**dict(good, **change))
+  with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
+    fn(**dict(good, images=tf.zeros([1, 4, 5, 3], tf.float32)))   # wrong dtype
+  with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
+    fn(**dict(good, images=tf.zeros([4, 5, 3], tf.uint8)))        # wrong rank
+  with pytest.raises(tf.errors.InvalidArgumentError, match='3 channels'):
+    loaded.signatures['log_likelihood'](images=tf.zeros([1, 4, 5, 1], tf.uint8))
+
+
+def test_other_signatures(exported):
+  loaded = tf.saved_model.load(str(exported['dir']))
+  image = _image()
+  bpd = loaded.signatures['log_likelihood'](images=tf.constant(image))['bits_per_dim']
+  assert bpd.shape == (1,) and bpd.dtype == tf.float32 and 0 < float(bpd[0]) < 20
+  gray = image[..., :1]
+  out = loaded.signatures['embedding_colorize'](images=tf.constant(gray))['colorizations']
+  model = exported['model']
+  chroma = sampling.embedding_map(model, sampling.model_gray(gray, 8))[:, None]
+  np.testing.assert_array_equal(out, sampling.compose_full_resolution(gray, chroma)[:, 0])
+
+
+def test_second_export_is_version_2_and_original_checkpoints_export(exported, tmp_path):
+  model, _ = _random_model(1)
+  names = convert.original_name_map(model)
+  keys = sorted(names)
+  prefix = str(tmp_path / 'model.ckpt')
+  tf.raw_ops.SaveV2(prefix=prefix, tensor_names=keys, shape_and_slices=[''] * len(keys),
+                    tensors=[names[k] for k in keys])
+  result = subprocess.run([sys.executable, str(REPO / 'bin' / 'export'), f'--checkpoint={prefix}',
+                           '--config=tiny', f'--export_dir={exported["base"]}'],
+                          capture_output=True, text=True, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert sorted(os.listdir(exported['base'])) == ['1', '2']
+  loaded = tf.saved_model.load(str(exported['base'] / '2'))
+  bpd = loaded.signatures['log_likelihood'](images=tf.constant(_image()))['bits_per_dim']
+  assert np.isfinite(bpd.numpy()).all()
