@@ -116,13 +116,27 @@ def load_model(workdir, use_ema=True):
     raise CheckpointError(f'{workdir} has a config.json but no checkpoint yet; train '
                           'longer (checkpoints are written every train.checkpoint_every '
                           'steps) or point to another workdir')
-  model, ema = create_model_and_ema(config)
-  step = tf.Variable(0, dtype=tf.int64, name='step')
-  checkpoint = make_checkpoint(model, ema, step=step)
-  restore(checkpoint, path, model).expect_partial()
+  model, ema, step = restore_model_and_ema(config, path)
   if use_ema:
     ema.copy_to_variables()
-  return config, model, int(step.numpy())
+  return config, model, step
+
+
+def restore_model_and_ema(config, path):
+  """Builds ``config``'s model and EMA and restores them from checkpoint ``path``.
+
+  A weights-only checkpoint (:func:`save_inference_weights`: the averaged weights
+  stored as the model, no separate averages) restores the EMA from the model.
+
+  Returns:
+    ``(model, ema, step)``.
+  """
+  model, ema = create_model_and_ema(config)
+  step = tf.Variable(0, dtype=tf.int64, name='step')
+  restore(make_checkpoint(model, ema, step=step), path, model).expect_partial()
+  if not _variable_keys(path, 'ema/'):
+    ema.reset()
+  return model, ema, int(step.numpy())
 
 
 def save_weights_only(workdir, config, model, ema, step=0):
@@ -135,4 +149,17 @@ def save_weights_only(workdir, config, model, ema, step=0):
   step_var = tf.Variable(step, dtype=tf.int64, name='step')
   checkpoint = make_checkpoint(model, ema, step=step_var)
   manager = tf.train.CheckpointManager(checkpoint, workdir, max_to_keep=1)
+  return manager.save(checkpoint_number=step)
+
+
+def save_inference_weights(directory, config, model, step=0):
+  """Writes ``config.json`` and a checkpoint of ``model``'s weights only (half the size).
+
+  For shipping a model: store the EMA weights in ``model`` first. :func:`load_model`
+  reads the result like any workdir.
+  """
+  configs.save_json(config, directory)
+  step_var = tf.Variable(step, dtype=tf.int64, name='step')
+  checkpoint = tf.train.Checkpoint(model=model, step=step_var)
+  manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=1)
   return manager.save(checkpoint_number=step)

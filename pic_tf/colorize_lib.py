@@ -23,6 +23,10 @@ from pic_tf.errors import PicError
 
 GRID_CELL_MIN = 128    # dataset grids upscale small images to at least this height
 GRID_CELL_MAX = 512    # photo grids downscale taller cells
+# The small CIFAR-10 model shipped inside the package (see BUILD.md, "Model card").
+NATIVE_SIZE = {'cifar10': 32, 'imagenet2012': 128}   # dataset images for SavedModels
+DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'assets',
+                             'cifar10_demo')
 
 
 class ModelColorizer:
@@ -39,6 +43,15 @@ class ModelColorizer:
     self.config = model.config
     self.sampler = make_sampler(model, sampler)
 
+  @property
+  def progress_steps(self):
+    """Progress units of one :meth:`colorize` call: chroma rows."""
+    return self.config.chroma_size
+
+  @property
+  def image_size(self):
+    return self.config.image_size
+
   def colorize(self, images, num_samples, temperature, seed, progress=None):
     """uint8 ``[N, H, W, 3]`` -> uint8 ``[N, num_samples, H, W, 3]``."""
     gray = sampling.model_gray(images, self.config.image_size)
@@ -50,6 +63,37 @@ class ModelColorizer:
     gray = sampling.model_gray(images, self.config.image_size)
     chroma = sampling.embedding_map(self.model, gray)[:, None]
     return sampling.compose_full_resolution(images, chroma).numpy()
+
+
+class SavedModelColorizer:
+  """Colourises with an exported SavedModel (``bin/export``), without pic_tf's model code.
+
+  Args:
+    path: the version directory (``export_dir/1``) or the base directory (the newest
+      version is used).
+  """
+
+  def __init__(self, path):
+    if os.path.isdir(path) and not tf.saved_model.contains_saved_model(path):
+      versions = sorted((int(d) for d in os.listdir(path) if d.isdigit()), reverse=True)
+      if versions:
+        path = os.path.join(path, str(versions[0]))
+    if not tf.saved_model.contains_saved_model(path):
+      raise PicError(f'{path} holds no SavedModel: pass a directory written by bin/export')
+    loaded = tf.saved_model.load(path)
+    self._loaded = loaded   # keeps the variables alive
+    self._colorize = loaded.signatures['serving_default']
+    self.progress_steps = 1
+    self.image_size = None
+
+  def colorize(self, images, num_samples, temperature, seed, progress=None):
+    out = self._colorize(images=tf.constant(images, tf.uint8),
+                         num_samples=tf.constant(num_samples, tf.int32),
+                         temperature=tf.constant(temperature, tf.float32),
+                         seed=tf.constant(seed, tf.int64))['colorizations'].numpy()
+    if progress is not None:
+      progress.update(1)
+    return out
 
 
 def make_sampler(model, name='cached'):
@@ -114,9 +158,8 @@ def colorize_files(colorizer, patterns, output_dir, num_samples=4, temperature=1
       errors.append(str(e))
       log(f'error: {e}')
       continue
-    rows = colorizer.config.chroma_size
-    bar = progress_lib.Progress(rows, f'{os.path.basename(path)} {image.shape[1]}x'
-                                f'{image.shape[0]}', 'row')
+    bar = progress_lib.Progress(colorizer.progress_steps, f'{os.path.basename(path)} '
+                                f'{image.shape[1]}x{image.shape[0]}', 'row')
     try:
       samples = colorizer.colorize(image[None], num_samples, temperature, (seed, 0), bar)[0]
     except (tf.errors.OpError, PicError) as e:
@@ -145,13 +188,13 @@ def colorize_dataset(colorizer, dataset, split, num_images, output_dir, num_samp
   Returns:
     The grid's path.
   """
-  images, count = data.load_images(dataset, split, colorizer.config.image_size, data_dir,
-                                   download)
+  size = colorizer.image_size or NATIVE_SIZE.get(dataset, 128)
+  images, count = data.load_images(dataset, split, size, data_dir, download)
   images = next(iter(images.batch(num_images))).numpy()
   name = dataset.replace(':', '_').replace('/', '_')
   log(f'colourising {len(images)} of {count} {dataset} {split} images, {num_samples} samples '
       'each')
-  bar = progress_lib.Progress(colorizer.config.chroma_size, 'sampling', 'row')
+  bar = progress_lib.Progress(colorizer.progress_steps, 'sampling', 'row')
   samples = colorizer.colorize(images, num_samples, temperature, (seed, 0), bar)
   os.makedirs(output_dir, exist_ok=True)
   scale = max(1, -(-GRID_CELL_MIN // images.shape[1]))

@@ -74,14 +74,11 @@ def load_for_eval(checkpoint, config_name=None, overrides=()):
   if os.path.isdir(checkpoint) and os.path.exists(os.path.join(checkpoint,
                                                                configs.CONFIG_FILENAME)):
     config = configs.load_json(checkpoint)
-    model, ema = checkpoints.create_model_and_ema(config)
     path = checkpoints.latest_checkpoint(checkpoint)
     if path is None:
       raise CheckpointError(f'{checkpoint} has no checkpoint yet')
-    step = tf.Variable(0, dtype=tf.int64)
-    checkpoints.restore(checkpoints.make_checkpoint(model, ema, step=step), path,
-                        model).expect_partial()
-    return config, model, ema, int(step.numpy())
+    model, ema, step = checkpoints.restore_model_and_ema(config, path)
+    return config, model, ema, step
   if config_name is None:
     raise CheckpointError(
         f'{checkpoint} is not a pic_tf workdir (no config.json); for a checkpoint of the '

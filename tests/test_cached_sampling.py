@@ -1,7 +1,6 @@
 """The cached sampler computes what the naive one does: same parameters, same samples."""
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from pic_tf import cached_sampling
@@ -76,7 +75,6 @@ def test_cifar10_paper_config():
   assert _check(model, batch=2, rows=(13, 16)) >= 0.999    # bottom rows, from a given canvas
 
 
-@pytest.mark.slow
 def test_imagenet_paper_config():
   model = networks.build_model(configs.imagenet().model)
   _randomize(model, 3)

@@ -54,3 +54,19 @@ def test_workdir_checkpoint_of_another_config_is_refused(tmp_path):
   with pytest.raises(CheckpointError, match='does not fit') as info:
     checkpoints.load_model(str(tmp_path))
   assert 'checkpoint [16], model [8]' in str(info.value)
+
+
+def test_inference_weights_are_half_the_size_and_load_like_a_workdir(tmp_path):
+  config = configs.tiny()
+  model, ema = checkpoints.create_model_and_ema(config)
+  _randomize(model, 3)
+  full = tmp_path / 'full'
+  slim = tmp_path / 'slim'
+  checkpoints.save_weights_only(str(full), config, model, ema)
+  checkpoints.save_inference_weights(str(slim), config, model, step=5)
+  size = lambda d: sum(f.stat().st_size for f in d.glob('ckpt-*'))
+  assert size(slim) < 0.6 * size(full)
+  _, loaded, step = checkpoints.load_model(str(slim))   # EMA = the stored weights
+  assert step == 5
+  for a, b in zip(loaded.weights, model.weights):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -200,3 +200,16 @@ def test_second_export_is_version_2_and_original_checkpoints_export(exported, tm
   loaded = tf.saved_model.load(str(exported['base'] / '2'))
   bpd = loaded.signatures['log_likelihood'](images=tf.constant(_image()))['bits_per_dim']
   assert np.isfinite(bpd.numpy()).all()
+
+
+def test_bin_colorize_with_the_saved_model_matches_the_checkpoint(exported, tmp_path):
+  outputs = {}
+  for name, flag in (('saved', f'--saved_model={exported["base"]}'),
+                     ('ckpt', f'--checkpoint={exported["workdir"]}')):
+    result = subprocess.run([sys.executable, str(REPO / 'bin' / 'colorize'), flag,
+                             f'--input={SCENE}', '--num_samples=2', '--seed=7',
+                             f'--output_dir={tmp_path / name}'],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outputs[name] = np.asarray(Image.open(tmp_path / name / 'tiny_6x4_sample1.png'))
+  np.testing.assert_array_equal(outputs['saved'], outputs['ckpt'])

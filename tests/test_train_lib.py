@@ -188,6 +188,27 @@ def test_learning_rate_schedule_and_adam_parameters():
   assert (opt.beta_1, opt.beta_2, opt.epsilon) == (0.95, 0.9995, 1e-6)
 
 
+@pytest.mark.parametrize('precision', ['mixed_bfloat16', 'mixed_float16'])
+def test_mixed_precision_steps_keep_a_float32_likelihood(precision):
+  config = configs.override(configs.tiny(), [f'train.precision={precision}'])
+  trainer = train_lib.Trainer(config)
+  trainer.initialize()
+  images = np.random.default_rng(0).integers(0, 256, size=(8, 8, 8, 3), dtype=np.uint8)
+  inputs = data.preprocess_batch(images, 2)
+  params, _ = trainer.model(inputs['gray'], inputs['canvas'])
+  assert params.dtype != tf.float32 and trainer.model.weights[0].dtype == 'float32'
+  bpd, aux = trainer.train_step(inputs)
+  assert bpd.dtype == tf.float32 and np.isfinite(float(bpd)) and np.isfinite(float(aux))
+  assert int(trainer.step.numpy()) == 1
+
+
+def test_missing_dataset_offline_via_bin_train(tmp_path):
+  result = _run(['train', '--config=tiny', '--dataset=cifar10', f'--data_dir={tmp_path}/empty',
+                 '--nodownload', f'--workdir={tmp_path}/run'], check=False)
+  assert result.returncode == 1
+  assert 'cifar10 is not prepared' in result.stderr and 'Traceback' not in result.stderr
+
+
 def test_data_dependent_init_option(tmp_path):
   config = configs.override(configs.tiny(), ['train.init=data_dependent'])
   trainer = train_lib.Trainer(config)
