@@ -127,11 +127,7 @@ def run_eval(checkpoint, data_dir=None, num_examples=0, batch_size=64, output_js
       'paper_bpd': paper,
   }
   log(format_table(results))
-  if output_json is None and os.path.isdir(checkpoint):
-    output_json = os.path.join(checkpoint, 'eval.json')
-  if output_json:
-    write_json(results, output_json)
-    log(f'wrote {output_json}')
+  _save_results(results, checkpoint, output_json, 'eval.json', log)
   return results
 
 
@@ -222,12 +218,17 @@ def run_sample_metrics(checkpoint, num_images, samples_per_image=2, temperature=
                  samples_per_image=samples_per_image, temperature=temperature,
                  paper_saturation={'pic': 0.364, 'embedding_map': 0.327})
   log(format_sample_table(results))
+  _save_results(results, checkpoint, output_json, 'sample_metrics.json', log)
+  return results
+
+
+def _save_results(results, checkpoint, output_json, default_name, log):
+  """Writes ``results`` to ``output_json``, by default ``<workdir>/<default_name>``."""
   if output_json is None and os.path.isdir(checkpoint):
-    output_json = os.path.join(checkpoint, 'sample_metrics.json')
+    output_json = os.path.join(checkpoint, default_name)
   if output_json:
     write_json(results, output_json)
     log(f'wrote {output_json}')
-  return results
 
 
 def format_sample_table(results):

@@ -10,16 +10,8 @@ from pic_tf import networks
 from pic_tf import progress
 from pic_tf import sampling
 
+import helpers
 
-def _randomize(model, seed):
-  rng = np.random.default_rng(seed)
-  for name, _, var in networks.named_variables(model):
-    if name.endswith('/V'):
-      var.assign(rng.normal(0, 0.05, size=var.shape).astype(np.float32))
-    elif name.endswith('/g'):
-      var.assign(rng.uniform(0.5, 1.5, size=var.shape).astype(np.float32))
-    else:
-      var.assign(rng.normal(0, 0.3, size=var.shape).astype(np.float32))
 
 
 def _check(model, batch, rows, seed=(3, 4), temperature=1.0):
@@ -50,14 +42,14 @@ def _check(model, batch, rows, seed=(3, 4), temperature=1.0):
 
 def test_tiny_model_every_row():
   model = networks.build_model(configs.tiny().model)
-  _randomize(model, 0)
+  helpers.randomize(model, 0)
   assert _check(model, batch=3, rows=(0, 4)) >= 0.999
   assert _check(model, batch=2, rows=(2, 4), temperature=0.0) >= 0.999
 
 
 def test_sample_interface_matches_naive():
   model = networks.build_model(configs.tiny().model)
-  _randomize(model, 1)
+  helpers.randomize(model, 1)
   gray = tf.random.stateless_uniform([2, 8, 8, 1], seed=[7, 7], minval=-1)
   naive = sampling.Sampler(model).sample(gray, 3, 1.0, (9, 9)).numpy()
   cached = cached_sampling.CachedSampler(model).sample(gray, 3, 1.0, (9, 9)).numpy()
@@ -70,13 +62,13 @@ def test_sample_interface_matches_naive():
 
 def test_cifar10_paper_config():
   model = networks.build_model(configs.cifar10().model)
-  _randomize(model, 2)
+  helpers.randomize(model, 2)
   assert _check(model, batch=2, rows=(0, 3)) >= 0.999      # top rows (zero history)
   assert _check(model, batch=2, rows=(13, 16)) >= 0.999    # bottom rows, from a given canvas
 
 
 def test_imagenet_paper_config():
   model = networks.build_model(configs.imagenet().model)
-  _randomize(model, 3)
+  helpers.randomize(model, 3)
   assert _check(model, batch=1, rows=(0, 2)) >= 0.999
   assert _check(model, batch=1, rows=(30, 32)) >= 0.999

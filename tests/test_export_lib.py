@@ -19,18 +19,15 @@ from pic_tf import convert
 from pic_tf import networks
 from pic_tf import sampling
 
+import helpers
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SCENE = REPO / 'testdata' / 'tiny_6x4.png'
 
 
 def _random_model(seed=0):
   model, ema = checkpoints.create_model_and_ema(configs.tiny())
-  rng = np.random.default_rng(seed)
-  for name, _, var in networks.named_variables(model):
-    if name.endswith('/g'):
-      var.assign(rng.uniform(0.5, 1.5, size=var.shape).astype(np.float32))
-    elif name.endswith('/b'):
-      var.assign(rng.normal(0, 0.3, size=var.shape).astype(np.float32))
+  helpers.randomize(model, seed)
   ema.reset()
   return model, ema
 
@@ -204,7 +201,7 @@ def test_second_export_is_version_2_and_original_checkpoints_export(exported, tm
 
 def test_bin_colorize_with_the_saved_model_matches_the_checkpoint(exported, tmp_path):
   outputs = {}
-  for name, flag in (('saved', f'--saved_model={exported["base"]}'),
+  for name, flag in (('saved', f'--saved_model={exported["dir"]}'),
                      ('ckpt', f'--checkpoint={exported["workdir"]}')):
     result = subprocess.run([sys.executable, str(REPO / 'bin' / 'colorize'), flag,
                              f'--input={SCENE}', '--num_samples=2', '--seed=7',

@@ -10,22 +10,14 @@ from pic_tf import configs
 from pic_tf import convert
 from pic_tf import networks
 
+import helpers
 
-def _random_weights(model, seed=0):
-  rng = np.random.default_rng(seed)
-  for name, _, var in networks.named_variables(model):
-    if name.endswith('/V'):
-      var.assign(rng.normal(0, 0.05, size=var.shape).astype(np.float32))
-    elif name.endswith('/g'):
-      var.assign(rng.uniform(0.5, 1.5, size=var.shape).astype(np.float32))
-    else:
-      var.assign(rng.normal(0, 0.1, size=var.shape).astype(np.float32))
 
 
 @pytest.fixture(scope='module')
 def tiny_model():
   model = networks.build_model(configs.tiny().model)
-  _random_weights(model)
+  helpers.randomize(model, b_std=0.1)
   return model
 
 

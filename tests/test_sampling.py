@@ -13,22 +13,14 @@ from pic_tf import networks
 from pic_tf import progress
 from pic_tf import sampling
 
+import helpers
 
-def _randomize(model, seed, g_scale=1.0):
-  rng = np.random.default_rng(seed)
-  for name, _, var in networks.named_variables(model):
-    if name.endswith('/V'):
-      var.assign(rng.normal(0, 0.05, size=var.shape).astype(np.float32))
-    elif name.endswith('/g'):
-      var.assign((g_scale * rng.uniform(0.5, 1.5, size=var.shape)).astype(np.float32))
-    else:
-      var.assign(rng.normal(0, 0.3, size=var.shape).astype(np.float32))
 
 
 @pytest.fixture(scope='module')
 def tiny():
   model = networks.build_model(configs.tiny().model)
-  _randomize(model, 0)
+  helpers.randomize(model, 0)
   return model
 
 
@@ -86,7 +78,7 @@ def test_samples_follow_the_models_chain_on_a_2x2_grid():
   """
   config = configs.override(configs.tiny(), ['model.image_size=4', 'model.nr_logistic_mix=2'])
   model = networks.build_model(config.model)
-  _randomize(model, 0, g_scale=1.5)   # canvas-dependent, not degenerate (entropy 1.65)
+  helpers.randomize(model, 0, g_scale=1.5)   # canvas-dependent, not degenerate (entropy 1.65)
   gray = tf.constant([[[[0.3], [-0.2], [0.5], [0.1]], [[-0.4], [0.2], [0.0], [0.6]],
                        [[0.1], [0.3], [-0.5], [0.2]], [[0.4], [-0.1], [0.2], [-0.3]]]])
   lum = color.downsample(gray, 2)[0, ..., 0].numpy()            # [2, 2]
