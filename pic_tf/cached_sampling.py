@@ -122,19 +122,17 @@ class CachedSampler(sampling.Sampler):
     cnn = self.model.pixelcnn
     u, ul = cnn.initial_streams(canvas)
     hist = {'u_in': [], 'u_mid': [], 'ul_in': [], 'ul_mid': []}
+
+    def run_block(block, x, a, key):
+      x_in = _celu(x)
+      mid = _celu(block.conv1(x_in) + block.conv_aux(_celu(a)))
+      hist[f'{key}_in'].append(self._two_rows_above(x_in, row_start))
+      hist[f'{key}_mid'].append(self._two_rows_above(mid, row_start))
+      return block(x, a, training=False)
+
     for u_block, ul_block in zip(cnn.u_blocks(), cnn.ul_blocks()):
-      for block, x, a, key in ((u_block, u, embedding, 'u'), (ul_block, ul, None, 'ul')):
-        if key == 'ul':
-          a = tf.concat([u, embedding], axis=-1)
-        x_in = _celu(x)
-        mid = _celu(block.conv1(x_in) + block.conv_aux(_celu(a)))
-        hist[f'{key}_in'].append(self._two_rows_above(x_in, row_start))
-        hist[f'{key}_mid'].append(self._two_rows_above(mid, row_start))
-        out = block(x, a, training=False)
-        if key == 'u':
-          u = out
-        else:
-          ul = out
+      u = run_block(u_block, u, embedding, 'u')
+      ul = run_block(ul_block, ul, tf.concat([u, embedding], axis=-1), 'ul')
     return hist
 
   @staticmethod

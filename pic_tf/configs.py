@@ -274,7 +274,7 @@ DATASET_DEFAULT_CONFIG = {'cifar10': 'cifar10', 'imagenet2012': 'imagenet'}
 
 
 def get_config(name):
-  """Returns the named :class:`Config` (``cifar10``, ``imagenet`` or ``tiny``)."""
+  """Returns the named :class:`Config` (``cifar10``, ``imagenet``, ``cifar10_demo``, ``tiny``)."""
   if name not in CONFIGS:
     raise ConfigError(f'unknown config {name!r}; choose one of {sorted(CONFIGS)}')
   return CONFIGS[name]()

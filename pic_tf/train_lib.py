@@ -240,8 +240,8 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
 
   Writes ``config.json``, checkpoints (model, EMA, optimizer, step) every
   ``train.checkpoint_every`` steps and at the end, TensorBoard summaries in
-  ``workdir/train`` and ``workdir/eval``, and ``workdir/eval.json`` after the final
-  evaluation.
+  ``workdir/train`` and ``workdir/eval``, and ``workdir/train_results.json`` after the
+  final evaluation.
 
   Args:
     config: a :class:`pic_tf.configs.Config`.
@@ -269,19 +269,7 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
   manager = tf.train.CheckpointManager(trainer.checkpoint, ckpt_dir,
                                        max_to_keep=config.train.keep_checkpoints,
                                        step_counter=trainer.step)
-  latest = checkpoints.latest_checkpoint(workdir)
-  if latest:
-    checkpoints.restore(trainer.checkpoint, latest, trainer.model).assert_existing_objects_matched()
-    log(f'resumed from {latest} at step {int(trainer.step.numpy())}')
-  else:
-    init_images = None
-    if config.train.init == 'data_dependent':
-      images, _ = data.load_images(config.dataset, 'train', config.model.image_size, data_dir,
-                                   download)
-      init_images = next(iter(images.batch(config.train.init_batch_size)))
-    trainer.initialize(init_images)
-    if resumed and chief:
-      log(f'{workdir} had a config but no checkpoint: starting from step 0')
+  _restore_or_initialize(trainer, workdir, resumed and chief, data_dir, download, log)
 
   start_step = int(trainer.step.numpy())
   dataset, per_epoch = data.train_dataset(config, data_dir, start_step, download)
@@ -369,6 +357,25 @@ def sample_grid(trainer, images, seed=0):
                        .clip(0, 255).astype(np.uint8), 3, axis=-1)
   rows = [[g] + list(s) + [im] for g, s, im in zip(gray_rgb, samples, images)]
   return image_io.grid(rows)
+
+
+def _restore_or_initialize(trainer, workdir, had_config, data_dir, download, log):
+  """Resumes from the newest checkpoint of ``workdir``, or initialises a new run."""
+  config = trainer.config
+  latest = checkpoints.latest_checkpoint(workdir)
+  if latest:
+    checkpoints.restore(trainer.checkpoint, latest,
+                        trainer.model).assert_existing_objects_matched()
+    log(f'resumed from {latest} at step {int(trainer.step.numpy())}')
+    return
+  init_images = None
+  if config.train.init == 'data_dependent':
+    images, _ = data.load_images(config.dataset, 'train', config.model.image_size, data_dir,
+                                 download)
+    init_images = next(iter(images.batch(config.train.init_batch_size)))
+  trainer.initialize(init_images)
+  if had_config:
+    log(f'{workdir} had a config but no checkpoint: starting from step 0')
 
 
 def _print(message):

@@ -210,3 +210,18 @@ def test_bin_colorize_with_the_saved_model_matches_the_checkpoint(exported, tmp_
     assert result.returncode == 0, result.stderr[-3000:]
     outputs[name] = np.asarray(Image.open(tmp_path / name / 'tiny_6x4_sample1.png'))
   np.testing.assert_array_equal(outputs['saved'], outputs['ckpt'])
+
+
+def test_weights_format_is_a_loadable_half_size_workdir(exported, tmp_path):
+  out = tmp_path / 'weights'
+  result = subprocess.run([sys.executable, str(REPO / 'bin' / 'export'),
+                           f'--checkpoint={exported["workdir"]}', '--format=weights',
+                           f'--export_dir={out}'], capture_output=True, text=True, check=False)
+  assert result.returncode == 0, result.stderr[-2000:]
+  _, model, _ = checkpoints.load_model(str(out))
+  for a, b in zip(model.weights, exported['model'].weights):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+  again = subprocess.run([sys.executable, str(REPO / 'bin' / 'export'),
+                          f'--checkpoint={exported["workdir"]}', '--format=weights',
+                          f'--export_dir={out}'], capture_output=True, text=True, check=False)
+  assert again.returncode == 1 and 'not empty' in again.stderr
