@@ -30,6 +30,7 @@ import tensorflow as tf
 from pic_tf import cached_sampling
 from pic_tf import data
 from pic_tf import distribution
+from pic_tf import fileutil
 from pic_tf import sampling
 
 DEFAULT_MAX_SAMPLES = 64
@@ -155,6 +156,7 @@ def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sam
         'log_likelihood': module.log_likelihood,
         'embedding_colorize': module.embedding_colorize,
     })
+    fileutil.set_default_permissions(tmp)
     os.replace(tmp, target)   # TF Serving only ever sees a complete version
   finally:
     shutil.rmtree(tmp, ignore_errors=True)

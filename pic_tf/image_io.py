@@ -12,6 +12,7 @@ import tempfile
 
 import numpy as np
 
+from pic_tf import fileutil
 from pic_tf.errors import ImageError
 
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp')
@@ -105,6 +106,7 @@ def write_png(path, image):
   try:
     with os.fdopen(fd, 'wb') as f:
       Image.fromarray(np.asarray(image, dtype=np.uint8)).save(f, format='PNG')
+    fileutil.set_default_permissions(tmp)
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):

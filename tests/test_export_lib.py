@@ -97,6 +97,12 @@ def test_stateless_same_request_same_answer_and_versions(exported):
   assert len(names) == len(exported['model'].weights)   # model weights only, no RNG state
 
 
+def test_version_directory_is_readable_by_a_serving_daemon(exported):
+  umask = os.umask(0o022)
+  os.umask(umask)
+  assert exported['dir'].stat().st_mode & 0o777 == 0o777 & ~umask
+
+
 def test_saved_model_cli_show_and_run(exported, tmp_path):
   cli = str(pathlib.Path(sys.executable).parent / 'saved_model_cli')
   show = subprocess.run([cli, 'show', '--all', '--dir', str(exported['dir'])],

@@ -70,6 +70,15 @@ def test_write_png_is_atomic_and_exact(tmp_path):
   assert os.listdir(tmp_path / 'out') == ['x.png']   # nothing half-written left
 
 
+def test_write_png_gets_the_umask_mode_not_a_private_one(tmp_path):
+  old = os.umask(0o022)
+  try:
+    image_io.write_png(str(tmp_path / 'x.png'), np.zeros((2, 2, 3), np.uint8))
+  finally:
+    os.umask(old)
+  assert (tmp_path / 'x.png').stat().st_mode & 0o777 == 0o644
+
+
 def test_grid_layout():
   a = np.zeros((4, 6, 3), np.uint8)
   b = np.full((2, 3, 3), 9, np.uint8)
