@@ -32,8 +32,10 @@ setuptools.setup(
         'Pillow>=9',
     ],
     extras_require={
-        # tensorflow-serving-api: the tests build real TF Serving PredictRequests.
-        'test': ['pytest>=7', 'tensorflow-serving-api'],
+        # tensorflow-serving-api: the tests build real TF Serving PredictRequests;
+        # setuptools >= 70.1 (bdist_wheel built in): a test builds the wheel offline to
+        # check that it ships the demo model.
+        'test': ['pytest>=7', 'tensorflow-serving-api', 'setuptools>=70.1'],
         'gpu': ['tensorflow[and-cuda]>=2.16'],
     },
 )

@@ -23,8 +23,8 @@ from pic_tf.errors import PicError
 
 GRID_CELL_MIN = 128    # dataset grids upscale small images to at least this height
 GRID_CELL_MAX = 512    # photo grids downscale taller cells
-# The small CIFAR-10 model shipped inside the package (see BUILD.md, "Model card").
 NATIVE_SIZE = {'cifar10': 32, 'imagenet2012': 128}   # dataset images for SavedModels
+# The small CIFAR-10 model shipped inside the package (BUILD.md, "The shipped demo model").
 DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'assets',
                              'cifar10_demo')
 

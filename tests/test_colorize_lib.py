@@ -146,3 +146,28 @@ def test_dataset_grid(workdir, tmp_path, tfds_dir):
   cell = 8 * (colorize_lib.GRID_CELL_MIN // 8)
   assert grid.shape == (3 * cell + 2 * 4, 4 * cell + 3 * 4, 3)   # gray | 2 samples | original
   assert len(list(tmp_path.glob('cifar10_test_*_sample*.png'))) == 6
+
+
+def test_shipped_demo_model_loads_and_is_small():
+  files = list(pathlib.Path(colorize_lib.DEFAULT_MODEL).iterdir())
+  assert sum(f.stat().st_size for f in files) <= 20 * 2**20
+  colorizer = colorize_lib.load_colorizer(colorize_lib.DEFAULT_MODEL)
+  assert configs.load_json(colorize_lib.DEFAULT_MODEL).name == 'cifar10_demo'
+  assert colorizer.image_size == 32
+  image, _ = image_io.read_image(str(TESTDATA / 'scene_500x375.jpg'))
+  out = colorizer.colorize(image[None], 1, 1.0, (0, 0))
+  assert out.shape == (1, 1, 375, 500, 3)
+
+
+def test_the_wheel_ships_the_demo_model(tmp_path):
+  result = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation',
+                           '-q', '-w', str(tmp_path), str(REPO)], capture_output=True, text=True,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-2000:]
+  import zipfile  # pylint: disable=import-outside-toplevel
+  wheel = next(tmp_path.glob('pic_tf-*.whl'))
+  names = zipfile.ZipFile(wheel).namelist()
+  shipped = sorted(n for n in names if n.startswith('pic_tf/assets/cifar10_demo/'))
+  expected = sorted('pic_tf/assets/cifar10_demo/' + f.name
+                    for f in pathlib.Path(colorize_lib.DEFAULT_MODEL).iterdir())
+  assert shipped == expected
