@@ -28,6 +28,7 @@ import tempfile
 import tensorflow as tf
 
 from pic_tf import cached_sampling
+from pic_tf import checkpoints
 from pic_tf import data
 from pic_tf import distribution
 from pic_tf import fileutil
@@ -125,6 +126,40 @@ def next_version(export_dir):
     return 1
   versions = [int(d) for d in os.listdir(export_dir) if d.isdigit()]
   return max(versions, default=0) + 1
+
+
+def export_weights(config, model, export_dir, step=0):
+  """Writes ``config.json`` + the weights of ``model`` alone into ``export_dir``, atomically.
+
+  The result is a workdir every binary loads (how the shipped demo model was made).
+
+  Args:
+    config: the model's :class:`pic_tf.configs.Config`.
+    model: PICModel with the weights to export (EMA applied).
+    export_dir: a new or empty directory.
+    step: training step recorded with the weights.
+
+  Returns:
+    The checkpoint prefix inside ``export_dir``.
+
+  Raises:
+    FileExistsError: ``export_dir`` exists and is not empty.
+  """
+  export_dir = os.path.abspath(export_dir)
+  if os.path.isdir(export_dir) and os.listdir(export_dir):
+    raise FileExistsError(f'{export_dir} is not empty; choose a new --export_dir')
+  parent = os.path.dirname(export_dir)
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix='.weights-', dir=parent)
+  try:
+    checkpoints.save_inference_weights(tmp, config, model, step)
+    fileutil.set_default_permissions(tmp)
+    if os.path.isdir(export_dir):
+      os.rmdir(export_dir)   # empty, checked above
+    os.replace(tmp, export_dir)   # never a half-written model directory
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  return checkpoints.latest_checkpoint(export_dir)
 
 
 def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sampler='cached'):

@@ -16,6 +16,7 @@ from pic_tf import cached_sampling
 from pic_tf import checkpoints
 from pic_tf import configs
 from pic_tf import convert
+from pic_tf import export_lib
 from pic_tf import networks
 from pic_tf import sampling
 
@@ -231,3 +232,13 @@ def test_weights_format_is_a_loadable_half_size_workdir(exported, tmp_path):
                           f'--checkpoint={exported["workdir"]}', '--format=weights',
                           f'--export_dir={out}'], capture_output=True, text=True, check=False)
   assert again.returncode == 1 and 'not empty' in again.stderr
+
+
+def test_export_weights_leaves_nothing_behind_on_failure(exported, tmp_path, monkeypatch):
+  def broken(directory, *args, **kwargs):
+    (pathlib.Path(directory) / 'config.json').write_text('{}')
+    raise OSError('disk full')
+  monkeypatch.setattr(export_lib.checkpoints, 'save_inference_weights', broken)
+  with pytest.raises(OSError, match='disk full'):
+    export_lib.export_weights(configs.tiny(), exported['model'], str(tmp_path / 'w'))
+  assert os.listdir(tmp_path) == []   # neither the target nor a temporary directory
