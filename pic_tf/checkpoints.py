@@ -145,11 +145,7 @@ def save_weights_only(workdir, config, model, ema, step=0):
   Used for converted original checkpoints; training writes its own, fuller ones.
   Returns the checkpoint path.
   """
-  configs.save_json(config, workdir)
-  step_var = tf.Variable(step, dtype=tf.int64, name='step')
-  checkpoint = make_checkpoint(model, ema, step=step_var)
-  manager = tf.train.CheckpointManager(checkpoint, workdir, max_to_keep=1)
-  return manager.save(checkpoint_number=step)
+  return _save(workdir, config, step, model=model, ema=ema)
 
 
 def save_inference_weights(directory, config, model, step=0):
@@ -158,8 +154,13 @@ def save_inference_weights(directory, config, model, step=0):
   For shipping a model: store the EMA weights in ``model`` first. :func:`load_model`
   reads the result like any workdir.
   """
+  return _save(directory, config, step, model=model)
+
+
+def _save(directory, config, step, **objects):
+  """``config.json`` and one checkpoint of ``objects`` and ``step``. Returns its path."""
   configs.save_json(config, directory)
-  step_var = tf.Variable(step, dtype=tf.int64, name='step')
-  checkpoint = tf.train.Checkpoint(model=model, step=step_var)
+  checkpoint = tf.train.Checkpoint(step=tf.Variable(step, dtype=tf.int64, name='step'),
+                                   **objects)
   manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=1)
   return manager.save(checkpoint_number=step)

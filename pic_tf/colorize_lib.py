@@ -15,6 +15,7 @@ import tensorflow as tf
 from pic_tf import cached_sampling
 from pic_tf import data
 from pic_tf import eval_lib
+from pic_tf import export_lib
 from pic_tf import image_io
 from pic_tf import progress as progress_lib
 from pic_tf import sampling
@@ -75,9 +76,9 @@ class SavedModelColorizer:
 
   def __init__(self, path):
     if os.path.isdir(path) and not tf.saved_model.contains_saved_model(path):
-      versions = sorted((int(d) for d in os.listdir(path) if d.isdigit()), reverse=True)
-      if versions:
-        path = os.path.join(path, str(versions[0]))
+      version = export_lib.latest_version(path)
+      if version is not None:
+        path = os.path.join(path, str(version))
     if not tf.saved_model.contains_saved_model(path):
       raise PicError(f'{path} holds no SavedModel: pass a directory written by bin/export')
     loaded = tf.saved_model.load(path)

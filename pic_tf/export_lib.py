@@ -120,12 +120,16 @@ class ColorizationModule(tf.Module):
     return {'colorizations': sampling.compose_full_resolution(images, chroma)[:, 0]}
 
 
+def latest_version(export_dir):
+  """The largest numeric sub-directory of ``export_dir`` (None if none)."""
+  if not os.path.isdir(export_dir):
+    return None
+  return max((int(d) for d in os.listdir(export_dir) if d.isdigit()), default=None)
+
+
 def next_version(export_dir):
   """1 + the largest numeric sub-directory of ``export_dir`` (1 if none)."""
-  if not os.path.isdir(export_dir):
-    return 1
-  versions = [int(d) for d in os.listdir(export_dir) if d.isdigit()]
-  return max(versions, default=0) + 1
+  return (latest_version(export_dir) or 0) + 1
 
 
 def export_weights(config, model, export_dir, step=0):
