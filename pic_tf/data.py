@@ -96,7 +96,10 @@ def _tfds_split(name, split, data_dir, download):
           f'{name} is not in {data_dir} and could not be downloaded ({first[:200]}). '
           f'Offline, pass --data_dir to a directory with a prepared {name} '
           '(tensorflow_datasets layout).') from None
-  ds = builder.as_dataset(split=split, shuffle_files=False)
+  # No tfds auto-cache: callers read a split once (training loads it into memory),
+  # and a cached split read partly (--num_examples) only warns and is discarded.
+  ds = builder.as_dataset(split=split, shuffle_files=False,
+                          read_config=tfds.ReadConfig(try_autocache=False))
   return ds.map(lambda ex: ex['image'], num_parallel_calls=tf.data.AUTOTUNE), \
       builder.info.splits[split].num_examples
 
