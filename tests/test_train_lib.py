@@ -300,9 +300,8 @@ def test_multi_worker_two_local_processes(tmp_path):
   assert not glob.glob(f'{workdir}/.worker_*')
 
 
-@pytest.mark.slow
-def test_training_parity_with_the_original(reference_dir, tfds_dir):
-  """200 steps from the shared checkpoint on the recorded batches (see the JSON's config)."""
+def _parity_setup(reference_dir, tfds_dir):
+  """The protocol of training_parity_c32_l2.json: trainer, batches and the reference."""
   ref = json.loads((reference_dir / 'training_parity_c32_l2.json').read_text())
   cfg = ref['config']
   config = configs.override(configs.cifar10(), [
@@ -315,16 +314,46 @@ def test_training_parity_with_the_original(reference_dir, tfds_dir):
   trainer = train_lib.Trainer(config)
   convert.load_original(str(reference_dir / 'cifar_c32_l2' / 'model.ckpt'), trainer.model)
   trainer.ema.reset()
-  test_ds, _ = data.eval_dataset(config, 100, cfg['ntest'], str(tfds_dir), download=False)
   indices = np.array(ref['batch_indices'])
   batch = cfg['batch']
-  for k in range(1, cfg['steps'] + 1):
+
+  def step(k):   # 1-based, as the JSON
     images_k = tf.gather(train_images, indices[batch * (k - 1):batch * k])
-    bpd, aux = trainer.train_step(data.preprocess_batch(images_k, 2))
-    if k <= 3:
+    return trainer.train_step(data.preprocess_batch(images_k, 2))
+
+  return ref, config, trainer, step
+
+
+def test_first_training_steps_match_the_original(reference_dir, tfds_dir):
+  """Steps 1-3 of the deterministic parity run: the Adam update is the original's.
+
+  Step 2's bpd is the first to see an update, and it is sensitive to the rule: a 1%
+  larger learning rate moves it by 5e-3, Adam epsilon 1e-8 instead of 1e-6 by 2e-3,
+  beta2 0.999 by 7e-4 (measured), so 1e-4 there pins the update down; the auxiliary
+  head's bpd (13.2 at step 2) moves by 6e-3 to 4e-2 under the same changes. From step
+  3 on, float rounding differences start to grow (the original's own 1e-6-perturbed
+  run differs by up to 0.011 within 5 steps); the issue's tolerance there is 1e-3.
+  """
+  ref, _, _, step = _parity_setup(reference_dir, tfds_dir)
+  for k, tolerance in ((1, 1e-4), (2, 1e-4), (3, 1e-3)):
+    bpd, aux = step(k)
+    expected = ref['steps'][k - 1]
+    assert float(bpd) == pytest.approx(expected['bpd'], abs=tolerance), k
+    assert float(aux) == pytest.approx(expected['bpd_embedding'], rel=1e-4), k
+
+
+@pytest.mark.slow
+def test_training_parity_with_the_original(reference_dir, tfds_dir):
+  """200 steps from the shared checkpoint on the recorded batches (see the JSON's config)."""
+  ref, config, trainer, step = _parity_setup(reference_dir, tfds_dir)
+  cfg = ref['config']
+  test_ds, _ = data.eval_dataset(config, 100, cfg['ntest'], str(tfds_dir), download=False)
+  for k in range(1, cfg['steps'] + 1):
+    bpd, aux = step(k)
+    if k <= 3:   # as test_first_training_steps_match_the_original
       expected = ref['steps'][k - 1]
       assert float(bpd) == pytest.approx(expected['bpd'], abs=1e-3)
-      assert float(aux) == pytest.approx(expected['bpd_embedding'], abs=1e-3)
+      assert float(aux) == pytest.approx(expected['bpd_embedding'], rel=1e-4)
   final = [e for e in ref['eval'] if e['step'] == cfg['steps']][0]
   raw = trainer.evaluate(test_ds, use_ema=False)['bpd']
   averaged = trainer.evaluate(test_ds, use_ema=True)['bpd']
