@@ -23,5 +23,5 @@ def test_sample_speed_prints_both_samplers():
   rows = benchmark_lib.sample_speed(cases=(('tiny', 2),), naive_rows=2, log=lines.append)
   assert rows[0]['naive_s_per_image'] > 0 and rows[0]['cached_s_per_image'] > 0
   assert rows[0]['speedup'] == rows[0]['naive_s_per_image'] / rows[0]['cached_s_per_image']
-  assert rows[0]['pixel_loop_speedup'] > 0
+  assert rows[0]['pixel_loop_speedup'] > 0 and rows[0]['one_photo_speedup'] > 0
   assert any('scaled' in line for line in lines) and lines[-2].strip().startswith('tiny')
