@@ -300,7 +300,7 @@ def test_multi_worker_two_local_processes(tmp_path):
   assert not glob.glob(f'{workdir}/.worker_*')
 
 
-def _parity_setup(reference_dir, tfds_dir):
+def _parity_setup(reference_dir, tfds_dir, overrides=()):
   """The protocol of training_parity_c32_l2.json: trainer, batches and the reference."""
   ref = json.loads((reference_dir / 'training_parity_c32_l2.json').read_text())
   cfg = ref['config']
@@ -308,7 +308,7 @@ def _parity_setup(reference_dir, tfds_dir):
       f'model.nr_channels={cfg["nr_channels"]}', f'model.nr_resnet={cfg["nr_resnet"]}',
       f'model.dropout={cfg["dropout"]}', 'train.flip=none', f'train.batch_size={cfg["batch"]}',
       f'train.learning_rate={cfg["lr0"]}', f'train.lr_decay={cfg["lr_decay"]}',
-      f'train.polyak_decay={cfg["polyak"]}'])
+      f'train.polyak_decay={cfg["polyak"]}', *overrides])
   images, count = data.load_images('cifar10', 'train', 32, str(tfds_dir), download=False)
   train_images = data._load_all(images, count, 32)  # pylint: disable=protected-access
   trainer = train_lib.Trainer(config)
@@ -340,6 +340,10 @@ def test_first_training_steps_match_the_original(reference_dir, tfds_dir):
     expected = ref['steps'][k - 1]
     assert float(bpd) == pytest.approx(expected['bpd'], abs=tolerance), k
     assert float(aux) == pytest.approx(expected['bpd_embedding'], rel=1e-4), k
+  # The check can fail: a learning rate 1% off is far outside it at step 2.
+  _, _, _, step = _parity_setup(reference_dir, tfds_dir, ['train.learning_rate=0.00101'])
+  step(1)
+  assert abs(float(step(2)[0]) - ref['steps'][1]['bpd']) > 1e-3
 
 
 @pytest.mark.slow
