@@ -11,8 +11,11 @@ import numpy as np
 import tensorflow as tf
 
 from pic_tf import configs
+from pic_tf import convert
 from pic_tf import data
 from pic_tf import train_lib
+
+PARITY_JSON = 'training_parity_c32_l2.json'
 
 
 def machine_description():
@@ -151,6 +154,118 @@ def learning_curve(reference_json, data_dir=None, steps=None, seed=0, log=print)
         f'{"inside" if ok else "OUTSIDE"}')
   log(f'all inside: {inside}')
   return {'train': ours_train, 'eval': ours_eval, 'inside_band': inside}
+
+
+def parity_protocol(reference_dir, data_dir=None, overrides=()):
+  """The original's deterministic training-parity protocol, ready to run.
+
+  ``training_parity_c32_l2.json``: the ``cifar_c32_l2`` checkpoint trained on recorded
+  CIFAR-10 batches (positions in the tfds train split, on-disk order), dropout off, no
+  flips, the EMA starting equal to the checkpoint.
+
+  Args:
+    reference_dir: the original's reference folder (the JSON and ``cifar_c32_l2/``).
+    data_dir: tensorflow-datasets directory with CIFAR-10.
+    overrides: extra config overrides (e.g. to show that a changed setting misses).
+
+  Returns:
+    ``(reference, config, trainer, step)``: the JSON as a dict, the config, the
+    :class:`pic_tf.train_lib.Trainer`, and ``step(k)`` that trains on batch ``k``
+    (1-based, as the JSON) and returns ``(bpd, aux_bpd)`` before the update.
+  """
+  with open(os.path.join(reference_dir, PARITY_JSON)) as f:
+    ref = json.load(f)
+  cfg = ref['config']
+  config = configs.override(configs.cifar10(), [
+      f'model.nr_channels={cfg["nr_channels"]}', f'model.nr_resnet={cfg["nr_resnet"]}',
+      f'model.dropout={cfg["dropout"]}', 'train.flip=none', f'train.batch_size={cfg["batch"]}',
+      f'train.learning_rate={cfg["lr0"]}', f'train.lr_decay={cfg["lr_decay"]}',
+      f'train.polyak_decay={cfg["polyak"]}', *overrides])
+  images, count = data.load_images('cifar10', 'train', 32, data_dir, download=False)
+  train_images = data._load_all(images, count, 32)  # pylint: disable=protected-access
+  trainer = train_lib.Trainer(config)
+  convert.load_original(os.path.join(reference_dir, 'cifar_c32_l2', 'model.ckpt'),
+                        trainer.model)
+  trainer.ema.reset()
+  indices = np.array(ref['batch_indices'])
+  batch = cfg['batch']
+
+  def step(k):
+    images_k = tf.gather(train_images, indices[batch * (k - 1):batch * k])
+    return trainer.train_step(data.preprocess_batch(images_k, config.model.downsample))
+
+  return ref, config, trainer, step
+
+
+def training_parity(reference_dir, data_dir=None, steps=None, perturb_seed=None, log=print):
+  """Runs the deterministic parity protocol and prints it beside the original.
+
+  With ``perturb_seed`` the starting weights are multiplied by ``1 + 1e-6 N(0, 1)``
+  first, as the original's ``float_noise`` run: how far this implementation drifts
+  from itself shows what the comparison with the original can mean.
+
+  Args:
+    reference_dir: the original's reference folder.
+    data_dir: tensorflow-datasets directory with CIFAR-10.
+    steps: train this many steps (default: the protocol's 200).
+    perturb_seed: None, or the seed of the 1e-6 perturbation.
+
+  Returns:
+    ``{'steps': [{step, bpd, aux_bpd}], 'eval': [{step, raw, ema}], 'norm_ratios':
+    {'raw': [min, median, max], 'ema': [...]}}``; the ratios (our L2 norm of every
+    variable over the original's) only after the protocol's full run.
+  """
+  ref, config, trainer, step = parity_protocol(reference_dir, data_dir)
+  cfg = ref['config']
+  steps = steps or cfg['steps']
+  if perturb_seed is not None:
+    rng = np.random.default_rng(perturb_seed)
+    for var in trainer.model.trainable_variables:
+      noise = 1.0 + 1e-6 * rng.standard_normal(var.shape)
+      var.assign((var.numpy() * noise).astype(np.float32))
+    trainer.ema.reset()
+  log(f'training parity: cifar_c32_l2 from the original\'s checkpoint, {steps} recorded '
+      f'batches of {cfg["batch"]}, dropout off, no flips'
+      + ('' if perturb_seed is None else f', start weights * (1 + 1e-6 N(0,1)), seed {perturb_seed}'))
+  log(f'machine: {machine_description()}')
+  test_ds, _ = data.eval_dataset(config, 100, cfg['ntest'], data_dir, download=False)
+  theirs = {row['step']: row for row in ref['eval']}
+  perturbed = {row['step']: row for row in ref['float_noise']['eval_perturbed']}
+  eval_steps = sorted({s for s in theirs if 0 < s <= steps} | {steps})
+  rows, evals = [], []
+  for k in range(1, steps + 1):
+    bpd, aux = (float(v) for v in step(k))
+    rows.append({'step': k, 'bpd': bpd, 'aux_bpd': aux})
+    if k <= 5 or k % 25 == 0:
+      orig = ref['steps'][k - 1]
+      log(f'step {k:4d} train bpd ours {bpd:.5f} original {orig["bpd"]:.5f} '
+          f'({bpd - orig["bpd"]:+.1e})   aux ours {aux:.4f} original '
+          f'{orig["bpd_embedding"]:.4f}')
+    if k in eval_steps:
+      raw = trainer.evaluate(test_ds, use_ema=False)['bpd']
+      ema = trainer.evaluate(test_ds, use_ema=True)['bpd']
+      evals.append({'step': k, 'raw': raw, 'ema': ema})
+      line = f'step {k:4d} test  ours: raw {raw:.4f} ema {ema:.4f}'
+      if k in theirs:
+        line += (f'   original: raw {theirs[k]["raw"]:.4f} ema {theirs[k]["ema"]:.4f} '
+                 f'(diff {raw - theirs[k]["raw"]:+.4f} / {ema - theirs[k]["ema"]:+.4f})')
+      if k in perturbed:
+        line += (f'   original perturbed: raw {perturbed[k]["raw"]:.4f} '
+                 f'ema {perturbed[k]["ema"]:.4f}')
+      log(line)
+  ratios = {}
+  if steps == cfg['steps']:
+    names = convert.original_name_map(trainer.model)
+    ratios['raw'] = [float(np.linalg.norm(v.numpy())) / ref['final_weight_l2'][n]
+                     for n, v in names.items()]
+    with trainer.ema.swapped():
+      ratios['ema'] = [float(np.linalg.norm(v.numpy())) / ref['final_ema_weight_l2'][n]
+                       for n, v in names.items()]
+    ratios = {k: [min(v), float(np.median(v)), max(v)] for k, v in ratios.items()}
+    for key, (low, mid, high) in ratios.items():
+      log(f'{key} weights: L2 norm ours / original per variable: min {low:.4f} '
+          f'median {mid:.4f} max {high:.4f}')
+  return {'steps': rows, 'eval': evals, 'norm_ratios': ratios}
 
 
 def _at(rows, step, key):

@@ -1,4 +1,6 @@
-"""Benchmarks run end to end (on a tiny config; numbers are not asserted)."""
+"""Benchmarks run end to end (tiny configs or a few steps; speeds are not asserted)."""
+
+import json
 
 from pic_tf import benchmark_lib
 
@@ -25,3 +27,16 @@ def test_sample_speed_prints_both_samplers():
   assert rows[0]['speedup'] == rows[0]['naive_s_per_image'] / rows[0]['cached_s_per_image']
   assert rows[0]['pixel_loop_speedup'] > 0 and rows[0]['one_photo_speedup'] > 0
   assert any('scaled' in line for line in lines) and lines[-2].strip().startswith('tiny')
+
+
+def test_training_parity_prints_beside_the_original(reference_dir, tfds_dir):
+  lines = []
+  result = benchmark_lib.training_parity(str(reference_dir), str(tfds_dir), steps=2,
+                                         perturb_seed=0, log=lines.append)
+  ref_steps = json.loads((reference_dir / benchmark_lib.PARITY_JSON).read_text())['steps']
+  # A 1e-6 perturbation moves the first losses by far less than the 1e-3 tolerance.
+  assert [r['step'] for r in result['steps']] == [1, 2]
+  for ours, theirs in zip(result['steps'], ref_steps):
+    assert abs(ours['bpd'] - theirs['bpd']) < 1e-3
+  assert [e['step'] for e in result['eval']] == [2] and result['norm_ratios'] == {}
+  assert 'seed 0' in lines[0] and lines[-1].startswith('step    2 test  ours: raw ')

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pic_tf import benchmark_lib
 from pic_tf import checkpoints
 from pic_tf import configs
-from pic_tf import convert
 from pic_tf import data
 from pic_tf import eval_lib
 from pic_tf import networks
@@ -300,30 +300,6 @@ def test_multi_worker_two_local_processes(tmp_path):
   assert not glob.glob(f'{workdir}/.worker_*')
 
 
-def _parity_setup(reference_dir, tfds_dir, overrides=()):
-  """The protocol of training_parity_c32_l2.json: trainer, batches and the reference."""
-  ref = json.loads((reference_dir / 'training_parity_c32_l2.json').read_text())
-  cfg = ref['config']
-  config = configs.override(configs.cifar10(), [
-      f'model.nr_channels={cfg["nr_channels"]}', f'model.nr_resnet={cfg["nr_resnet"]}',
-      f'model.dropout={cfg["dropout"]}', 'train.flip=none', f'train.batch_size={cfg["batch"]}',
-      f'train.learning_rate={cfg["lr0"]}', f'train.lr_decay={cfg["lr_decay"]}',
-      f'train.polyak_decay={cfg["polyak"]}', *overrides])
-  images, count = data.load_images('cifar10', 'train', 32, str(tfds_dir), download=False)
-  train_images = data._load_all(images, count, 32)  # pylint: disable=protected-access
-  trainer = train_lib.Trainer(config)
-  convert.load_original(str(reference_dir / 'cifar_c32_l2' / 'model.ckpt'), trainer.model)
-  trainer.ema.reset()
-  indices = np.array(ref['batch_indices'])
-  batch = cfg['batch']
-
-  def step(k):   # 1-based, as the JSON
-    images_k = tf.gather(train_images, indices[batch * (k - 1):batch * k])
-    return trainer.train_step(data.preprocess_batch(images_k, 2))
-
-  return ref, config, trainer, step
-
-
 def test_first_training_steps_match_the_original(reference_dir, tfds_dir):
   """Steps 1-3 of the deterministic parity run: the Adam update is the original's.
 
@@ -334,14 +310,15 @@ def test_first_training_steps_match_the_original(reference_dir, tfds_dir):
   3 on, float rounding differences start to grow (the original's own 1e-6-perturbed
   run differs by up to 0.011 within 5 steps); the issue's tolerance there is 1e-3.
   """
-  ref, _, _, step = _parity_setup(reference_dir, tfds_dir)
+  ref, _, _, step = benchmark_lib.parity_protocol(str(reference_dir), str(tfds_dir))
   for k, tolerance in ((1, 1e-4), (2, 1e-4), (3, 1e-3)):
     bpd, aux = step(k)
     expected = ref['steps'][k - 1]
     assert float(bpd) == pytest.approx(expected['bpd'], abs=tolerance), k
     assert float(aux) == pytest.approx(expected['bpd_embedding'], rel=1e-4), k
   # The check can fail: a learning rate 1% off is far outside it at step 2.
-  _, _, _, step = _parity_setup(reference_dir, tfds_dir, ['train.learning_rate=0.00101'])
+  _, _, _, step = benchmark_lib.parity_protocol(str(reference_dir), str(tfds_dir),
+                                                ['train.learning_rate=0.00101'])
   step(1)
   assert abs(float(step(2)[0]) - ref['steps'][1]['bpd']) > 1e-3
 
@@ -349,7 +326,7 @@ def test_first_training_steps_match_the_original(reference_dir, tfds_dir):
 @pytest.mark.slow
 def test_training_parity_with_the_original(reference_dir, tfds_dir):
   """200 steps from the shared checkpoint on the recorded batches (see the JSON's config)."""
-  ref, config, trainer, step = _parity_setup(reference_dir, tfds_dir)
+  ref, config, trainer, step = benchmark_lib.parity_protocol(str(reference_dir), str(tfds_dir))
   cfg = ref['config']
   test_ds, _ = data.eval_dataset(config, 100, cfg['ntest'], str(tfds_dir), download=False)
   for k in range(1, cfg['steps'] + 1):
