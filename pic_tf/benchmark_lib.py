@@ -221,8 +221,8 @@ def training_parity(reference_dir, data_dir=None, steps=None, perturb_seed=None,
   if perturb_seed is not None:
     rng = np.random.default_rng(perturb_seed)
     for var in trainer.model.trainable_variables:
-      noise = 1.0 + 1e-6 * rng.standard_normal(var.shape)
-      var.assign((var.numpy() * noise).astype(np.float32))
+      factor = (1.0 + 1e-6 * rng.standard_normal(var.shape)).astype(np.float32)
+      var.assign(var.numpy() * factor)   # a float32 product, as in TensorFlow
     trainer.ema.reset()
   log(f'training parity: cifar_c32_l2 from the original\'s checkpoint, {steps} recorded '
       f'batches of {cfg["batch"]}, dropout off, no flips'
