@@ -60,7 +60,7 @@ def run(main):
   def wrapped(argv):
     try:
       return main(argv)
-    except (errors.PicError, FileNotFoundError) as e:
+    except (errors.PicError, FileNotFoundError, FileExistsError) as e:
       if os.environ.get('PIC_TF_TRACEBACK'):
         traceback.print_exc()
       print(f'error: {e}', file=sys.stderr)

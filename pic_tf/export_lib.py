@@ -132,6 +132,27 @@ def next_version(export_dir):
   return (latest_version(export_dir) or 0) + 1
 
 
+def check_target(export_dir, version=None, weights=False):
+  """Raises if an export into ``export_dir`` would overwrite something.
+
+  Cheap: binaries call it before loading a model, the writers call it again.
+
+  Args:
+    export_dir: the target of :func:`export` or :func:`export_weights`.
+    version: the SavedModel version asked for (None: the next free one).
+    weights: check for :func:`export_weights` (the directory must be new or empty).
+
+  Raises:
+    FileExistsError: the version exists, or the weights target is not empty.
+  """
+  if weights:
+    if os.path.isdir(export_dir) and os.listdir(export_dir):
+      raise FileExistsError(f'{export_dir} is not empty; choose a new --export_dir')
+  elif version is not None and os.path.exists(os.path.join(export_dir, str(version))):
+    raise FileExistsError(f'{os.path.join(export_dir, str(version))} already exists; '
+                          'choose another --version')
+
+
 def export_weights(config, model, export_dir, step=0):
   """Writes ``config.json`` + the weights of ``model`` alone into ``export_dir``, atomically.
 
@@ -150,8 +171,7 @@ def export_weights(config, model, export_dir, step=0):
     FileExistsError: ``export_dir`` exists and is not empty.
   """
   export_dir = os.path.abspath(export_dir)
-  if os.path.isdir(export_dir) and os.listdir(export_dir):
-    raise FileExistsError(f'{export_dir} is not empty; choose a new --export_dir')
+  check_target(export_dir, weights=True)
   parent = os.path.dirname(export_dir)
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix='.weights-', dir=parent)
@@ -183,9 +203,8 @@ def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sam
     FileExistsError: ``version`` is already exported.
   """
   version = next_version(export_dir) if version is None else int(version)
+  check_target(export_dir, version)
   target = os.path.join(export_dir, str(version))
-  if os.path.exists(target):
-    raise FileExistsError(f'{target} already exists; choose another --version')
   os.makedirs(export_dir, exist_ok=True)
   module = ColorizationModule(model, max_samples, sampler)
   tmp = tempfile.mkdtemp(prefix='.export-', dir=export_dir)
