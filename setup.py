@@ -14,7 +14,7 @@ setuptools.setup(
     long_description_content_type='text/markdown',
     packages=setuptools.find_packages(include=['pic_tf', 'pic_tf.*']),
     include_package_data=True,
-    package_data={'pic_tf': ['assets/*', 'assets/*/*']},
+    package_data={'pic_tf': ['assets/*/*']},
     python_requires='>=3.9',
     install_requires=[
         'tensorflow>=2.16',          # with Keras 3
@@ -22,6 +22,9 @@ setuptools.setup(
         'tensorflow-probability>=0.24',
         'tf-keras>=2.16',            # tensorflow-probability refuses to import without it
         'tensorflow-datasets>=4.9',
+        # tensorflow-datasets (4.9.10) imports it on its download path but declares it
+        # only for Python < 3.9: without it no dataset can be downloaded.
+        'importlib_resources',
         'numpy',
         'absl-py',
         # tf.summary needs it for the training logs; TensorFlow >= 2.20 no longer
@@ -34,8 +37,8 @@ setuptools.setup(
     extras_require={
         # tensorflow-serving-api: the tests build real TF Serving PredictRequests;
         # setuptools >= 70.1 (bdist_wheel built in): a test builds the wheel offline to
-        # check that it ships the demo model.
-        'test': ['pytest>=7', 'tensorflow-serving-api', 'setuptools>=70.1'],
+        # check that it ships the demo model; pytest-xdist: the suite runs on every core.
+        'test': ['pytest>=7', 'pytest-xdist', 'tensorflow-serving-api', 'setuptools>=70.1'],
         'gpu': ['tensorflow[and-cuda]>=2.16'],
     },
 )

@@ -2,6 +2,7 @@
 as tables and ratios. Never pass/fail tests.
 """
 
+import functools
 import json
 import os
 import platform
@@ -156,6 +157,13 @@ def learning_curve(reference_json, data_dir=None, steps=None, seed=0, log=print)
   return {'train': ours_train, 'eval': ours_eval, 'inside_band': inside}
 
 
+@functools.lru_cache(maxsize=1)
+def _cifar10_train_images(data_dir):
+  """The whole CIFAR-10 train split, uint8 ``[50000, 32, 32, 3]`` (read once a process)."""
+  images, count = data.load_images('cifar10', 'train', 32, data_dir, download=False)
+  return data._load_all(images, count, 32)  # pylint: disable=protected-access
+
+
 def parity_protocol(reference_dir, data_dir=None, overrides=()):
   """The original's deterministic training-parity protocol, ready to run.
 
@@ -181,8 +189,7 @@ def parity_protocol(reference_dir, data_dir=None, overrides=()):
       f'model.dropout={cfg["dropout"]}', 'train.flip=none', f'train.batch_size={cfg["batch"]}',
       f'train.learning_rate={cfg["lr0"]}', f'train.lr_decay={cfg["lr_decay"]}',
       f'train.polyak_decay={cfg["polyak"]}', *overrides])
-  images, count = data.load_images('cifar10', 'train', 32, data_dir, download=False)
-  train_images = data._load_all(images, count, 32)  # pylint: disable=protected-access
+  train_images = _cifar10_train_images(data_dir)
   trainer = train_lib.Trainer(config)
   convert.load_original(os.path.join(reference_dir, 'cifar_c32_l2', 'model.ckpt'),
                         trainer.model)
@@ -197,7 +204,8 @@ def parity_protocol(reference_dir, data_dir=None, overrides=()):
   return ref, config, trainer, step
 
 
-def training_parity(reference_dir, data_dir=None, steps=None, perturb_seed=None, log=print):
+def training_parity(reference_dir, data_dir=None, steps=None, perturb_seed=None, log=print,
+                    test_examples=None):
   """Runs the deterministic parity protocol and prints it beside the original.
 
   With ``perturb_seed`` the starting weights are multiplied by ``1 + 1e-6 N(0, 1)``
@@ -209,6 +217,9 @@ def training_parity(reference_dir, data_dir=None, steps=None, perturb_seed=None,
     data_dir: tensorflow-datasets directory with CIFAR-10.
     steps: train this many steps (default: the protocol's 200).
     perturb_seed: None, or the seed of the 1e-6 perturbation.
+    log: where the lines go.
+    test_examples: test images per evaluation (default: the protocol's ``ntest``;
+      fewer only to try the harness quickly).
 
   Returns:
     ``{'steps': [{step, bpd, aux_bpd}], 'eval': [{step, raw, ema}], 'norm_ratios':
@@ -228,7 +239,8 @@ def training_parity(reference_dir, data_dir=None, steps=None, perturb_seed=None,
       f'batches of {cfg["batch"]}, dropout off, no flips'
       + ('' if perturb_seed is None else f', start weights * (1 + 1e-6 N(0,1)), seed {perturb_seed}'))
   log(f'machine: {machine_description()}')
-  test_ds, _ = data.eval_dataset(config, 100, cfg['ntest'], data_dir, download=False)
+  test_ds, _ = data.eval_dataset(config, 100, test_examples or cfg['ntest'], data_dir,
+                                 download=False)
   theirs = {row['step']: row for row in ref['eval']}
   perturbed = {row['step']: row for row in ref['float_noise']['eval_perturbed']}
   eval_steps = sorted({s for s in theirs if 0 < s <= steps} | {steps})

@@ -1,22 +1,45 @@
-"""Helpers shared by the ``bin/`` scripts: config flags and clean error exits.
+"""Helpers shared by the ``bin/`` scripts: config flags, quiet start-up, clean exits.
 
 Binaries define their flags with these helpers and pass plain values to the
-library; nothing in the library reads ``FLAGS``.
+library; nothing in the library reads ``FLAGS``. A binary starts with::
+
+  from pic_tf import cli     # imports no TensorFlow: --help stays fast
+  ...flags...
+  if __name__ == '__main__':
+    cli.run(main)
 """
 
 import os
 import sys
+import tempfile
 import traceback
 
+from absl import app
 from absl import flags
 from absl import logging
 
 from pic_tf import configs
 from pic_tf import errors
 
+HELP_FLAGS = ('-h', '-help', '--help', '-?', '--helpshort')
+# TensorFlow's C++ start-up lines that say nothing to a user of a CPU machine. They are
+# written before absl::InitializeLog, so TF_CPP_MIN_LOG_LEVEL cannot hide them.
+_STARTUP_NOISE = (
+    'All log messages before absl::InitializeLog() is called',
+    'oneDNN custom operations are on',
+    'Could not find cuda drivers on your machine',
+    'failed call to cuInit',
+    'Unable to register cu',
+    'This TensorFlow binary is optimized to use available CPU instructions',
+    'To enable the following instructions',
+)
+
 
 def define_config_flags():
-  """Defines ``--config`` and ``--set`` (the one config system of every binary)."""
+  """Defines ``--config`` and ``--set`` (the one config system of every binary).
+
+  Both are made key flags of the calling binary, so its ``--help`` lists them.
+  """
   flags.DEFINE_string(
       'config', None,
       f'Base config: one of {sorted(configs.CONFIGS)}. Defaults to the paper config '
@@ -25,6 +48,9 @@ def define_config_flags():
       'set', [],
       'Override a config field, repeatable: --set=model.nr_channels=32 '
       '--set=train.batch_size=16. Fields: see pic_tf/configs.py.')
+  for name in ('config', 'set'):
+    # absl names the main module by sys.argv[0] in --help.
+    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
 
 
 def resolve_config(name, overrides=(), dataset=None):
@@ -46,30 +72,76 @@ def resolve_config(name, overrides=(), dataset=None):
     name = configs.DATASET_DEFAULT_CONFIG.get(dataset or 'cifar10')
     if name is None:
       raise errors.ConfigError(
-          f'unknown dataset {dataset!r}: use cifar10, imagenet2012 or folder:PATH')
+          f'unknown dataset {dataset!r}: use cifar10, cifar10_bundled, imagenet2012 or '
+          'folder:PATH')
   config = configs.get_config(name)
   if dataset is not None:
     overrides = [f'dataset={dataset}'] + list(overrides)
   return configs.override(config, overrides)
 
 
-def run(main):
-  """``absl.app.run(main)`` that turns user errors into one message and exit status 1."""
-  from absl import app  # pylint: disable=import-outside-toplevel
+def run(main, positional=False):
+  """``absl.app.run(main)`` for a binary, with the behaviour users expect of a tool.
+
+  ``--help`` prints the binary's docstring and its own flags (with ``--config`` and
+  ``--set``) and exits 0; user errors (:class:`pic_tf.errors.PicError`, missing or
+  existing files) print one ``error: ...`` line and exit 1; so do positional
+  arguments unless ``positional``. ``PIC_TF_TRACEBACK=1`` adds the traceback.
+
+  Args:
+    main: ``main(argv)`` of the binary.
+    positional: whether ``main`` takes positional arguments (``argv[1:]``).
+  """
 
   def wrapped(argv):
     try:
+      if len(argv) > 1 and not positional:
+        raise errors.ConfigError(f'unexpected arguments: {argv[1:]} (see --help)')
       return main(argv)
-    except (errors.PicError, FileNotFoundError, FileExistsError) as e:
+    except (errors.PicError, FileNotFoundError, FileExistsError, NotADirectoryError) as e:
       if os.environ.get('PIC_TF_TRACEBACK'):
         traceback.print_exc()
       print(f'error: {e}', file=sys.stderr)
       sys.exit(1)
 
+  args = sys.argv[1:sys.argv.index('--')] if '--' in sys.argv else sys.argv[1:]
+  if any(a in HELP_FLAGS for a in args):
+    # absl's own --help exits 1; asking for help is not an error.
+    app.usage(shorthelp=True, writeto_stdout=True)
+    print('\nAll flags, including absl\'s own: --helpfull')
+    sys.exit(0)
   logging.set_verbosity(logging.WARNING)
+  quiet_tensorflow()
   app.run(wrapped)
 
 
 def quiet_tensorflow():
-  """Silences TensorFlow's C++ start-up chatter (call before importing TensorFlow)."""
+  """Imports TensorFlow without its C++ start-up chatter on machines without a GPU.
+
+  TensorFlow prints "Could not find cuda drivers", oneDNN and cuInit lines while it
+  imports and first lists its devices, before its logging is configured, so
+  ``TF_CPP_MIN_LOG_LEVEL`` does not reach them. Both happen here with the process's
+  standard error captured; afterwards every captured line that is not such a
+  start-up line is written out again (all of them if the import fails).
+  """
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  if 'tensorflow' in sys.modules:
+    return
+  sys.stderr.flush()
+  saved = os.dup(2)
+  failed = True
+  with tempfile.TemporaryFile() as captured:
+    os.dup2(captured.fileno(), 2)
+    try:
+      import tensorflow as tf  # pylint: disable=import-outside-toplevel
+      tf.config.list_physical_devices()
+      failed = False
+    finally:
+      sys.stderr.flush()
+      os.dup2(saved, 2)
+      os.close(saved)
+      captured.seek(0)
+      for line in captured.read().decode('utf-8', 'replace').splitlines(keepends=True):
+        if failed or not any(noise in line for noise in _STARTUP_NOISE):
+          sys.stderr.write(line)
+      sys.stderr.flush()

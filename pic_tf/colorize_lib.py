@@ -16,6 +16,7 @@ from pic_tf import cached_sampling
 from pic_tf import data
 from pic_tf import eval_lib
 from pic_tf import export_lib
+from pic_tf import fileutil
 from pic_tf import image_io
 from pic_tf import progress as progress_lib
 from pic_tf import sampling
@@ -24,7 +25,7 @@ from pic_tf.errors import PicError
 
 GRID_CELL_MIN = 128    # dataset grids upscale small images to at least this height
 GRID_CELL_MAX = 512    # photo grids downscale taller cells
-NATIVE_SIZE = {'cifar10': 32, 'imagenet2012': 128}   # dataset images for SavedModels
+NATIVE_SIZE = {'cifar10': 32, 'cifar10_bundled': 32, 'imagenet2012': 128}   # for SavedModels
 # The small CIFAR-10 model shipped inside the package (BUILD.md, "The shipped demo model").
 DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'assets',
                              'cifar10_demo')
@@ -151,7 +152,7 @@ def colorize_files(colorizer, patterns, output_dir, num_samples=4, temperature=1
   files, errors = image_io.expand_inputs(patterns)
   for message in errors:
     log(f'error: {message}')
-  os.makedirs(output_dir, exist_ok=True)
+  fileutil.ensure_dir(output_dir, '--output_dir')
   for path, stem in zip(files, _output_stems(files)):
     try:
       image, is_color = image_io.read_image(path)
@@ -197,7 +198,7 @@ def colorize_dataset(colorizer, dataset, split, num_images, output_dir, num_samp
       'each')
   bar = progress_lib.Progress(colorizer.progress_steps, 'sampling', 'row')
   samples = colorizer.colorize(images, num_samples, temperature, (seed, 0), bar)
-  os.makedirs(output_dir, exist_ok=True)
+  fileutil.ensure_dir(output_dir, '--output_dir')
   scale = max(1, -(-GRID_CELL_MIN // images.shape[1]))
   rows = []
   for i, (image, image_samples) in enumerate(zip(images, samples)):

@@ -12,6 +12,7 @@ import json
 import os
 from typing import Tuple
 
+from pic_tf import fileutil
 from pic_tf.errors import CheckpointError
 from pic_tf.errors import ConfigError
 
@@ -130,6 +131,10 @@ class ModelConfig:
         raise ConfigError(f'{name} must be positive')
 
 
+_ZERO_MEANS = {'num_steps': 'train.num_epochs epochs', 'eval_every': 'only at the end',
+               'eval_examples': 'the whole test split', 'sample_every': 'never'}
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
   """Optimisation, as the original's ``cifar.sh`` / ``imagenet.sh``.
@@ -189,8 +194,14 @@ class TrainConfig:
     if self.precision not in ('float32', 'mixed_bfloat16', 'mixed_float16'):
       raise ConfigError('train.precision must be float32, mixed_bfloat16 or mixed_float16, '
                        f'got {self.precision!r}')
-    if self.batch_size < 1:
-      raise ConfigError('train.batch_size must be positive')
+    for name in ('batch_size', 'num_epochs', 'init_batch_size', 'shuffle_buffer', 'log_every',
+                 'checkpoint_every', 'keep_checkpoints'):
+      if getattr(self, name) < 1:
+        raise ConfigError(f'train.{name} must be positive, got {getattr(self, name)}')
+    for name in ('num_steps', 'eval_every', 'eval_examples', 'sample_every'):
+      if getattr(self, name) < 0:
+        raise ConfigError(f'train.{name} must be >= 0 (0: {_ZERO_MEANS[name]}), got '
+                          f'{getattr(self, name)}')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,7 +281,8 @@ CONFIGS = {'cifar10': cifar10, 'imagenet': imagenet, 'cifar10_demo': cifar10_dem
            'tiny': tiny}
 
 # Which config ``--dataset`` alone selects.
-DATASET_DEFAULT_CONFIG = {'cifar10': 'cifar10', 'imagenet2012': 'imagenet'}
+DATASET_DEFAULT_CONFIG = {'cifar10': 'cifar10', 'cifar10_bundled': 'cifar10',
+                          'imagenet2012': 'imagenet'}
 
 
 def get_config(name):
@@ -338,12 +350,8 @@ CONFIG_FILENAME = 'config.json'
 
 def save_json(config, workdir):
   """Writes ``config`` as ``workdir/config.json`` (atomically). Returns the path."""
-  os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, CONFIG_FILENAME)
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(config.to_dict(), f, indent=2)
-  os.replace(tmp, path)
+  fileutil.write_json(config.to_dict(), path)
   return path
 
 

@@ -15,6 +15,7 @@ import tempfile
 import tensorflow as tf
 
 from pic_tf import checkpoints
+from pic_tf import fileutil
 from pic_tf import networks
 from pic_tf.errors import CheckpointError
 
@@ -139,7 +140,7 @@ def convert_original(original_checkpoint, config, output_dir):
   had_averages = load_original(original_checkpoint, model, ema)
   # Write next to the target and move into place: no half-written workdir.
   parent = os.path.dirname(os.path.abspath(output_dir))
-  os.makedirs(parent, exist_ok=True)
+  fileutil.ensure_dir(parent, 'the parent of --output_dir')
   tmp = tempfile.mkdtemp(prefix='.convert-', dir=parent)
   try:
     checkpoints.save_weights_only(tmp, config, model, ema)

@@ -36,6 +36,13 @@ prepared once by tensorflow-datasets:
   2. run bin/train --dataset=imagenet2012 --data_dir={data_dir} (the first run
      extracts and prepares them; this takes hours and ~300 GB of disk)."""
 
+# The first 64 CIFAR-10 test images (tfds order), shipped inside the package
+# (testdata/make_cifar10_bundle.py): README's first command colourises them offline,
+# without the 170 MB CIFAR-10 download. Test split only.
+BUNDLED = {'cifar10_bundled': os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                           'assets', 'cifar10_test')}
+DATASETS_HELP = 'cifar10, cifar10_bundled, imagenet2012 or folder:PATH'
+
 SPLITS = {
     'cifar10': {'train': 'train', 'test': 'test'},
     'imagenet2012': {'train': 'train', 'test': 'validation'},
@@ -155,7 +162,8 @@ def load_images(dataset, split, image_size, data_dir=None, download=True):
   """The uint8 images of a split, in a fixed order.
 
   Args:
-    dataset: ``'cifar10'``, ``'imagenet2012'`` or ``'folder:PATH'``.
+    dataset: ``'cifar10'``, ``'cifar10_bundled'`` (the 64 test images shipped with
+      the package), ``'imagenet2012'`` or ``'folder:PATH'``.
     split: ``'train'`` or ``'test'`` (ImageNet's validation set is its test split).
     image_size: side the images are resized to (whole image, bicubic).
     data_dir: tensorflow-datasets directory.
@@ -175,11 +183,18 @@ def load_images(dataset, split, image_size, data_dir=None, download=True):
     ds = tf.data.Dataset.from_tensor_slices(files).map(_decode,
                                                         num_parallel_calls=tf.data.AUTOTUNE)
     count = len(files)
+  elif dataset in BUNDLED:
+    if split != 'test':
+      raise DatasetError(f'{dataset} holds only test images (shipped with pic_tf): use '
+                         '--split=test, or --dataset=cifar10 for the train split')
+    files = sorted(os.path.join(BUNDLED[dataset], f) for f in os.listdir(BUNDLED[dataset])
+                   if f.endswith('.png'))
+    ds = tf.data.Dataset.from_tensor_slices(files).map(_decode)
+    count = len(files)
   elif dataset in SPLITS:
     ds, count = _tfds_split(dataset, SPLITS[dataset][split], data_dir, download)
   else:
-    raise DatasetError(f'unknown dataset {dataset!r}: use cifar10, imagenet2012 or '
-                       'folder:PATH')
+    raise DatasetError(f'unknown dataset {dataset!r}: use {DATASETS_HELP}')
   ds = ds.map(lambda im: resize_image(im, image_size), num_parallel_calls=tf.data.AUTOTUNE)
   return ds, count
 

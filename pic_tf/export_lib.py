@@ -173,7 +173,7 @@ def export_weights(config, model, export_dir, step=0):
   export_dir = os.path.abspath(export_dir)
   check_target(export_dir, weights=True)
   parent = os.path.dirname(export_dir)
-  os.makedirs(parent, exist_ok=True)
+  fileutil.ensure_dir(parent, 'the parent of --export_dir')
   tmp = tempfile.mkdtemp(prefix='.weights-', dir=parent)
   try:
     checkpoints.save_inference_weights(tmp, config, model, step)
@@ -205,7 +205,7 @@ def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sam
   version = next_version(export_dir) if version is None else int(version)
   check_target(export_dir, version)
   target = os.path.join(export_dir, str(version))
-  os.makedirs(export_dir, exist_ok=True)
+  fileutil.ensure_dir(export_dir, '--export_dir')
   module = ColorizationModule(model, max_samples, sampler)
   tmp = tempfile.mkdtemp(prefix='.export-', dir=export_dir)
   try:

@@ -1,7 +1,17 @@
-"""File-system helpers for atomic writes."""
+"""File-system helpers: output directories and atomic writes.
 
+Everything a user looks at or a later run reads (JSON results, config.json, PNGs,
+checkpoints, SavedModels) is written to a temporary name in the target's directory
+and renamed into place, so an interrupted write never leaves a partial file.
+"""
+
+import contextlib
+import json
 import os
 import stat
+import tempfile
+
+from pic_tf.errors import PicError
 
 
 def _umask():
@@ -23,3 +33,80 @@ def set_default_permissions(path):
   """
   base = 0o777 if stat.S_ISDIR(os.stat(path).st_mode) else 0o666
   os.chmod(path, base & ~_umask())
+
+
+def ensure_dir(path, what='output directory'):
+  """Creates directory ``path`` and its parents, with one clear error if it cannot.
+
+  Args:
+    path: the directory.
+    what: how the error names it (e.g. ``'--output_dir'``).
+
+  Returns:
+    ``path``.
+
+  Raises:
+    PicError: a file stands where the directory (or a parent) should be, or the
+      location is not writable.
+  """
+  try:
+    os.makedirs(path, exist_ok=True)
+  except (FileExistsError, NotADirectoryError):
+    raise PicError(f'{what} {path} is (or lies under) a file, not a directory: remove the '
+                   'file or choose another path') from None
+  except PermissionError:
+    raise PicError(f'cannot create {what} {path}: permission denied; choose a writable '
+                   'location') from None
+  return path
+
+
+def check_dir_target(path, what='output directory'):
+  """Fails now, before long work, if :func:`ensure_dir` could not create ``path`` later.
+
+  Creates nothing.
+
+  Raises:
+    PicError: a file stands at ``path`` or at one of its parents, or the nearest
+      existing parent is not writable.
+  """
+  existing = os.path.abspath(path)
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise PicError(f'{what} {path} is (or lies under) a file, not a directory: remove the '
+                   'file or choose another path')
+  if not os.access(existing, os.W_OK):
+    raise PicError(f'cannot write {what} {path}: {existing} is not writable; choose a '
+                   'writable location')
+
+
+@contextlib.contextmanager
+def atomic_file(path, mode='w'):
+  """Opens a temporary file next to ``path`` that replaces ``path`` when the block ends.
+
+  If the block raises, ``path`` is untouched and the temporary file is removed.
+
+  Args:
+    path: the final file.
+    mode: ``'w'`` (text, UTF-8) or ``'wb'``.
+
+  Yields:
+    The open temporary file.
+  """
+  directory = ensure_dir(os.path.dirname(os.path.abspath(path)))
+  fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=directory)
+  try:
+    with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding': 'utf-8'})) as f:
+      yield f
+    set_default_permissions(tmp)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def write_json(obj, path):
+  """Writes ``obj`` as indented JSON to ``path`` atomically."""
+  with atomic_file(path) as f:
+    json.dump(obj, f, indent=2)

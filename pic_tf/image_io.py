@@ -8,7 +8,6 @@ module; they stay pure TensorFlow.
 
 import glob
 import os
-import tempfile
 
 import numpy as np
 
@@ -100,18 +99,8 @@ def expand_inputs(patterns):
 def write_png(path, image):
   """Writes uint8 ``[H, W, 3]`` as PNG atomically (temporary file, then rename)."""
   from PIL import Image  # pylint: disable=import-outside-toplevel
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.png', dir=directory)
-  try:
-    with os.fdopen(fd, 'wb') as f:
-      Image.fromarray(np.asarray(image, dtype=np.uint8)).save(f, format='PNG')
-    fileutil.set_default_permissions(tmp)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  with fileutil.atomic_file(path, 'wb') as f:
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(f, format='PNG')
 
 
 def grid(rows, gap=2, background=255, max_cell_height=None):

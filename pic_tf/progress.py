@@ -1,7 +1,12 @@
-"""Progress reporting for long work: a bar with rate and ETA.
+"""Progress reporting for long work: a bar with a steady-state rate and ETA.
 
 On a terminal the bar is redrawn in place; in a log file (not a TTY) a line is
 written at most every ``min_interval`` seconds and at the end, so logs stay short.
+
+Rates come from a :class:`RateMeter`: the first unit of work (which traces and
+compiles the TensorFlow functions, often 5-10x a steady step) is left out, and the
+rest is averaged with exponentially decaying weights, so neither the first ETA nor
+the line-to-line rate jumps.
 """
 
 import math
@@ -19,6 +24,42 @@ def format_duration(seconds):
   if seconds >= 60:
     return f'{seconds // 60}m{seconds % 60:02d}s'
   return f'{seconds}s'
+
+
+class RateMeter:
+  """Smoothed steady-state rate of repeated work.
+
+  Args:
+    warmup: first measurements left out (tracing and compilation).
+    time_constant: seconds over which old measurements fade (weights
+      ``exp(-age / time_constant)``, age in measured seconds).
+  """
+
+  def __init__(self, warmup=1, time_constant=60.0):
+    self.warmup = warmup
+    self.time_constant = time_constant
+    self._skipped = 0
+    self._amount = 0.0
+    self._seconds = 0.0
+
+  def add(self, amount, seconds):
+    """Records ``amount`` units of work done in ``seconds``."""
+    if self._skipped < self.warmup:
+      self._skipped += 1
+      return
+    fade = math.exp(-seconds / self.time_constant)
+    self._amount = self._amount * fade + amount
+    self._seconds = self._seconds * fade + seconds
+
+  @property
+  def rate(self):
+    """Units per second, or None before the first steady measurement."""
+    return self._amount / self._seconds if self._seconds > 0 else None
+
+  def eta(self, remaining):
+    """Seconds for ``remaining`` units at the current rate (None if unknown)."""
+    rate = self.rate
+    return remaining / rate if rate else None
 
 
 class Progress:
@@ -39,24 +80,27 @@ class Progress:
     self.stream = stream or sys.stderr
     self.min_interval = min_interval
     self.done = 0
-    self.start = time.time()
+    self.meter = RateMeter()
+    self._last_update = time.time()
     self._last_line = 0.0
     self._tty = hasattr(self.stream, 'isatty') and self.stream.isatty()
 
   def text(self, extra=''):
-    elapsed = max(time.time() - self.start, 1e-9)
-    rate = self.done / elapsed
-    eta = (self.total - self.done) / rate if rate > 0 else None
+    rate = self.meter.rate
     width = 24
     filled = int(width * self.done / self.total) if self.total else width
     bar = '#' * filled + '.' * (width - filled)
-    return (f'{self.label} [{bar}] {self.done}/{self.total} {self.unit}  {rate:.1f} '
+    eta = 0 if self.done >= self.total else self.meter.eta(self.total - self.done)
+    rate_text = f'{rate:.1f}' if rate is not None else '?'
+    return (f'{self.label} [{bar}] {self.done}/{self.total} {self.unit}  {rate_text} '
             f'{self.unit}/s  ETA {format_duration(eta)}{extra}')
 
   def update(self, amount=1, extra=''):
     """Adds ``amount`` done and redraws (``extra`` is appended to the line)."""
-    self.done += amount
     now = time.time()
+    self.meter.add(amount, now - self._last_update)
+    self._last_update = now
+    self.done += amount
     finished = self.done >= self.total
     if self._tty:
       self.stream.write('\r' + self.text(extra) + ('\n' if finished else ''))

@@ -27,6 +27,7 @@ from pic_tf import data
 from pic_tf import distribution
 from pic_tf import ema as ema_lib
 from pic_tf import eval_lib
+from pic_tf import fileutil
 from pic_tf import layers
 from pic_tf import networks
 from pic_tf import progress as progress_lib
@@ -262,7 +263,7 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
   log = log or _print
   strategy_obj = make_strategy(strategy, tpu)
   chief = _is_chief(strategy_obj)
-  os.makedirs(workdir, exist_ok=True)
+  fileutil.ensure_dir(workdir, '--workdir')
   resumed = prepare_workdir(config, workdir) if chief else True
   trainer = Trainer(config, strategy_obj, jit=jit)
   ckpt_dir = workdir if chief else os.path.join(workdir, f'.worker_{_task_id()}')
@@ -274,7 +275,7 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
   start_step = int(trainer.step.numpy())
   dataset, per_epoch = data.train_dataset(config, data_dir, start_step, download)
   steps = total_steps(config, per_epoch)
-  test_ds, _ = data.eval_dataset(config, config.train.batch_size, config.train.eval_examples,
+  test_ds, test_count = data.eval_dataset(config, config.train.batch_size, config.train.eval_examples,
                                  data_dir, download)
   summaries = _Summaries(workdir, chief)
   grid_images = None
@@ -288,16 +289,19 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
       f'{", XLA" if jit else ""}')
 
   iterator = iter(strategy_obj.experimental_distribute_dataset(dataset))
-  window = {'bpd': 0.0, 'aux': 0.0, 'n': 0, 'start': time.time()}
-  run_start = time.time()
+  window = {'bpd': 0.0, 'aux': 0.0, 'n': 0}
+  # Step time alone (no checkpoints, grids, evaluations), without the traced first step.
+  meter = progress_lib.RateMeter()
   results = {'step': start_step}
   step = start_step
   if step >= steps:
     log(f'{workdir} is already at step {step} of {steps}: nothing to do')
   while step < steps:
+    step_start = time.time()
     bpd, aux = trainer.train_step(next(iterator))
     step += 1
     bpd, aux = float(bpd), float(aux)
+    meter.add(config.train.batch_size, time.time() - step_start)
     if not (math.isfinite(bpd) and math.isfinite(aux)):
       raise TrainingDivergedError(
           f'the loss is {bpd + aux} at step {step} (bpd {bpd}, aux {aux}); stopped without '
@@ -307,25 +311,27 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
     window['aux'] += aux
     window['n'] += 1
     if step % config.train.log_every == 0 or step == steps:
-      elapsed = time.time() - window['start']
-      images_per_s = window['n'] * config.train.batch_size / max(elapsed, 1e-9)
+      images_per_s = meter.rate
       mean_bpd, mean_aux = window['bpd'] / window['n'], window['aux'] / window['n']
-      eta = (steps - step) * (time.time() - run_start) / max(step - start_step, 1)
+      eta = meter.eta((steps - step) * config.train.batch_size)
       lr = trainer.learning_rate
+      rate_text = f'{images_per_s:.1f}' if images_per_s else '?'
       log(f'step {step}/{steps}  bpd {mean_bpd:.4f}  aux {mean_aux:.4f}  lr {lr:.3e}  '
-          f'{images_per_s:.1f} img/s  ETA {progress_lib.format_duration(eta)}')
+          f'{rate_text} img/s  ETA {progress_lib.format_duration(eta)}')
       summaries.scalars('train', step, bpd=mean_bpd, aux_bpd=mean_aux, learning_rate=lr,
-                        images_per_second=images_per_s)
+                        images_per_second=images_per_s or 0.0)
       results['train_bpd'] = mean_bpd
-      window = {'bpd': 0.0, 'aux': 0.0, 'n': 0, 'start': time.time()}
+      window = {'bpd': 0.0, 'aux': 0.0, 'n': 0}
     if step % config.train.checkpoint_every == 0 or step == steps:
       manager.save(checkpoint_number=step)
     if config.train.sample_every and (step % config.train.sample_every == 0 or step == steps):
       summaries.image('eval', step, 'samples_gray_pic_original',
                       sample_grid(trainer, grid_images, seed=step))
     if (config.train.eval_every and step % config.train.eval_every == 0) or step == steps:
-      ema_res = trainer.evaluate(test_ds, use_ema=True)
-      raw_res = trainer.evaluate(test_ds, use_ema=False)
+      ema_res = trainer.evaluate(test_ds, use_ema=True, progress=progress_lib.Progress(
+          test_count, f'step {step} test bpd, EMA weights', 'img'))
+      raw_res = trainer.evaluate(test_ds, use_ema=False, progress=progress_lib.Progress(
+          test_count, f'step {step} test bpd, raw weights', 'img'))
       log(f'step {step}: test bpd {ema_res["bpd"]:.4f} (EMA), {raw_res["bpd"]:.4f} (raw), '
           f'aux {raw_res["aux_bpd"]:.4f} on {ema_res["num_examples"]} images')
       summaries.scalars('eval', step, bpd_ema=ema_res['bpd'], bpd_raw=raw_res['bpd'],
@@ -335,7 +341,7 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
                      test_examples=ema_res['num_examples'])
     results['step'] = step
   if chief:
-    eval_lib.write_json(results, os.path.join(workdir, 'train_results.json'))
+    fileutil.write_json(results, os.path.join(workdir, 'train_results.json'))
   summaries.close()
   if not chief:
     tf.io.gfile.rmtree(ckpt_dir)

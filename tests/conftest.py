@@ -15,8 +15,12 @@ TFDS_DIR = SHARED / 'data' / 'tensorflow_datasets'
 
 def pytest_configure(config):
   config.addinivalue_line('markers', 'slow: takes minutes; run with --runslow')
+  # Known third-party warnings (not ours to fix): numpy 2 on TensorFlow tensors, and
+  # tensorflow-probability's version check through distutils.
   config.addinivalue_line(
       "filterwarnings", "ignore:__array__ implementation doesn.t accept a copy keyword")
+  config.addinivalue_line(
+      'filterwarnings', 'ignore:distutils Version classes are deprecated:DeprecationWarning')
 
 
 def pytest_addoption(parser):

@@ -1,5 +1,6 @@
 """CLI helpers: config resolution and clean error exits."""
 
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -35,3 +36,49 @@ def test_user_errors_exit_1_with_one_message():
   assert result.returncode == 1
   assert result.stderr.strip().endswith('error: the dataset is missing; pass --data_dir')
   assert 'Traceback' not in result.stderr
+
+
+BINARIES = ('train', 'eval', 'colorize', 'export', 'convert_original', 'benchmark')
+
+
+def cli_bin(name):
+  return pathlib.Path(__file__).resolve().parents[1] / 'bin' / name
+
+
+def _run_bin(name, *args):
+  return subprocess.run([sys.executable, str(cli_bin(name)), *args], capture_output=True,
+                        text=True, check=False)
+
+
+@pytest.mark.parametrize('name', BINARIES)
+def test_help_exits_0_and_lists_the_binarys_flags(name):
+  result = _run_bin(name, '--help')
+  assert result.returncode == 0, result.stderr
+  docstring_first_line = cli_bin(name).read_text().split('"""')[1].splitlines()[0]
+  assert docstring_first_line in result.stdout
+  if name != 'benchmark':   # benchmarks build their own configs
+    assert '--config:' in result.stdout and '--set:' in result.stdout
+  assert 'tensorflow' not in result.stderr.lower()
+
+
+def test_bad_inputs_are_one_line_and_exit_1(tmp_path):
+  a_file = tmp_path / 'a_file'
+  a_file.write_text('not a directory')
+  cases = [
+      (('train', '--config=tiny', f'--workdir={tmp_path / "w"}', '--num_steps=-5'),
+       'error: --num_steps must be positive, got -5'),
+      (('train', '--config=tiny', f'--workdir={tmp_path / "w"}', '--set=train.eval_every=-1'),
+       'error: train.eval_every must be >= 0'),
+      (('colorize', '--dataset=cifar10_bundled', f'--output_dir={a_file}'),
+       f'error: --output_dir {a_file} is (or lies under) a file'),
+      (('colorize', '--dataset=cifar10_bundled', f'--output_dir={a_file / "sub"}'),
+       f'error: --output_dir {a_file / "sub"} is (or lies under) a file'),
+      (('train', '--config=tiny', f'--workdir={tmp_path}', 'stray'),
+       "error: unexpected arguments: ['stray']"),
+  ]
+  for args, message in cases:
+    result = _run_bin(*args)
+    assert result.returncode == 1, (args, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), (args, result.stderr)
+  assert not (tmp_path / 'w').exists()

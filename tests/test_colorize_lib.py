@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -159,10 +160,14 @@ def test_shipped_demo_model_loads_and_is_small():
   assert out.shape == (1, 1, 375, 500, 3)
 
 
-def test_the_wheel_ships_the_demo_model(tmp_path):
+def test_the_wheel_ships_the_demo_model_and_images(tmp_path):
+  # Built from a copy: setuptools writes build/ and *.egg-info next to setup.py.
+  source = tmp_path / 'source'
+  shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+      '.git', '.venv', 'build', '*.egg-info', '__pycache__', '.pytest_cache'))
   result = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation',
-                           '-q', '-w', str(tmp_path), str(REPO)], capture_output=True, text=True,
-                          check=False)
+                           '-q', '-w', str(tmp_path), str(source)], capture_output=True,
+                          text=True, check=False)
   assert result.returncode == 0, result.stderr[-2000:]
   import zipfile  # pylint: disable=import-outside-toplevel
   wheel = next(tmp_path.glob('pic_tf-*.whl'))
@@ -171,3 +176,5 @@ def test_the_wheel_ships_the_demo_model(tmp_path):
   expected = sorted('pic_tf/assets/cifar10_demo/' + f.name
                     for f in pathlib.Path(colorize_lib.DEFAULT_MODEL).iterdir())
   assert shipped == expected
+  assert sum(n.startswith('pic_tf/assets/cifar10_test/') and n.endswith('.png')
+             for n in names) == 64

@@ -31,7 +31,8 @@ def _original_log_prob(x, params, lum):
   centered = xx - mean
   inv = np.exp(-log_scales)
   plus, minus = inv * (centered + 1 / 255), inv * (centered - 1 / 255)
-  cdf_delta = 1 / (1 + np.exp(-plus)) - 1 / (1 + np.exp(-minus))
+  # sigmoid(x) = (1 + tanh(x / 2)) / 2: the same value without exp overflowing.
+  cdf_delta = 0.5 * (np.tanh(plus / 2) - np.tanh(minus / 2))
   mid = inv * centered
   log_pdf_mid = mid - log_scales - 2 * _softplus(mid) - np.log(127.5)
   with np.errstate(divide='ignore'):

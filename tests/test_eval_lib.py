@@ -1,6 +1,7 @@
 """Evaluation: exact per-image means, the table, JSON, loading workdirs and originals."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from pic_tf import configs
 from pic_tf import data
 from pic_tf import distribution
 from pic_tf import eval_lib
+from pic_tf import fileutil
 from pic_tf.errors import CheckpointError
 
 
@@ -36,9 +38,19 @@ def test_table_and_json(tmp_path):
   table = eval_lib.format_table(results)
   assert '2.750' in table and '2.72' in table and '+0.030' in table
   path = tmp_path / 'sub' / 'eval.json'
-  eval_lib.write_json(results, str(path))
+  fileutil.write_json(results, str(path))
   assert json.loads(path.read_text()) == results
-  assert not (tmp_path / 'sub' / 'eval.json.tmp').exists()
+  assert os.listdir(tmp_path / 'sub') == ['eval.json']   # no temporary file left
+
+
+def test_sample_table_says_the_papers_saturations_are_imagenet_figures():
+  row = {'saturation': 0.3, 'colorfulness': 20.0, 'diversity': 5.0}
+  results = {'num_images': 16, 'pic': row, 'embedding_map': row, 'ground_truth': row,
+             'paper_saturation': {'pic': 0.364, 'embedding_map': 0.327}}
+  for dataset, note in (('cifar10', True), ('imagenet2012', False)):
+    table = eval_lib.format_sample_table(dict(results, dataset=dataset))
+    assert '36.4%' in table
+    assert ('paper\'s figures are for ImageNet 128x128, not cifar10' in table) == note
 
 
 def test_load_for_eval_errors(tmp_path):

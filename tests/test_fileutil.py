@@ -1,9 +1,13 @@
 """Tests of pic_tf.fileutil."""
 
+import json
 import os
 import tempfile
 
+import pytest
+
 from pic_tf import fileutil
+from pic_tf.errors import PicError
 
 
 def test_private_temporaries_get_the_umask_mode(tmp_path):
@@ -20,3 +24,27 @@ def test_private_temporaries_get_the_umask_mode(tmp_path):
     os.umask(old)
   assert os.stat(path).st_mode & 0o777 == 0o640
   assert os.stat(directory).st_mode & 0o777 == 0o750
+
+
+def test_output_directory_errors_name_the_path_and_the_fix(tmp_path):
+  a_file = tmp_path / 'a_file'
+  a_file.write_text('x')
+  for path in (a_file, a_file / 'sub'):
+    with pytest.raises(PicError, match=f'--output_dir {path} is .* a file, not a directory'):
+      fileutil.check_dir_target(str(path), '--output_dir')
+    with pytest.raises(PicError, match='remove the file or choose another path'):
+      fileutil.ensure_dir(str(path), '--output_dir')
+  fileutil.check_dir_target(str(tmp_path / 'new' / 'deeper'))   # creatable: fine, not made
+  assert not (tmp_path / 'new').exists()
+  assert fileutil.ensure_dir(str(tmp_path / 'new' / 'deeper')) == str(tmp_path / 'new' / 'deeper')
+
+
+def test_atomic_file_leaves_the_old_file_when_the_write_fails(tmp_path):
+  path = tmp_path / 'results.json'
+  fileutil.write_json({'a': 1}, str(path))
+  with pytest.raises(RuntimeError):
+    with fileutil.atomic_file(str(path)) as f:
+      f.write('{"half": ')
+      raise RuntimeError('disk full')
+  assert json.loads(path.read_text()) == {'a': 1}
+  assert os.listdir(tmp_path) == ['results.json']

@@ -22,3 +22,31 @@ def test_log_output_is_throttled_and_complete():
   assert len(lines) == 2                       # the first update and the end
   assert '100/100 row' in lines[-1] and 'row/s' in lines[-1] and 'ETA 0s' in lines[-1]
   assert lines[-1].endswith('bpd 3.1')
+
+
+def test_rate_leaves_out_the_first_measurement_and_is_smooth():
+  meter = progress.RateMeter(warmup=1, time_constant=60.0)
+  assert meter.rate is None and meter.eta(10) is None
+  meter.add(10, 50.0)           # tracing: 10 units in 50 s
+  assert meter.rate is None
+  for _ in range(20):
+    meter.add(10, 1.0)          # steady: 10 units/s
+  assert abs(meter.rate - 10.0) < 1e-9
+  assert abs(meter.eta(100) - 10.0) < 1e-9
+  meter.add(10, 3.0)            # one slow step (a checkpoint) moves the rate a little
+  assert 8.5 < meter.rate < 10.0
+
+
+def test_slow_first_update_does_not_inflate_the_eta(monkeypatch):
+  clock = [0.0]
+  monkeypatch.setattr(progress.time, 'time', lambda: clock[0])
+  stream = io.StringIO()
+  bar = progress.Progress(100, 'steps', 'step', stream=stream, min_interval=0)
+  clock[0] = 30.0               # the first step traces for 30 s
+  bar.update(1)
+  assert 'ETA ?' in stream.getvalue().splitlines()[-1]
+  for _ in range(9):
+    clock[0] += 0.5
+    bar.update(1)
+  line = stream.getvalue().splitlines()[-1]
+  assert '2.0 step/s' in line and 'ETA 45s' in line   # 90 steps at 2/s, not 90 * 3.45 s
