@@ -1,6 +1,7 @@
 """The cached sampler computes what the naive one does: same parameters, same samples."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from pic_tf import cached_sampling
@@ -14,14 +15,30 @@ import helpers
 
 
 
+_SAMPLERS = {}
+
+
+@pytest.fixture(autouse=True)
+def _free_samplers():
+  yield
+  _SAMPLERS.clear()   # the ImageNet model is large
+
+
+def _samplers(model):
+  """One naive and one cached sampler per model: their traced row functions are reused."""
+  if id(model) not in _SAMPLERS:
+    _SAMPLERS[id(model)] = (model, sampling.Sampler(model),
+                            cached_sampling.CachedSampler(model, record_params=True))
+  return _SAMPLERS[id(model)][1:]
+
+
 def _check(model, batch, rows, seed=(3, 4), temperature=1.0):
   """Samples chroma rows ``rows`` with both samplers from the same partial canvas."""
   cfg = model.config
   h = w = cfg.chroma_size
   gray = tf.random.stateless_uniform([batch, cfg.image_size, cfg.image_size, 1], seed=[1, 2],
                                      minval=-0.8, maxval=0.8)
-  naive = sampling.Sampler(model)
-  cached = cached_sampling.CachedSampler(model, record_params=True)
+  naive, cached = _samplers(model)
   embedding, lum = naive._embed_fn(gray)   # pylint: disable=protected-access
   # Rows above `rows` hold an arbitrary earlier result: both samplers continue from it.
   chroma0 = tf.random.stateless_uniform([batch, h, w, 2], seed=[5, 6], minval=-0.5, maxval=0.5)
@@ -70,5 +87,7 @@ def test_cifar10_paper_config():
 def test_imagenet_paper_config():
   model = networks.build_model(configs.imagenet().model)
   helpers.randomize(model, 3)
-  assert _check(model, batch=1, rows=(0, 2)) >= 0.999
-  assert _check(model, batch=1, rows=(30, 32)) >= 0.999
+  # One row each (32 full-network passes for the naive sampler): the top row (zero
+  # history) and the last row (every history cache in use).
+  assert _check(model, batch=1, rows=(0, 1)) >= 0.999
+  assert _check(model, batch=1, rows=(31, 32)) >= 0.999

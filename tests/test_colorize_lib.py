@@ -73,9 +73,11 @@ def test_photos_in_every_format(workdir, tmp_path):
 
 
 def test_same_seed_same_pictures_and_temperature(workdir, tmp_path):
-  args = [f'--checkpoint={workdir}', f'--input={TESTDATA / "tiny_6x4.png"}', '--num_samples=2']
+  # In process, with one colorizer: bin/colorize passes --seed through unchanged.
+  colorizer = colorize_lib.load_colorizer(workdir)
   for name, seed in (('a', 1), ('b', 1), ('c', 2)):
-    assert _colorize(args + [f'--output_dir={tmp_path / name}', f'--seed={seed}']).returncode == 0
+    assert colorize_lib.colorize_files(colorizer, [str(TESTDATA / 'tiny_6x4.png')],
+                                       str(tmp_path / name), num_samples=2, seed=seed) == []
   read = lambda d: np.asarray(Image.open(tmp_path / d / 'tiny_6x4_sample0.png'))
   np.testing.assert_array_equal(read('a'), read('b'))
   assert not np.array_equal(read('a'), read('c'))

@@ -59,7 +59,7 @@ def test_cifar10_run_learns_and_writes_checkpoints_and_events(tfds_dir, tmp_path
   result = _run(['train', '--config=tiny', '--dataset=cifar10', f'--data_dir={tfds_dir}',
                  '--nodownload', f'--workdir={workdir}', '--num_steps=300',
                  '--set=train.log_every=50', '--set=train.checkpoint_every=100',
-                 '--set=train.eval_examples=256', '--set=train.sample_every=300'])
+                 '--set=train.eval_examples=128', '--set=train.sample_every=300'])
   lines = [l for l in result.stdout.splitlines() if l.startswith('step ') and 'bpd' in l]
   train_bpd = [float(l.split('bpd ')[1].split()[0]) for l in lines if '/300' in l]
   assert len(train_bpd) == 6
@@ -75,13 +75,13 @@ def test_cifar10_run_learns_and_writes_checkpoints_and_events(tfds_dir, tmp_path
   assert final['step'] == 300 and final['test_bpd_raw'] < 6.0
   # bin/eval reads the workdir.
   result = _run(['eval', f'--checkpoint={workdir}', f'--data_dir={tfds_dir}',
-                 '--num_examples=256', '--nodownload'])
+                 '--num_examples=128', '--nodownload'])
   assert 'PIC, EMA weights (reported)' in result.stdout and '2.72' in result.stdout
   evaluation = json.loads(open(f'{workdir}/eval.json').read())
-  assert evaluation['step'] == 300 and evaluation['num_examples'] == 256
+  assert evaluation['step'] == 300 and evaluation['num_examples'] == 128
   assert evaluation['bpd_raw'] == pytest.approx(final['test_bpd_raw'], abs=1e-4)
   # Saturation of samples of the trained model, PIC against the g^w baseline.
-  result = _run(['eval', f'--checkpoint={workdir}', f'--data_dir={tfds_dir}', '--samples=16',
+  result = _run(['eval', f'--checkpoint={workdir}', f'--data_dir={tfds_dir}', '--samples=8',
                  '--nodownload'])
   assert 'PIC samples' in result.stdout and 'g^w pixel-wise MAP' in result.stdout
   metrics = json.loads(open(f'{workdir}/sample_metrics.json').read())
