@@ -3,8 +3,13 @@
 Binaries define their flags with these helpers and pass plain values to the
 library; nothing in the library reads ``FLAGS``. A binary starts with::
 
-  from pic_tf import cli     # imports no TensorFlow: --help stays fast
+  from pic_tf import cli     # imports no TensorFlow: --help and flag errors stay fast
   ...flags...
+  def main(argv):
+    ...check the flags...
+    cli.quiet_tensorflow()
+    from pic_tf import train_lib   # the first import of TensorFlow
+    ...
   if __name__ == '__main__':
     cli.run(main)
 """
@@ -111,7 +116,6 @@ def run(main, positional=False):
     print('\nAll flags, including absl\'s own: --helpfull')
     sys.exit(0)
   logging.set_verbosity(logging.WARNING)
-  quiet_tensorflow()
   app.run(wrapped)
 
 
