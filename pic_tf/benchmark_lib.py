@@ -2,7 +2,6 @@
 as tables and ratios. Never pass/fail tests.
 """
 
-import functools
 import json
 import os
 import platform
@@ -14,9 +13,10 @@ import tensorflow as tf
 from pic_tf import configs
 from pic_tf import convert
 from pic_tf import data
+from pic_tf import fileutil
+from pic_tf import parity
 from pic_tf import train_lib
 
-PARITY_JSON = 'training_parity_c32_l2.json'
 
 
 def machine_description():
@@ -157,53 +157,6 @@ def learning_curve(reference_json, data_dir=None, steps=None, seed=0, log=print)
   return {'train': ours_train, 'eval': ours_eval, 'inside_band': inside}
 
 
-@functools.lru_cache(maxsize=1)
-def _cifar10_train_images(data_dir):
-  """The whole CIFAR-10 train split, uint8 ``[50000, 32, 32, 3]`` (read once a process)."""
-  images, count = data.load_images('cifar10', 'train', 32, data_dir, download=False)
-  return data._load_all(images, count, 32)  # pylint: disable=protected-access
-
-
-def parity_protocol(reference_dir, data_dir=None, overrides=()):
-  """The original's deterministic training-parity protocol, ready to run.
-
-  ``training_parity_c32_l2.json``: the ``cifar_c32_l2`` checkpoint trained on recorded
-  CIFAR-10 batches (positions in the tfds train split, on-disk order), dropout off, no
-  flips, the EMA starting equal to the checkpoint.
-
-  Args:
-    reference_dir: the original's reference folder (the JSON and ``cifar_c32_l2/``).
-    data_dir: tensorflow-datasets directory with CIFAR-10.
-    overrides: extra config overrides (e.g. to show that a changed setting misses).
-
-  Returns:
-    ``(reference, config, trainer, step)``: the JSON as a dict, the config, the
-    :class:`pic_tf.train_lib.Trainer`, and ``step(k)`` that trains on batch ``k``
-    (1-based, as the JSON) and returns ``(bpd, aux_bpd)`` before the update.
-  """
-  with open(os.path.join(reference_dir, PARITY_JSON)) as f:
-    ref = json.load(f)
-  cfg = ref['config']
-  config = configs.override(configs.cifar10(), [
-      f'model.nr_channels={cfg["nr_channels"]}', f'model.nr_resnet={cfg["nr_resnet"]}',
-      f'model.dropout={cfg["dropout"]}', 'train.flip=none', f'train.batch_size={cfg["batch"]}',
-      f'train.learning_rate={cfg["lr0"]}', f'train.lr_decay={cfg["lr_decay"]}',
-      f'train.polyak_decay={cfg["polyak"]}', *overrides])
-  train_images = _cifar10_train_images(data_dir)
-  trainer = train_lib.Trainer(config)
-  convert.load_original(os.path.join(reference_dir, 'cifar_c32_l2', 'model.ckpt'),
-                        trainer.model)
-  trainer.ema.reset()
-  indices = np.array(ref['batch_indices'])
-  batch = cfg['batch']
-
-  def step(k):
-    images_k = tf.gather(train_images, indices[batch * (k - 1):batch * k])
-    return trainer.train_step(data.preprocess_batch(images_k, config.model.downsample))
-
-  return ref, config, trainer, step
-
-
 def training_parity(reference_dir, data_dir=None, steps=None, perturb_seed=None, log=print,
                     test_examples=None):
   """Runs the deterministic parity protocol and prints it beside the original.
@@ -226,15 +179,11 @@ def training_parity(reference_dir, data_dir=None, steps=None, perturb_seed=None,
     {'raw': [min, median, max], 'ema': [...]}}``; the ratios (our L2 norm of every
     variable over the original's) only after the protocol's full run.
   """
-  ref, config, trainer, step = parity_protocol(reference_dir, data_dir)
+  ref, config, trainer, step = parity.protocol(reference_dir, data_dir)
   cfg = ref['config']
   steps = steps or cfg['steps']
   if perturb_seed is not None:
-    rng = np.random.default_rng(perturb_seed)
-    for var in trainer.model.trainable_variables:
-      factor = (1.0 + 1e-6 * rng.standard_normal(var.shape)).astype(np.float32)
-      var.assign(var.numpy() * factor)   # a float32 product, as in TensorFlow
-    trainer.ema.reset()
+    parity.perturb(trainer, perturb_seed, list(ref['final_weight_l2']))
   log(f'training parity: cifar_c32_l2 from the original\'s checkpoint, {steps} recorded '
       f'batches of {cfg["batch"]}, dropout off, no flips'
       + ('' if perturb_seed is None else f', start weights * (1 + 1e-6 N(0,1)), seed {perturb_seed}'))
@@ -363,3 +312,48 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
       'photo: the batch is that many samples of one photo sharing one embedding, as '
       'bin/colorize --num_samples draws them)')
   return rows
+
+
+def training_parity_ensemble(reference_dir, data_dir=None, runs=6, first_seed=100,
+                             output_json=None, steps=None, log=print):
+  """Runs of ours under the original's 1e-6 perturbation, compared with its ensemble.
+
+  Each run is the deterministic protocol from weights perturbed with its own seed
+  (:func:`pic_tf.parity.perturb`; seeds ``first_seed, first_seed + 1, ...``, skipping
+  those already in ``output_json``). Runs are appended to ``output_json`` as each
+  finishes, so an ensemble can be built over several invocations; the comparison
+  uses every run in the file.
+
+  Args:
+    reference_dir: the original's reference folder.
+    data_dir: tensorflow-datasets directory with CIFAR-10.
+    runs: new runs to add.
+    first_seed: the first perturbation seed to try.
+    output_json: where the runs are kept (None: only in memory).
+    steps: shorter runs, to try the command (the comparison needs the full 200).
+    log: where the lines go.
+
+  Returns:
+    ``{'runs': [...], 'comparison': [...]}`` (:func:`pic_tf.parity.compare_ensembles`).
+  """
+  theirs = parity.load_reference(reference_dir, parity.ENSEMBLE_JSON)['runs']
+  ours = []
+  if output_json and os.path.exists(output_json):
+    with open(output_json) as f:
+      ours = json.load(f)['runs']
+  log(f'training parity ensemble: {len(ours)} run(s) of ours in {output_json}, adding '
+      f'{runs}; the original: {len(theirs)} runs')
+  log(f'machine: {machine_description()}')
+  seed = first_seed
+  for _ in range(runs):
+    while any(r['perturbation_seed'] == seed for r in ours):
+      seed += 1
+    start = time.time()
+    ours.append(parity.run(reference_dir, data_dir, perturb_seed=seed, steps=steps, log=log))
+    log(f'run with seed {seed} took {time.time() - start:.0f} s')
+    if output_json:
+      fileutil.write_json({'protocol': 'pic_tf.parity.run, perturbed as the original\'s '
+                                       'ensemble', 'runs': ours}, output_json)
+  comparison = parity.compare_ensembles(ours, theirs)
+  log(parity.format_comparison(comparison))
+  return {'runs': ours, 'comparison': comparison}

@@ -20,6 +20,22 @@ def _betainc(a, b, x):
                                tf.constant(x, tf.float64)))
 
 
+def t_sf2(t, df):
+  """Two-sided tail ``P(|T| >= |t|)`` of Student's t with ``df`` degrees of freedom."""
+  return _betainc(df / 2, 0.5, df / (df + t * t))
+
+
+def t_quantile(p, df):
+  """``t`` with ``P(T <= t) = p`` for Student's t (``0.5 <= p < 1``), by bisection."""
+  low, high = 0.0, 1.0
+  while t_sf2(high, df) / 2 > 1 - p:
+    high *= 2
+  for _ in range(100):
+    mid = (low + high) / 2
+    low, high = (mid, high) if t_sf2(mid, df) / 2 > 1 - p else (low, mid)
+  return (low + high) / 2
+
+
 def welch_t(x, y):
   """Welch's t test of equal means without assuming equal variances.
 
@@ -35,8 +51,7 @@ def welch_t(x, y):
     return 0.0, float('nan')
   t = (x.mean() - y.mean()) / math.sqrt(vx + vy)
   df = (vx + vy) ** 2 / (vx ** 2 / (len(x) - 1) + vy ** 2 / (len(y) - 1))
-  # P(|T| >= |t|) for Student's t with df degrees of freedom.
-  return float(t), _betainc(df / 2, 0.5, df / (df + t * t))
+  return float(t), t_sf2(t, df)
 
 
 def mann_whitney(x, y, max_exact=200_000):

@@ -37,7 +37,7 @@ from pic_tf.errors import PicError
 STRATEGIES = ('default', 'mirrored', 'multi_worker', 'tpu')
 # Fields that may change when a run is resumed (length, logging); the rest may not.
 RESUMABLE_FIELDS = {'num_epochs', 'num_steps', 'log_every', 'checkpoint_every', 'eval_every',
-                    'eval_examples', 'sample_every', 'keep_checkpoints'}
+                    'eval_examples', 'sample_every', 'keep_checkpoints', 'deterministic'}
 
 
 class TrainingDivergedError(PicError):
@@ -80,6 +80,18 @@ def dtype_policy(name):
     keras.config.set_dtype_policy(previous)
 
 
+def set_deterministic(enabled):
+  """Turns TensorFlow's graph optimiser off (``enabled``) or on, for this process.
+
+  With Grappler on, two identical training runs on a multi-core CPU differ from
+  about the third step (by 1e-7 in the weights, then growing): some gradient of the
+  embedding network is accumulated in a run-dependent order. ``enable_op_determinism``
+  does not change that, and neither does turning oneDNN off; without Grappler the
+  step is bit-reproducible. It applies to functions traced afterwards.
+  """
+  tf.config.optimizer.set_experimental_options({'disable_meta_optimizer': bool(enabled)})
+
+
 def learning_rate_schedule(train_config):
   """``lr(iterations) = lr0 * decay**iterations``: step k (1-based) gets ``decay**(k-1)``."""
   return keras.optimizers.schedules.ExponentialDecay(
@@ -99,6 +111,7 @@ class Trainer:
     self.config = config
     self.strategy = strategy or tf.distribute.get_strategy()
     train = config.train
+    set_deterministic(train.deterministic)
     keras.utils.set_random_seed(train.seed)   # the initial weights
     with dtype_policy(train.precision), self.strategy.scope():
       self.model = networks.build_model(config.model)

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pic_tf import benchmark_lib
 from pic_tf import checkpoints
 from pic_tf import configs
 from pic_tf import data
 from pic_tf import eval_lib
 from pic_tf import networks
+from pic_tf import parity
 from pic_tf import train_lib
 from pic_tf.errors import ConfigError
 
@@ -310,33 +310,112 @@ def test_first_training_steps_match_the_original(reference_dir, tfds_dir):
   3 on, float rounding differences start to grow (the original's own 1e-6-perturbed
   run differs by up to 0.011 within 5 steps); the issue's tolerance there is 1e-3.
   """
-  ref, _, _, step = benchmark_lib.parity_protocol(str(reference_dir), str(tfds_dir))
+  ref, _, _, step = parity.protocol(str(reference_dir), str(tfds_dir))
   for k, tolerance in ((1, 1e-4), (2, 1e-4), (3, 1e-3)):
     bpd, aux = step(k)
     expected = ref['steps'][k - 1]
     assert float(bpd) == pytest.approx(expected['bpd'], abs=tolerance), k
     assert float(aux) == pytest.approx(expected['bpd_embedding'], rel=1e-4), k
   # The check can fail: a learning rate 1% off is far outside it at step 2.
-  _, _, _, step = benchmark_lib.parity_protocol(str(reference_dir), str(tfds_dir),
+  _, _, _, step = parity.protocol(str(reference_dir), str(tfds_dir),
                                                 ['train.learning_rate=0.00101'])
   step(1)
   assert abs(float(step(2)[0]) - ref['steps'][1]['bpd']) > 1e-3
 
 
+class _EmaBeforeAdamTrainer(train_lib.Trainer):
+  """An injected bug: the Polyak average updated before the Adam step, not after."""
+
+  def _distributed_step(self, inputs):
+    self.ema.update()
+    bpd, aux = self.strategy.run(self._replica_step, args=(inputs, self.step))
+    self.step.assign_add(1)
+    mean = tf.distribute.ReduceOp.MEAN
+    return (self.strategy.reduce(mean, bpd, axis=None),
+            self.strategy.reduce(mean, aux, axis=None))
+
+
+def test_ema_is_updated_after_the_adam_step():
+  """One step from EMA = w0: the average is d * w0 + (1 - d) * w1, w1 after the update.
+
+  A one-step lag of the average moves the EMA test bpd by about 0.01 at step 50, below
+  what the original's 4-run ensemble resolves (its prediction interval there is
+  +-0.05), so the order is checked here, where the injected bug fails.
+  """
+  config = configs.tiny()
+  batch = data.preprocess_batch(np.random.default_rng(0).integers(
+      0, 256, size=(8, 8, 8, 3), dtype=np.uint8), config.model.downsample)
+  for trainer_cls, correct in ((train_lib.Trainer, True), (_EmaBeforeAdamTrainer, False)):
+    trainer = trainer_cls(config)
+    trainer.initialize()
+    before = [v.numpy() for v in trainer.model.trainable_variables]
+    trainer.train_step(batch)
+    d = config.train.polyak_decay
+    expected = [d * w0 + (1 - d) * v.numpy()
+                for w0, v in zip(before, trainer.model.trainable_variables)]
+    # The average's own step (1 - d) * (w1 - w0) is ~1e-6: the error must be far below it.
+    errors = [np.abs(avg.numpy() - e).max() / np.abs(e - w0).max()
+              for avg, e, w0 in zip(trainer.ema.averages, expected, before)
+              if np.abs(e - w0).max() > 0]
+    assert (max(errors) < 0.1) == correct, (trainer_cls.__name__, max(errors))
+
+
+# name -> (config overrides, expected to pass)
+PARITY_VARIANTS = {
+    'ours': ((), True),
+    'bug: EMA decay 0.9995': (('train.polyak_decay=0.9995',), False),
+    'bug: Adam epsilon 1e-8': (('train.adam_epsilon=1e-8',), False),
+    'bug: learning rate 1e-3 * 1.1': (('train.learning_rate=0.0011',), False),
+}
+
+
 @pytest.mark.slow
-def test_training_parity_with_the_original(reference_dir, tfds_dir):
-  """200 steps from the shared checkpoint on the recorded batches (see the JSON's config)."""
-  ref, config, trainer, step = benchmark_lib.parity_protocol(str(reference_dir), str(tfds_dir))
-  cfg = ref['config']
-  test_ds, _ = data.eval_dataset(config, 100, cfg['ntest'], str(tfds_dir), download=False)
-  for k in range(1, cfg['steps'] + 1):
-    bpd, aux = step(k)
-    if k <= 3:   # as test_first_training_steps_match_the_original
-      expected = ref['steps'][k - 1]
-      assert float(bpd) == pytest.approx(expected['bpd'], abs=1e-3)
-      assert float(aux) == pytest.approx(expected['bpd_embedding'], rel=1e-4)
-  final = [e for e in ref['eval'] if e['step'] == cfg['steps']][0]
-  raw = trainer.evaluate(test_ds, use_ema=False)['bpd']
-  averaged = trainer.evaluate(test_ds, use_ema=True)['bpd']
-  assert raw == pytest.approx(final['raw'], abs=0.05)
-  assert averaged == pytest.approx(final['ema'], abs=0.05)
+@pytest.mark.parametrize('variant', list(PARITY_VARIANTS))
+def test_training_parity_inside_the_originals_ensemble(reference_dir, tfds_dir, variant):
+  """One perturbed run of the protocol against the distribution of the original's runs.
+
+  Passes when every quantity (raw and EMA test bpd at steps 50, 100, 200; train bpd
+  at steps 2 and 3; mean train bpd over steps 1-50, 51-100, 101-200) lies inside the
+  prediction interval of the original's runs (parity.outside_band: a correct run
+  fails with probability <= 1%). Replaces the deterministic step-200 test: training
+  is chaotic, so one run cannot be pinned to one run of the original (BUILD.md,
+  "Training parity"). Each variant is one 200-step run; the bugs must fail it.
+  """
+  overrides, should_pass = PARITY_VARIANTS[variant]
+  theirs = parity.load_reference(str(reference_dir), parity.ENSEMBLE_JSON)['runs']
+  # A run already outside the band stops there: a bug fails in seconds, not minutes.
+  record = parity.run(str(reference_dir), str(tfds_dir), perturb_seed=7, overrides=overrides,
+                      stop=lambda r: bool(parity.outside_band(r, theirs)))
+  failures = parity.outside_band(record, theirs)
+  print(f'{variant}: ' + ('inside the band everywhere' if not failures else '; '.join(
+      f'{q} {v:.4f} outside [{lo:.4f}, {hi:.4f}]' for q, v, lo, hi in failures)))
+  assert (not failures) == should_pass, failures
+
+
+def test_trainer_sets_deterministic_graph_optimisation():
+  for deterministic in (False, True):   # True last: the default for the rest of the run
+    train_lib.Trainer(configs.override(configs.tiny(), [f'train.deterministic={deterministic}']))
+    options = tf.config.optimizer.get_experimental_options()
+    assert options.get('disable_meta_optimizer', False) == deterministic
+
+
+@pytest.mark.slow
+def test_same_training_twice_gives_bit_identical_weights():
+  """Six steps of a 32-channel CIFAR-size model, twice: every weight equal to the bit.
+
+  With train.deterministic=false the same comparison differed by 1e-5 in one of two
+  trials here (BUILD.md): the difference is intermittent, so only the fixed setting
+  is asserted.
+  """
+  config = configs.override(configs.cifar10(), [
+      'model.nr_channels=32', 'model.nr_resnet=1', 'train.batch_size=16'])
+  images = np.random.default_rng(0).integers(0, 256, size=(6, 16, 32, 32, 3), dtype=np.uint8)
+  weights = []
+  for _ in range(2):
+    trainer = train_lib.Trainer(config)
+    trainer.initialize()
+    for batch in images:
+      trainer.train_step(data.preprocess_batch(tf.constant(batch), config.model.downsample))
+    weights.append([v.numpy() for v in trainer.model.trainable_variables + trainer.ema.averages])
+  for a, b in zip(*weights):
+    np.testing.assert_array_equal(a, b)
