@@ -126,9 +126,13 @@ def quiet_tensorflow():
   imports and first lists its devices, before its logging is configured, so
   ``TF_CPP_MIN_LOG_LEVEL`` does not reach them. Both happen here with the process's
   standard error captured; afterwards every captured line that is not such a
-  start-up line is written out again (all of them if the import fails).
+  start-up line is written out again (all of them if the import fails). Later C++
+  log lines below FATAL (e.g. "oneDNN supports DT_INT32 only on platforms with
+  AVX-512", written while sampling on CPUs without it) are hidden by
+  ``TF_CPP_MIN_LOG_LEVEL=3`` unless the user set that variable; errors still reach
+  the user as Python exceptions.
   """
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
   if 'tensorflow' in sys.modules:
     return
   sys.stderr.flush()

@@ -149,7 +149,7 @@ def check_images(files):
   """Raises DatasetError naming every file that TensorFlow cannot decode."""
   ds = tf.data.Dataset.from_tensor_slices(files)
   ds = ds.map(lambda p: (p, tf.shape(_decode(p))[0]), num_parallel_calls=tf.data.AUTOTUNE)
-  ds = ds.apply(tf.data.experimental.ignore_errors())
+  ds = ds.ignore_errors()
   good = {p.numpy().decode('utf-8') for p, _ in ds}
   bad = [f for f in files if f not in good]
   if bad:
@@ -185,8 +185,9 @@ def load_images(dataset, split, image_size, data_dir=None, download=True):
     count = len(files)
   elif dataset in BUNDLED:
     if split != 'test':
-      raise DatasetError(f'{dataset} holds only test images (shipped with pic_tf): use '
-                         '--split=test, or --dataset=cifar10 for the train split')
+      raise DatasetError(f'{dataset} holds only the first 64 CIFAR-10 test images (shipped '
+                         'with pic_tf, for colourising and evaluation): use --dataset=cifar10 '
+                         'for the train split')
     files = sorted(os.path.join(BUNDLED[dataset], f) for f in os.listdir(BUNDLED[dataset])
                    if f.endswith('.png'))
     ds = tf.data.Dataset.from_tensor_slices(files).map(_decode)
