@@ -43,15 +43,23 @@ def _random_inputs(config, batch_size, seed=0):
 
 
 def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
-                variants=(('float32', False), ('mixed_bfloat16', False),
-                          ('float32', True), ('mixed_bfloat16', True)), log=print):
-  """Training images/s of a paper config for precision x XLA variants.
+                variants=(('float32', False, True), ('mixed_bfloat16', False, True),
+                          ('float32', True, True), ('mixed_bfloat16', True, True),
+                          ('float32', False, False), ('mixed_bfloat16', False, False)),
+                log=print):
+  """Training images/s of a paper config for precision x XLA x determinism variants.
 
   Each variant builds its own trainer and runs ``warmup`` untimed steps (tracing,
-  compilation) then ``steps`` timed ones on one fixed random batch.
+  compilation) then ``steps`` timed ones on one fixed random batch. The last two
+  default variants are the non-deterministic ones (``train.deterministic=false``:
+  TensorFlow's graph optimiser on), for the cost of bit-reproducibility.
+
+  Args:
+    variants: ``(precision, jit, deterministic)`` tuples; the first is the 1.00x row.
 
   Returns:
-    list of dicts ``{precision, jit, images_per_second, seconds_per_step}``.
+    list of dicts ``{precision, jit, deterministic, images_per_second,
+    seconds_per_step}``.
   """
   base = configs.override(configs.get_config(config_name), [f'train.batch_size={batch_size}'])
   inputs = _random_inputs(base, batch_size)
@@ -59,8 +67,9 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
       f'after {warmup} warm-up steps')
   log(f'machine: {machine_description()}')
   rows = []
-  for precision, jit in variants:
-    config = configs.override(base, [f'train.precision={precision}'])
+  for precision, jit, deterministic in variants:
+    config = configs.override(base, [f'train.precision={precision}',
+                                     f'train.deterministic={deterministic}'])
     trainer = train_lib.Trainer(config, jit=jit)
     trainer.initialize()
     for _ in range(warmup):
@@ -69,14 +78,16 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
     for _ in range(steps):
       float(trainer.train_step(inputs)[0])
     seconds = (time.perf_counter() - start) / steps
-    rows.append({'precision': precision, 'jit': jit, 'seconds_per_step': seconds,
-                 'images_per_second': batch_size / seconds})
-    log(f'  {precision:<15} XLA {"on " if jit else "off"}  {seconds:7.3f} s/step  '
+    rows.append({'precision': precision, 'jit': jit, 'deterministic': deterministic,
+                 'seconds_per_step': seconds, 'images_per_second': batch_size / seconds})
+    log(f'  {precision:<15} XLA {"on " if jit else "off"}  deterministic '
+        f'{"yes" if deterministic else "no "}  {seconds:7.3f} s/step  '
         f'{batch_size / seconds:7.2f} img/s')
   reference = rows[0]['images_per_second']
-  log(f'{"precision":<16}{"XLA":<6}{"img/s":>9}{"ratio":>8}')
+  log(f'{"precision":<16}{"XLA":<6}{"determ.":<9}{"img/s":>9}{"ratio":>8}')
   for row in rows:
     log(f'{row["precision"]:<16}{"on" if row["jit"] else "off":<6}'
+        f'{"yes" if row["deterministic"] else "no":<9}'
         f'{row["images_per_second"]:>9.2f}{row["images_per_second"] / reference:>7.2f}x')
   return rows
 

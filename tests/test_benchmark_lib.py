@@ -14,9 +14,11 @@ def test_machine_description():
 def test_train_speed_prints_a_ratio_table():
   lines = []
   rows = benchmark_lib.train_speed('tiny', batch_size=2, steps=1, warmup=1,
-                                   variants=(('float32', False), ('mixed_bfloat16', False)),
+                                   variants=(('float32', False, True),
+                                             ('mixed_bfloat16', False, False)),
                                    log=lines.append)
-  assert [r['precision'] for r in rows] == ['float32', 'mixed_bfloat16']
+  assert [(r['precision'], r['deterministic']) for r in rows] == [('float32', True),
+                                                                   ('mixed_bfloat16', False)]
   assert all(r['images_per_second'] > 0 for r in rows)
   assert lines[-2].strip().endswith('1.00x') and lines[-1].strip().endswith('x')
 
