@@ -14,24 +14,18 @@ from pic_tf import checkpoints
 from pic_tf import configs
 from pic_tf import convert
 from pic_tf import data
-from pic_tf import distribution
 from pic_tf import fileutil
+from pic_tf import objective
 from pic_tf import progress as progress_lib
 from pic_tf.errors import CheckpointError
 
 
 def make_eval_step(model):
   """A compiled ``inputs -> (bpd [B], aux_bpd [B])`` for ``model`` (dropout off)."""
-  num_mix = model.config.nr_logistic_mix
-  num_outputs = model.config.num_outputs
 
   @tf.function
   def step(inputs):
-    params, embedding = model(inputs['gray'], inputs['canvas'], training=False)
-    bpd = distribution.bits_per_dim(params, inputs['lab_down'], num_mix, per_image=True)
-    aux = distribution.bits_per_dim(embedding[..., :num_outputs], inputs['lab_down'], num_mix,
-                                    per_image=True)
-    return bpd, aux
+    return objective.bits_per_dim(model, inputs, per_image=True)
 
   return step
 

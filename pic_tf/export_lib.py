@@ -30,8 +30,8 @@ import tensorflow as tf
 from pic_tf import cached_sampling
 from pic_tf import checkpoints
 from pic_tf import data
-from pic_tf import distribution
 from pic_tf import fileutil
+from pic_tf import objective
 from pic_tf import sampling
 
 DEFAULT_MAX_SAMPLES = 64
@@ -65,7 +65,6 @@ class ColorizationModule(tf.Module):
                      else sampling.Sampler(model))
     self._image_size = model.config.image_size
     self._downsample = model.config.downsample
-    self._num_mix = model.config.nr_logistic_mix
 
   def _check_images(self, images, channels=(1, 3)):
     shape = tf.shape(images)
@@ -106,8 +105,7 @@ class ColorizationModule(tf.Module):
                         fn_output_signature=tf.TensorSpec(
                             [self._image_size, self._image_size, 3], tf.uint8))
     inputs = data.preprocess_batch(resized, self._downsample)
-    params, _ = self._model.item(inputs['gray'], inputs['canvas'], training=False)
-    bpd = distribution.bits_per_dim(params, inputs['lab_down'], self._num_mix, per_image=True)
+    bpd, _ = objective.bits_per_dim(self._model.item, inputs, per_image=True)
     return {'bits_per_dim': bpd}
 
   @tf.function(input_signature=[

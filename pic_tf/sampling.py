@@ -19,6 +19,7 @@ import tensorflow as tf
 from pic_tf import color
 from pic_tf import data
 from pic_tf import distribution
+from pic_tf import objective
 
 
 def as_seed(seed):
@@ -192,7 +193,7 @@ def embedding_map(model, gray):
   """
   config = model.config
   embedding = model.embed(gray, training=False)
-  params = embedding[..., :config.num_outputs]
+  params = objective.aux_head(embedding, config)
   lum = color.downsample(gray, config.downsample)[..., 0]
   dist = distribution.ChromaMixture(params, lum, num_mix=config.nr_logistic_mix)
   _, coeffs, means, _ = distribution.split_params(params, config.nr_logistic_mix)

@@ -1,6 +1,6 @@
 """Training as the paper (and the original code) trains.
 
-loss = bpd + bpd of the auxiliary embedding head (``embedding[..., :8K]``), each the
+loss = bpd + bpd of the auxiliary embedding head (:mod:`pic_tf.objective`), each the
 mean over the global batch; Adam(0.95, 0.9995, 1e-6); step k (1-based) uses the
 learning rate ``lr0 * decay**(k - 1)``; after every Adam step the Polyak averages are
 updated (decay 0.999, no bias correction); dropout 0.5 in every gated block; the
@@ -24,12 +24,12 @@ import tensorflow as tf
 from pic_tf import checkpoints
 from pic_tf import configs
 from pic_tf import data
-from pic_tf import distribution
 from pic_tf import ema as ema_lib
 from pic_tf import eval_lib
 from pic_tf import fileutil
 from pic_tf import layers
 from pic_tf import networks
+from pic_tf import objective
 from pic_tf import progress as progress_lib
 from pic_tf.errors import ConfigError
 from pic_tf.errors import PicError
@@ -164,14 +164,10 @@ class Trainer:
     replica = tf.distribute.get_replica_context()
     seed = tf.stack([tf.constant(self.config.train.seed, tf.int64), step])
     dropout_seed = tf.random.experimental.stateless_fold_in(seed, replica.replica_id_in_sync_group)
-    num_outputs = self.config.model.num_outputs
-    num_mix = self.config.model.nr_logistic_mix
     variables = self.model.trainable_variables
     with tf.GradientTape() as tape:
-      params, embedding = self.model(inputs['gray'], inputs['canvas'], training=True,
-                                     dropout_seed=dropout_seed)
-      bpd = distribution.bits_per_dim(params, inputs['lab_down'], num_mix)
-      aux = distribution.bits_per_dim(embedding[..., :num_outputs], inputs['lab_down'], num_mix)
+      bpd, aux = objective.bits_per_dim(self.model, inputs, training=True,
+                                        dropout_seed=dropout_seed)
       # Gradients are summed over replicas: divide so the update is that of the
       # mean over the global batch, as the original.
       loss = (bpd + aux) / replica.num_replicas_in_sync
@@ -288,8 +284,8 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
   start_step = int(trainer.step.numpy())
   dataset, per_epoch = data.train_dataset(config, data_dir, start_step, download)
   steps = total_steps(config, per_epoch)
-  test_ds, test_count = data.eval_dataset(config, config.train.batch_size, config.train.eval_examples,
-                                 data_dir, download)
+  test_ds, test_count = data.eval_dataset(config, config.train.batch_size,
+                                          config.train.eval_examples, data_dir, download)
   summaries = _Summaries(workdir, chief)
   grid_images = None
   if config.train.sample_every:
