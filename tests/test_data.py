@@ -171,7 +171,7 @@ def test_bundled_cifar10_test_images_need_no_download(tmp_path):
   images = np.stack(list(images.as_numpy_iterator()))
   assert count == 64 and images.shape == (64, 32, 32, 3) and images.dtype == np.uint8
   assert len({im.tobytes() for im in images}) == 64 and images.std() > 30
-  with pytest.raises(DatasetError, match='only test images'):
+  with pytest.raises(DatasetError, match='holds only the first 64 CIFAR-10 test images'):
     data.load_images('cifar10_bundled', 'train', 32)
 
 
