@@ -35,6 +35,11 @@ def set_default_permissions(path):
   os.chmod(path, base & ~_umask())
 
 
+def _file_in_the_way(path, what):
+  return PicError(f'{what} {path} is (or lies under) a file, not a directory: remove the '
+                  'file or choose another path')
+
+
 def ensure_dir(path, what='output directory'):
   """Creates directory ``path`` and its parents, with one clear error if it cannot.
 
@@ -52,8 +57,7 @@ def ensure_dir(path, what='output directory'):
   try:
     os.makedirs(path, exist_ok=True)
   except (FileExistsError, NotADirectoryError):
-    raise PicError(f'{what} {path} is (or lies under) a file, not a directory: remove the '
-                   'file or choose another path') from None
+    raise _file_in_the_way(path, what) from None
   except PermissionError:
     raise PicError(f'cannot create {what} {path}: permission denied; choose a writable '
                    'location') from None
@@ -73,8 +77,7 @@ def check_dir_target(path, what='output directory'):
   while not os.path.exists(existing):
     existing = os.path.dirname(existing)
   if not os.path.isdir(existing):
-    raise PicError(f'{what} {path} is (or lies under) a file, not a directory: remove the '
-                   'file or choose another path')
+    raise _file_in_the_way(path, what)
   if not os.access(existing, os.W_OK):
     raise PicError(f'cannot write {what} {path}: {existing} is not writable; choose a '
                    'writable location')
