@@ -1,38 +1,25 @@
-"""Benchmarks (modes of ``bin/benchmark``): measured side by side in one run, printed
-as tables and ratios. Never pass/fail tests.
+"""Speed benchmarks (modes of ``bin/benchmark``): measured side by side in one run and
+printed as tables and ratios, with the machine they ran on. Never pass/fail tests.
+
+The modes that compare training with the original are in
+:mod:`pic_tf.parity_benchmarks`; :func:`run` dispatches every mode.
 """
 
-import json
-import os
-import platform
 import time
 
 import numpy as np
 import tensorflow as tf
 
 from pic_tf import configs
-from pic_tf import convert
 from pic_tf import data
 from pic_tf import fileutil
-from pic_tf import parity
+from pic_tf import hardware
+from pic_tf import networks
+from pic_tf import overrides as overrides_lib
+from pic_tf import parity_benchmarks
+from pic_tf import samplers
 from pic_tf import train_lib
-
-
-
-def machine_description():
-  """One line naming the CPU, core count and TensorFlow version."""
-  cpu = platform.processor() or platform.machine()
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        if line.startswith('model name'):
-          cpu = line.split(':', 1)[1].strip()
-          break
-  except OSError:
-    pass
-  gpus = tf.config.list_physical_devices('GPU')
-  return (f'{cpu}, {os.cpu_count()} cores, {len(gpus)} GPU(s), TensorFlow {tf.__version__}, '
-          f'{platform.system()}')
+from pic_tf.errors import ConfigError
 
 
 def _random_inputs(config, batch_size, seed=0):
@@ -61,14 +48,13 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
     list of dicts ``{precision, jit, deterministic, images_per_second,
     seconds_per_step}``.
   """
-  base = configs.override(configs.get_config(config_name), [f'train.batch_size={batch_size}'])
+  base = overrides_lib.apply(configs.get_config(config_name), [f'train.batch_size={batch_size}'])
   inputs = _random_inputs(base, batch_size)
   log(f'training speed, {config_name} paper config, batch {batch_size}, {steps} timed steps '
       f'after {warmup} warm-up steps')
-  log(f'machine: {machine_description()}')
   rows = []
   for precision, jit, deterministic in variants:
-    config = configs.override(base, [f'train.precision={precision}',
+    config = overrides_lib.apply(base, [f'train.precision={precision}',
                                      f'train.deterministic={deterministic}'])
     trainer = train_lib.Trainer(config, jit=jit)
     trainer.initialize()
@@ -92,162 +78,8 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
   return rows
 
 
-def learning_curve(reference_json, data_dir=None, steps=None, seed=0, log=print):
-  """Runs the original's stochastic learning-curve protocol and prints it beside the original.
-
-  The paper's CIFAR-10 config at batch 16 (one replica), dropout 0.5, batch flips,
-  default initialisation, random batches; mean train bpd per 25 steps and test bpd of
-  the raw and EMA weights on the first ``ntest`` test images every 100 steps.
-
-  Args:
-    reference_json: ``learning_curve_cifar_c160_l4_b16.json`` of the original.
-    data_dir: tensorflow-datasets directory with CIFAR-10.
-    steps: override the protocol's number of steps (for a quick look).
-    seed: our run's seed.
-
-  Returns:
-    ``{'train': [...], 'eval': [...], 'inside_band': bool}``.
-  """
-  with open(reference_json) as f:
-    ref = json.load(f)
-  proto = ref['config']
-  steps = steps or proto['steps']
-  config = configs.override(configs.cifar10(), [
-      f'model.nr_channels={proto["C"]}', f'model.nr_resnet={proto["L"]}',
-      f'model.dropout={proto["dropout"]}', f'train.batch_size={proto["B"]}',
-      f'train.learning_rate={proto["lr0"]}', f'train.lr_decay={proto["lr_decay"]}',
-      f'train.polyak_decay={proto["polyak"]}', f'train.seed={seed}', 'train.flip=batch'])
-  log(f'learning curve: cifar10 paper config at batch {proto["B"]}, {steps} steps, seed {seed}')
-  log(f'machine: {machine_description()}')
-  trainer = train_lib.Trainer(config)
-  trainer.initialize()
-  train_ds, _ = data.train_dataset(config, data_dir, download=False)
-  test_ds, _ = data.eval_dataset(config, 100, proto['ntest'], data_dir, download=False)
-  seeds = sorted(ref['seeds'])
-  ours_train, ours_eval = [], []
-
-  def evaluate(step):
-    raw = trainer.evaluate(test_ds, use_ema=False)['bpd']
-    ema = trainer.evaluate(test_ds, use_ema=True)['bpd']
-    ours_eval.append({'step': step, 'raw': raw, 'ema': ema})
-    theirs = '  '.join(
-        f'seed {s}: raw {_at(ref["seeds"][s]["eval"], step, "raw"):.3f} '
-        f'ema {_at(ref["seeds"][s]["eval"], step, "ema"):.3f}' for s in seeds)
-    log(f'step {step:4d} test  ours: raw {raw:.3f} ema {ema:.3f}   original {theirs}')
-
-  evaluate(0)
-  iterator = iter(train_ds)
-  window, window_aux = [], []
-  start = time.time()
-  for step in range(1, steps + 1):
-    bpd, aux = trainer.train_step(next(iterator))
-    window.append(float(bpd))
-    window_aux.append(float(aux))
-    if step % 25 == 0:
-      ours_train.append({'step': step, 'bpd': float(np.mean(window)),
-                         'bpd_embedding': float(np.mean(window_aux))})
-      theirs = '  '.join(f'seed {s}: {_at(ref["seeds"][s]["train_bpd"], step, "bpd"):.3f}'
-                         for s in seeds)
-      log(f'step {step:4d} train ours: {np.mean(window):.3f} (aux {np.mean(window_aux):.3f})   '
-          f'original {theirs}   [{time.time() - start:.0f}s]')
-      window, window_aux = [], []
-    if step % 100 == 0:
-      evaluate(step)
-  inside = True
-  log('raw test bpd against the band of the original\'s seeds, widened by 0.1:')
-  for row in ours_eval:
-    if row['step'] < 100:
-      continue
-    values = [_at(ref['seeds'][s]['eval'], row['step'], 'raw') for s in seeds]
-    low, high = min(values) - 0.1, max(values) + 0.1
-    ok = low <= row['raw'] <= high
-    inside &= ok
-    log(f'  step {row["step"]:4d}: ours {row["raw"]:.3f}  band [{low:.3f}, {high:.3f}]  '
-        f'{"inside" if ok else "OUTSIDE"}')
-  log(f'all inside: {inside}')
-  return {'train': ours_train, 'eval': ours_eval, 'inside_band': inside}
-
-
-def training_parity(reference_dir, data_dir=None, steps=None, perturb_seed=None, log=print,
-                    test_examples=None):
-  """Runs the deterministic parity protocol and prints it beside the original.
-
-  With ``perturb_seed`` the starting weights are multiplied by ``1 + 1e-6 N(0, 1)``
-  first, as the original's ``float_noise`` run: how far this implementation drifts
-  from itself shows what the comparison with the original can mean.
-
-  Args:
-    reference_dir: the original's reference folder.
-    data_dir: tensorflow-datasets directory with CIFAR-10.
-    steps: train this many steps (default: the protocol's 200).
-    perturb_seed: None, or the seed of the 1e-6 perturbation.
-    log: where the lines go.
-    test_examples: test images per evaluation (default: the protocol's ``ntest``;
-      fewer only to try the harness quickly).
-
-  Returns:
-    ``{'steps': [{step, bpd, aux_bpd}], 'eval': [{step, raw, ema}], 'norm_ratios':
-    {'raw': [min, median, max], 'ema': [...]}}``; the ratios (our L2 norm of every
-    variable over the original's) only after the protocol's full run.
-  """
-  ref, config, trainer, step = parity.protocol(reference_dir, data_dir)
-  cfg = ref['config']
-  steps = steps or cfg['steps']
-  if perturb_seed is not None:
-    parity.perturb(trainer, perturb_seed, list(ref['final_weight_l2']))
-  log(f'training parity: cifar_c32_l2 from the original\'s checkpoint, {steps} recorded '
-      f'batches of {cfg["batch"]}, dropout off, no flips'
-      + ('' if perturb_seed is None else f', start weights * (1 + 1e-6 N(0,1)), seed {perturb_seed}'))
-  log(f'machine: {machine_description()}')
-  test_ds, _ = data.eval_dataset(config, 100, test_examples or cfg['ntest'], data_dir,
-                                 download=False)
-  theirs = {row['step']: row for row in ref['eval']}
-  perturbed = {row['step']: row for row in ref['float_noise']['eval_perturbed']}
-  eval_steps = sorted({s for s in theirs if 0 < s <= steps} | {steps})
-  rows, evals = [], []
-  for k in range(1, steps + 1):
-    bpd, aux = (float(v) for v in step(k))
-    rows.append({'step': k, 'bpd': bpd, 'aux_bpd': aux})
-    if k <= 5 or k % 25 == 0:
-      orig = ref['steps'][k - 1]
-      log(f'step {k:4d} train bpd ours {bpd:.5f} original {orig["bpd"]:.5f} '
-          f'({bpd - orig["bpd"]:+.1e})   aux ours {aux:.4f} original '
-          f'{orig["bpd_embedding"]:.4f}')
-    if k in eval_steps:
-      raw = trainer.evaluate(test_ds, use_ema=False)['bpd']
-      ema = trainer.evaluate(test_ds, use_ema=True)['bpd']
-      evals.append({'step': k, 'raw': raw, 'ema': ema})
-      line = f'step {k:4d} test  ours: raw {raw:.4f} ema {ema:.4f}'
-      if k in theirs:
-        line += (f'   original: raw {theirs[k]["raw"]:.4f} ema {theirs[k]["ema"]:.4f} '
-                 f'(diff {raw - theirs[k]["raw"]:+.4f} / {ema - theirs[k]["ema"]:+.4f})')
-      if k in perturbed:
-        line += (f'   original perturbed: raw {perturbed[k]["raw"]:.4f} '
-                 f'ema {perturbed[k]["ema"]:.4f}')
-      log(line)
-  ratios = {}
-  if steps == cfg['steps']:
-    names = convert.original_name_map(trainer.model)
-    ratios['raw'] = [float(np.linalg.norm(v.numpy())) / ref['final_weight_l2'][n]
-                     for n, v in names.items()]
-    with trainer.ema.swapped():
-      ratios['ema'] = [float(np.linalg.norm(v.numpy())) / ref['final_ema_weight_l2'][n]
-                       for n, v in names.items()]
-    ratios = {k: [min(v), float(np.median(v)), max(v)] for k, v in ratios.items()}
-    for key, (low, mid, high) in ratios.items():
-      log(f'{key} weights: L2 norm ours / original per variable: min {low:.4f} '
-          f'median {mid:.4f} max {high:.4f}')
-  return {'steps': rows, 'eval': evals, 'norm_ratios': ratios}
-
-
-def _at(rows, step, key):
-  for row in rows:
-    if row['step'] == step:
-      return row[key]
-  return float('nan')
-
-
-def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=print):
+def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=print,
+                 clock=time.perf_counter):
   """Seconds per image of the naive and the cached sampler, side by side.
 
   Random weights (speed does not depend on them). Both samplers are traced first. The
@@ -262,14 +94,15 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
   Args:
     cases: ``(config name, batch)`` pairs.
     naive_rows: rows timed for the naive sampler (None: all rows).
+    log: where the lines go.
+    clock: seconds now (a test passes a fake one).
 
   Returns:
     list of dicts ``{config, batch, naive_s_per_image, cached_s_per_image, speedup,
     pixel_loop_speedup, one_photo_speedup}``: ``pixel_loop_speedup`` without the
     embedding's time, ``one_photo_speedup`` for ``batch`` samples of one photo.
   """
-  from pic_tf import cached_sampling, networks, sampling  # pylint: disable=import-outside-toplevel
-  log(f'sampling speed (seconds per image), machine: {machine_description()}')
+  log('sampling speed (seconds per image)')
   rows = []
   for name, batch in cases:
     config = configs.get_config(name).model
@@ -278,29 +111,29 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
     gray = tf.random.stateless_uniform([batch, config.image_size, config.image_size, 1],
                                        seed=[1, 2], minval=-1.0)
     results = {}
-    for label, sampler in (('cached', cached_sampling.CachedSampler(model)),
-                           ('naive', sampling.Sampler(model))):
-      embedding, lum = sampler._embed_fn(gray)   # pylint: disable=protected-access
+    for label in ('cached', 'naive'):
+      sampler = samplers.make_sampler(model, label)
+      embedding, lum = sampler.embed(gray)
       canvas = tf.zeros([batch, h, h, 3])
       chroma = tf.zeros([batch, h, h, 2])
       seed, temperature = tf.constant([1, 1]), tf.constant(1.0)
-      state = sampler._initial_state(canvas, embedding)   # pylint: disable=protected-access
+      state = sampler.initial_state(canvas, embedding)
       timed = h if label == 'cached' or naive_rows is None else min(naive_rows, h)
-      run = lambda end, s=sampler, st=state, e=embedding, l=lum: s._row_fn(  # pylint: disable=protected-access
+      run = lambda end, s=sampler, st=state, e=embedding, l=lum: s.sample_rows(
           canvas, chroma, e, l, tf.constant(0), tf.constant(end), seed, temperature, st)[1].numpy()
       run(1)   # trace and warm up
-      start = time.perf_counter()
+      start = clock()
       run(timed)
-      seconds = (time.perf_counter() - start) * h / timed
+      seconds = (clock() - start) * h / timed
       # The embedding is computed once per image by both samplers; add it.
-      start = time.perf_counter()
-      sampler._embed_fn(gray)[0].numpy()   # pylint: disable=protected-access
-      embed_seconds = time.perf_counter() - start
+      start = clock()
+      sampler.embed(gray)[0].numpy()
+      embed_seconds = clock() - start
       one_photo = gray[:1]
-      sampler._embed_fn(one_photo)[0].numpy()   # pylint: disable=protected-access  (trace)
-      start = time.perf_counter()
-      sampler._embed_fn(one_photo)[0].numpy()   # pylint: disable=protected-access
-      results[label + '_one_photo'] = (seconds + time.perf_counter() - start) / batch
+      sampler.embed(one_photo)[0].numpy()   # trace
+      start = clock()
+      sampler.embed(one_photo)[0].numpy()
+      results[label + '_one_photo'] = (seconds + clock() - start) / batch
       results[label] = (seconds + embed_seconds) / batch
       results[label + '_pixels'] = seconds / batch
       seconds += embed_seconds
@@ -325,46 +158,34 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
   return rows
 
 
-def training_parity_ensemble(reference_dir, data_dir=None, runs=6, first_seed=100,
-                             output_json=None, steps=None, log=print):
-  """Runs of ours under the original's 1e-6 perturbation, compared with its ensemble.
+MODES = ('train_speed', 'sample_speed', 'learning_curve', 'training_parity',
+         'training_parity_ensemble')
 
-  Each run is the deterministic protocol from weights perturbed with its own seed
-  (:func:`pic_tf.parity.perturb`; seeds ``first_seed, first_seed + 1, ...``, skipping
-  those already in ``output_json``). Runs are appended to ``output_json`` as each
-  finishes, so an ensemble can be built over several invocations; the comparison
-  uses every run in the file.
 
-  Args:
-    reference_dir: the original's reference folder.
-    data_dir: tensorflow-datasets directory with CIFAR-10.
-    runs: new runs to add.
-    first_seed: the first perturbation seed to try.
-    output_json: where the runs are kept (None: only in memory).
-    steps: shorter runs, to try the command (the comparison needs the full 200).
-    log: where the lines go.
+def run(mode, reference_dir=None, data_dir=None, batch_size=16, steps=None, seed=0,
+        perturb_seed=None, naive_rows=None, runs=6, first_seed=100, output_json=None,
+        log=print):
+  """Runs one mode of ``bin/benchmark`` (:data:`MODES`) after a line describing the machine.
 
   Returns:
-    ``{'runs': [...], 'comparison': [...]}`` (:func:`pic_tf.parity.compare_ensembles`).
+    The mode's results (written to ``output_json`` too, if given; the ensemble mode
+    keeps its runs there itself).
   """
-  theirs = parity.load_reference(reference_dir, parity.ENSEMBLE_JSON)['runs']
-  ours = []
-  if output_json and os.path.exists(output_json):
-    with open(output_json) as f:
-      ours = json.load(f)['runs']
-  log(f'training parity ensemble: {len(ours)} run(s) of ours in {output_json}, adding '
-      f'{runs}; the original: {len(theirs)} runs')
-  log(f'machine: {machine_description()}')
-  seed = first_seed
-  for _ in range(runs):
-    while any(r['perturbation_seed'] == seed for r in ours):
-      seed += 1
-    start = time.time()
-    ours.append(parity.run(reference_dir, data_dir, perturb_seed=seed, steps=steps, log=log))
-    log(f'run with seed {seed} took {time.time() - start:.0f} s')
-    if output_json:
-      fileutil.write_json({'protocol': 'pic_tf.parity.run, perturbed as the original\'s '
-                                       'ensemble', 'runs': ours}, output_json)
-  comparison = parity.compare_ensembles(ours, theirs)
-  log(parity.format_comparison(comparison))
-  return {'runs': ours, 'comparison': comparison}
+  log(f'machine: {hardware.machine_description()}')
+  if mode == 'train_speed':
+    results = train_speed(batch_size=batch_size, steps=steps or 10, log=log)
+  elif mode == 'sample_speed':
+    results = sample_speed(naive_rows=naive_rows, log=log)
+  elif mode == 'learning_curve':
+    results = parity_benchmarks.learning_curve(reference_dir, data_dir, steps, seed, log=log)
+  elif mode == 'training_parity':
+    results = parity_benchmarks.training_parity(reference_dir, data_dir, steps, perturb_seed,
+                                                log=log)
+  elif mode == 'training_parity_ensemble':
+    return parity_benchmarks.training_parity_ensemble(reference_dir, data_dir, runs,
+                                                      first_seed, output_json, steps, log=log)
+  else:
+    raise ConfigError(f'unknown benchmark mode {mode!r}; choose one of {sorted(MODES)}')
+  if output_json:
+    fileutil.write_json(results, output_json)
+  return results

@@ -20,11 +20,10 @@ import tensorflow as tf
 
 from pic_tf import color
 from pic_tf import distribution
+from pic_tf import layers
 from pic_tf import sampling
 
-
-def _celu(x):
-  return tf.nn.elu(tf.concat([x, -x], axis=-1))
+_celu = layers.concat_elu   # the PixelCNN's own nonlinearity, applied to cached tensors
 
 
 def _kernel(conv):
@@ -63,7 +62,7 @@ class CachedSampler(sampling.Sampler):
     self.last_params = None
     super().__init__(model)
 
-  def _initial_state(self, canvas, embedding):
+  def initial_state(self, canvas, embedding):
     """Empty row histories (zeros: the padding above the image)."""
     batch, w = tf.shape(canvas)[0], tf.shape(canvas)[2]
     width = 2 * self.config.nr_channels     # every history holds concat_elu outputs

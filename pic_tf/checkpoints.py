@@ -1,24 +1,28 @@
-"""Workdirs: a saved config plus TensorFlow checkpoints of model, EMA and optimizer.
+"""The loading layer: workdirs, original TF1 checkpoints and SavedModels in, models out.
 
-A workdir written by ``bin/train`` or ``bin/convert_original`` holds::
-
-  config.json        the resolved :class:`pic_tf.configs.Config`
-  ckpt-<step>.*      tf.train.Checkpoint(model, ema, [optimizer, step, ...])
-  checkpoint         the CheckpointManager's index
-
-Every binary rebuilds the exact model from ``config.json`` and restores the
-weights from the latest checkpoint (:func:`load_model`).
+A workdir (:mod:`pic_tf.workdir`) holds ``config.json`` and TensorFlow checkpoints
+``ckpt-<step>.*`` of ``tf.train.Checkpoint(model, ema, [optimizer, step])``. Every
+binary rebuilds the exact model from ``config.json`` and restores the newest
+checkpoint through :func:`load`, which also reads the original code's checkpoints
+(:mod:`pic_tf.convert`). :func:`load_saved_model` opens an exported SavedModel.
 """
 
+import collections
 import os
 
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from pic_tf import configs
+from pic_tf import convert
 from pic_tf import ema as ema_lib
+from pic_tf import fileutil
 from pic_tf import networks
+from pic_tf import overrides as overrides_lib
+from pic_tf import workdir as workdir_lib
 from pic_tf.errors import CheckpointError
+
+Loaded = collections.namedtuple('Loaded', 'config model ema step')
 
 
 def make_checkpoint(model, ema, **extra):
@@ -93,33 +97,48 @@ def restore(checkpoint, path, model):
   return checkpoint.restore(path)
 
 
-def load_model(workdir, use_ema=True):
-  """Rebuilds the model of a workdir and loads its newest weights.
+def load(path, config_name=None, overrides=(), ema=True):
+  """The model of a workdir or of an original checkpoint, with its newest weights.
 
   Args:
-    workdir: a directory written by ``bin/train`` or ``bin/convert_original``.
-    use_ema: load the Polyak-averaged weights (what evaluation and sampling use)
-      instead of the raw ones.
+    path: a pic_tf workdir (``bin/train``, ``bin/convert_original``, ``bin/export
+      --format=weights``), or a checkpoint prefix or directory of the original code.
+    config_name, overrides: which model an original checkpoint holds (a
+      :func:`pic_tf.configs.get_config` name and ``--set`` assignments); a workdir
+      says it itself.
+    ema: put the Polyak-averaged weights into the model (what sampling, export and
+      the reported bpd use); False leaves the raw weights in the model and the
+      averages in ``ema`` (``ema.swapped()`` switches).
 
   Returns:
-    ``(config, model, step)``; ``step`` is the checkpoint's training step or None.
+    ``Loaded(config, model, ema, step)``; ``step`` is None for an original checkpoint.
 
   Raises:
-    CheckpointError: not a workdir, no checkpoint, or one of another config.
+    CheckpointError: a missing path, a workdir without a checkpoint, a checkpoint of
+      another model, or an original checkpoint without ``config_name``.
   """
-  if not os.path.isdir(workdir):
-    raise CheckpointError(f'{workdir} does not exist or is not a directory: pass a '
-                          'workdir written by bin/train or bin/convert_original')
-  config = configs.load_json(workdir)
-  path = latest_checkpoint(workdir)
-  if path is None:
-    raise CheckpointError(f'{workdir} has a config.json but no checkpoint yet; train '
-                          'longer (checkpoints are written every train.checkpoint_every '
-                          'steps) or point to another workdir')
-  model, ema, step = restore_model_and_ema(config, path)
-  if use_ema:
-    ema.copy_to_variables()
-  return config, model, step
+  if workdir_lib.is_workdir(path):
+    config = workdir_lib.load_config(path)
+    latest = latest_checkpoint(path)
+    if latest is None:
+      raise CheckpointError(f'{path} has a config.json but no checkpoint yet; train '
+                            'longer (checkpoints are written every train.checkpoint_every '
+                            'steps) or point to another workdir')
+    model, averages, step = restore_model_and_ema(config, latest)
+  else:
+    exists = os.path.exists(path) or tf.io.gfile.glob(path + '.*')
+    if config_name is None or not exists:
+      what = ('is not a pic_tf workdir (no config.json)' if exists else 'does not exist')
+      raise CheckpointError(
+          f'{path} {what}: pass a workdir written by bin/train or bin/convert_original, or '
+          'an original checkpoint with --config=cifar10 or --config=imagenet')
+    config = overrides_lib.apply(configs.get_config(config_name), overrides)
+    model, averages = create_model_and_ema(config)
+    convert.load_original(path, model, averages)
+    step = None
+  if ema:
+    averages.copy_to_variables()
+  return Loaded(config, model, averages, step)
 
 
 def restore_model_and_ema(config, path):
@@ -142,8 +161,7 @@ def restore_model_and_ema(config, path):
 def save_weights_only(workdir, config, model, ema, step=0):
   """Writes ``config.json`` and a model + EMA checkpoint (no optimizer state).
 
-  Used for converted original checkpoints; training writes its own, fuller ones.
-  Returns the checkpoint path.
+  Training writes its own, fuller ones. Returns the checkpoint path.
   """
   return _save(workdir, config, step, model=model, ema=ema)
 
@@ -151,7 +169,7 @@ def save_weights_only(workdir, config, model, ema, step=0):
 def save_inference_weights(directory, config, model, step=0):
   """Writes ``config.json`` and a checkpoint of ``model``'s weights only (half the size).
 
-  For shipping a model: store the EMA weights in ``model`` first. :func:`load_model`
+  For shipping a model: store the EMA weights in ``model`` first. :func:`load`
   reads the result like any workdir.
   """
   return _save(directory, config, step, model=model)
@@ -159,8 +177,82 @@ def save_inference_weights(directory, config, model, step=0):
 
 def _save(directory, config, step, **objects):
   """``config.json`` and one checkpoint of ``objects`` and ``step``. Returns its path."""
-  configs.save_json(config, directory)
+  workdir_lib.save_config(config, directory)
   checkpoint = tf.train.Checkpoint(step=tf.Variable(step, dtype=tf.int64, name='step'),
                                    **objects)
   manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=1)
   return manager.save(checkpoint_number=step)
+
+
+def save_new_workdir(directory, config, model, ema=None, step=0, what='--output_dir'):
+  """Writes a new workdir atomically: ``config.json`` and one checkpoint.
+
+  Args:
+    directory: must not exist or be empty.
+    config, model, step: as :func:`save_weights_only`.
+    ema: the averages to store too; None stores ``model``'s weights alone (put the
+      EMA weights in ``model`` first, as :func:`save_inference_weights`).
+    what: how errors name ``directory``.
+
+  Returns:
+    The checkpoint prefix inside ``directory``.
+
+  Raises:
+    FileExistsError: ``directory`` holds files (nothing is overwritten).
+  """
+  if os.path.isdir(directory) and os.listdir(directory):
+    raise FileExistsError(f'{directory} is not empty; choose a new {what}')
+  objects = {'model': model} if ema is None else {'model': model, 'ema': ema}
+  with fileutil.atomic_dir(directory, what) as tmp:
+    _save(tmp, config, step, **objects)
+  return latest_checkpoint(directory)
+
+
+def convert_original(original_checkpoint, config, output_dir):
+  """Converts an original checkpoint into a workdir every binary here can load.
+
+  Args:
+    original_checkpoint: TF1 checkpoint prefix (or directory) of the original code.
+    config: the :class:`pic_tf.configs.Config` it was trained with.
+    output_dir: workdir to write (``config.json`` + checkpoint), new or empty.
+
+  Returns:
+    ``(checkpoint_path, had_averages)``.
+
+  Raises:
+    ConversionError: a checkpoint that does not match, or an ``output_dir`` that
+      already holds files (nothing is overwritten).
+  """
+  if os.path.isdir(output_dir) and os.listdir(output_dir):
+    raise convert.ConversionError(f'{output_dir} is not empty; choose a new --output_dir')
+  model, ema = create_model_and_ema(config)
+  had_averages = convert.load_original(original_checkpoint, model, ema)
+  return save_new_workdir(output_dir, config, model, ema), had_averages
+
+
+def latest_version(export_dir):
+  """The largest numeric sub-directory of a SavedModel base directory (None if none)."""
+  if not os.path.isdir(export_dir):
+    return None
+  return max((int(d) for d in os.listdir(export_dir) if d.isdigit()), default=None)
+
+
+def load_saved_model(path):
+  """Loads a SavedModel of ``bin/export``: a version directory or the base (newest version).
+
+  Raises:
+    CheckpointError: no SavedModel there, or a damaged one.
+  """
+  if os.path.isdir(path) and not tf.saved_model.contains_saved_model(path):
+    version = latest_version(path)
+    if version is not None:
+      path = os.path.join(path, str(version))
+  if not tf.saved_model.contains_saved_model(path):
+    raise CheckpointError(f'{path} holds no SavedModel: pass a directory written by '
+                          'bin/export')
+  try:
+    return tf.saved_model.load(path)
+  except (tf.errors.OpError, ValueError, OSError) as e:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise CheckpointError(f'the SavedModel {path} is damaged ({first}); export it again '
+                          'with bin/export') from None

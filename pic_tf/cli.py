@@ -7,13 +7,13 @@ library; nothing in the library reads ``FLAGS``. A binary starts with::
   ...flags...
   def main(argv):
     ...check the flags...
-    cli.quiet_tensorflow()
-    from pic_tf import train_lib   # the first import of TensorFlow
-    ...
+    train_lib = cli.import_library('train_lib')   # the first import of TensorFlow
+    train_lib.train(...)
   if __name__ == '__main__':
     cli.run(main)
 """
 
+import importlib
 import os
 import sys
 import tempfile
@@ -25,6 +25,7 @@ from absl import logging
 
 from pic_tf import configs
 from pic_tf import errors
+from pic_tf import overrides as overrides_lib
 
 HELP_FLAGS = ('-h', '-help', '--help', '-?', '--helpshort')
 # TensorFlow's C++ start-up lines that say nothing to a user of a CPU machine. They are
@@ -82,7 +83,7 @@ def resolve_config(name, overrides=(), dataset=None):
   config = configs.get_config(name)
   if dataset is not None:
     overrides = [f'dataset={dataset}'] + list(overrides)
-  return configs.override(config, overrides)
+  return overrides_lib.apply(config, overrides)
 
 
 def run(main, positional=False):
@@ -119,6 +120,16 @@ def run(main, positional=False):
   app.run(wrapped)
 
 
+def import_library(name):
+  """Imports ``pic_tf.<name>`` (and with it TensorFlow, quietly) once the flags are checked.
+
+  Binaries import their library here rather than at the top so that ``--help`` and
+  flag errors answer at once instead of after TensorFlow's multi-second import.
+  """
+  quiet_tensorflow()
+  return importlib.import_module(f'pic_tf.{name}')
+
+
 def quiet_tensorflow():
   """Imports TensorFlow without its C++ start-up chatter on machines without a GPU.
 
@@ -141,6 +152,7 @@ def quiet_tensorflow():
   with tempfile.TemporaryFile() as captured:
     os.dup2(captured.fileno(), 2)
     try:
+      # Here, not at the top: the point is to import it with standard error captured.
       import tensorflow as tf  # pylint: disable=import-outside-toplevel
       tf.config.list_physical_devices()
       failed = False

@@ -12,14 +12,14 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from pic_tf import cached_sampling
+from pic_tf import baseline
+from pic_tf import checkpoints
 from pic_tf import data
-from pic_tf import eval_lib
-from pic_tf import export_lib
 from pic_tf import fileutil
+from pic_tf import fullres
 from pic_tf import image_io
 from pic_tf import progress as progress_lib
-from pic_tf import sampling
+from pic_tf import samplers
 from pic_tf.errors import ImageError
 from pic_tf.errors import PicError
 
@@ -43,7 +43,7 @@ class ModelColorizer:
   def __init__(self, model, sampler='cached'):
     self.model = model
     self.config = model.config
-    self.sampler = make_sampler(model, sampler)
+    self.sampler = samplers.make_sampler(model, sampler)
 
   @property
   def progress_steps(self):
@@ -56,15 +56,15 @@ class ModelColorizer:
 
   def colorize(self, images, num_samples, temperature, seed, progress=None):
     """uint8 ``[N, H, W, 3]`` -> uint8 ``[N, num_samples, H, W, 3]``."""
-    gray = sampling.model_gray(images, self.config.image_size)
+    gray = fullres.model_gray(images, self.config.image_size)
     chroma = self.sampler.sample(gray, num_samples, temperature, seed, progress)
-    return sampling.compose_full_resolution(images, chroma).numpy()
+    return fullres.compose_full_resolution(images, chroma).numpy()
 
   def baseline(self, images):
     """The g^w baseline (pixel-wise MAP): uint8 ``[N, 1, H, W, 3]``."""
-    gray = sampling.model_gray(images, self.config.image_size)
-    chroma = sampling.embedding_map(self.model, gray)[:, None]
-    return sampling.compose_full_resolution(images, chroma).numpy()
+    gray = fullres.model_gray(images, self.config.image_size)
+    chroma = baseline.embedding_mode_colorization(self.model, gray)[:, None]
+    return fullres.compose_full_resolution(images, chroma).numpy()
 
 
 class SavedModelColorizer:
@@ -76,13 +76,7 @@ class SavedModelColorizer:
   """
 
   def __init__(self, path):
-    if os.path.isdir(path) and not tf.saved_model.contains_saved_model(path):
-      version = export_lib.latest_version(path)
-      if version is not None:
-        path = os.path.join(path, str(version))
-    if not tf.saved_model.contains_saved_model(path):
-      raise PicError(f'{path} holds no SavedModel: pass a directory written by bin/export')
-    loaded = tf.saved_model.load(path)
+    loaded = checkpoints.load_saved_model(path)
     self._loaded = loaded   # keeps the variables alive
     self._colorize = loaded.signatures['serving_default']
     self.progress_steps = 1
@@ -98,26 +92,13 @@ class SavedModelColorizer:
     return out
 
 
-def make_sampler(model, name='cached'):
-  """A sampler of ``model`` by name: ``'cached'`` or ``'naive'``."""
-  if name == 'cached':
-    return cached_sampling.CachedSampler(model)
-  if name == 'naive':
-    return sampling.Sampler(model)
-  raise PicError(f'unknown sampler {name!r}: use cached or naive')
-
-
 def load_colorizer(checkpoint, config_name=None, overrides=(), sampler='cached'):
   """A :class:`ModelColorizer` with the EMA weights of a workdir or an original checkpoint."""
-  _, model, ema, _ = eval_lib.load_for_eval(checkpoint, config_name, overrides)
-  ema.copy_to_variables()
-  return ModelColorizer(model, sampler)
+  return ModelColorizer(checkpoints.load(checkpoint, config_name, overrides).model, sampler)
 
 
 def _gray_rgb(image):
-  lum = sampling.gray_from_images(image[None])[0]
-  return tf.image.grayscale_to_rgb(
-      tf.cast(tf.clip_by_value(tf.round(lum / 100.0 * 255.0), 0, 255), tf.uint8)).numpy()
+  return fullres.gray_display(image[None])[0].numpy()
 
 
 def _output_stems(files):
@@ -215,3 +196,33 @@ def colorize_dataset(colorizer, dataset, split, num_images, output_dir, num_samp
 
 def stderr_log(message):
   print(message, file=sys.stderr, flush=True)
+
+
+def run(output_dir, inputs=(), dataset=None, checkpoint=None, saved_model=None,
+        config_name=None, overrides=(), sampler='cached', split='test', num_images=16,
+        num_samples=4, temperature=1.0, seed=0, data_dir=None, download=True, log=stderr_log):
+  """``bin/colorize``: colourises ``inputs`` (files, globs, folders) or a dataset's images.
+
+  The model is a SavedModel (``saved_model``), a workdir or original checkpoint
+  (``checkpoint``, ``config_name``, ``overrides``), or by default the demo model
+  shipped with the package.
+
+  Returns:
+    The number of inputs that failed (0 for a dataset, which fails as a whole).
+  """
+  if saved_model:
+    colorizer = SavedModelColorizer(saved_model)
+  else:
+    if not checkpoint:
+      checkpoint = DEFAULT_MODEL
+      log(f'using the demo model shipped with pic_tf ({checkpoint}; see BUILD.md)')
+    colorizer = load_colorizer(checkpoint, config_name, overrides, sampler)
+  if dataset:
+    colorize_dataset(colorizer, dataset, split, num_images, output_dir, num_samples,
+                     temperature, seed, data_dir, download)
+    return 0
+  errors = colorize_files(colorizer, inputs, output_dir, num_samples, temperature, seed,
+                          log=log)
+  if errors:
+    log(f'{len(errors)} input(s) failed')
+  return len(errors)

@@ -5,17 +5,13 @@ its layers (``picolor_template/down_leak_1/conv1/V``, ...); this model uses the
 same layer names, so the mapping is one to one (:func:`original_name_map`). A
 checkpoint saved during the original's training also holds Polyak averages
 (``<name>/ExponentialMovingAverage``) and Adam slots; the averages become this
-package's EMA weights, the slots are ignored.
+package's EMA weights, the slots are ignored. :func:`pic_tf.checkpoints.load` reads
+them directly; :func:`pic_tf.checkpoints.convert_original` writes them as a workdir.
 """
 
-import os
-import shutil
-import tempfile
 
 import tensorflow as tf
 
-from pic_tf import checkpoints
-from pic_tf import fileutil
 from pic_tf import networks
 from pic_tf.errors import CheckpointError
 
@@ -117,36 +113,3 @@ def load_original(path, model, ema=None):
     for name, var in names.items():
       ema.averages[by_id[id(var)]].assign(averaged.get(name, raw[name]))
   return bool(averaged)
-
-
-def convert_original(original_checkpoint, config, output_dir):
-  """Converts an original checkpoint into a workdir every binary here can load.
-
-  Args:
-    original_checkpoint: TF1 checkpoint prefix (or directory) of the original code.
-    config: the :class:`pic_tf.configs.Config` it was trained with.
-    output_dir: workdir to write (``config.json`` + checkpoint).
-
-  Returns:
-    ``(checkpoint_path, had_averages)``.
-
-  Raises:
-    ConversionError: a checkpoint that does not match, or an ``output_dir`` that
-      already holds files (nothing is overwritten).
-  """
-  if os.path.isdir(output_dir) and os.listdir(output_dir):
-    raise ConversionError(f'{output_dir} is not empty; choose a new --output_dir')
-  model, ema = checkpoints.create_model_and_ema(config)
-  had_averages = load_original(original_checkpoint, model, ema)
-  # Write next to the target and move into place: no half-written workdir.
-  parent = os.path.dirname(os.path.abspath(output_dir))
-  fileutil.ensure_dir(parent, 'the parent of --output_dir')
-  tmp = tempfile.mkdtemp(prefix='.convert-', dir=parent)
-  try:
-    checkpoints.save_weights_only(tmp, config, model, ema)
-    os.makedirs(output_dir, exist_ok=True)
-    for name in os.listdir(tmp):
-      os.replace(os.path.join(tmp, name), os.path.join(output_dir, name))
-  finally:
-    shutil.rmtree(tmp, ignore_errors=True)
-  return checkpoints.latest_checkpoint(output_dir), had_averages

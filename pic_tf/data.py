@@ -13,6 +13,9 @@ straddle epochs, so a run resumed at step k reads exactly the batches an
 uninterrupted run would (:func:`train_dataset`). The random horizontal flip, also a
 function of ``(seed, step)``, is applied to the full-resolution batch before
 downsampling, as the original.
+
+Just over 300 lines because the sources and the one pipeline they share are easiest
+to check together (the same split names, sizes and orders for every source).
 """
 
 import os
@@ -21,9 +24,9 @@ import zlib
 import tensorflow as tf
 
 from pic_tf import color
+from pic_tf import image_io
 from pic_tf.errors import DatasetError
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif')
 FOLDER_TEST_PERCENT = 10
 CACHE_BYTES = 1 << 30   # training images are cached in memory below this size
 
@@ -81,6 +84,7 @@ def resize_image(image, size):
 
 def _tfds_split(name, split, data_dir, download):
   """A tfds split's images (uint8, on-disk order), with one clear error if unavailable."""
+  # Imported here: it takes seconds, and folder and bundled datasets never need it.
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
   data_dir = data_dir or default_data_dir()
   builder = tfds.builder(name, data_dir=data_dir)
@@ -120,14 +124,24 @@ def folder_files(path, split):
   """
   if not os.path.isdir(path):
     raise DatasetError(f'folder dataset {path} does not exist or is not a directory')
-  files = []
+  files, unreadable = [], []
   for root, _, names in os.walk(path):
     for name in names:
-      if name.lower().endswith(IMAGE_EXTENSIONS):
+      if name.lower().endswith(image_io.TF_EXTENSIONS):
         files.append(os.path.join(root, name))
+      elif name.lower().endswith(image_io.EXTENSIONS):
+        unreadable.append(os.path.join(root, name))
+  if unreadable:
+    # Training reads with tf.data alone; leaving photos out silently would be worse.
+    shown = '\n  '.join(sorted(unreadable)[:10])
+    more = f'\n  ... and {len(unreadable) - 10} more' if len(unreadable) > 10 else ''
+    raise DatasetError(
+        f'{len(unreadable)} image(s) under {path} are in a format TensorFlow cannot decode '
+        f'(only {", ".join(image_io.TF_EXTENSIONS)}):\n  {shown}{more}\nConvert them to PNG '
+        'or JPEG (bin/colorize reads them as they are).')
   files.sort()
   if not files:
-    raise DatasetError(f'no images ({", ".join(IMAGE_EXTENSIONS)}) found under {path}')
+    raise DatasetError(f'no images ({", ".join(image_io.TF_EXTENSIONS)}) found under {path}')
 
   def is_test(f):
     rel = os.path.relpath(f, path).encode('utf-8')
@@ -227,7 +241,7 @@ def steps_per_epoch(num_examples, batch_size):
   return max(num_examples // batch_size, 1)
 
 
-def _load_all(images, count, size):
+def load_all(images, count, size):
   """All images of a dataset as one uint8 tensor ``[N, S, S, 3]``."""
   return tf.concat([batch for batch in images.batch(4096)], axis=0) if count else \
       tf.zeros([0, size, size, 3], tf.uint8)
@@ -258,7 +272,7 @@ def train_dataset(config, data_dir=None, start_step=0, download=True):
   images, count = load_images(config.dataset, 'train', size, data_dir, download)
   per_epoch = steps_per_epoch(count, train.batch_size)
   if count * size * size * 3 <= CACHE_BYTES:
-    all_images = _load_all(images, count, size)
+    all_images = load_all(images, count, size)
     if count < train.batch_size:   # tiny folders: repeat to fill one batch
       all_images = tf.tile(all_images, [-(-train.batch_size // count), 1, 1, 1])
     n = int(all_images.shape[0])

@@ -8,16 +8,20 @@ batches of a random permutation, dropping the remainder).
 
 import os
 
+import numpy as np
 import tensorflow as tf
 
+from pic_tf import baseline
 from pic_tf import checkpoints
 from pic_tf import configs
-from pic_tf import convert
 from pic_tf import data
 from pic_tf import fileutil
+from pic_tf import fullres
+from pic_tf import metrics
 from pic_tf import objective
+from pic_tf import overrides as overrides_lib
 from pic_tf import progress as progress_lib
-from pic_tf.errors import CheckpointError
+from pic_tf import samplers
 
 
 def make_eval_step(model):
@@ -55,40 +59,12 @@ def evaluate_bpd(step_fn, dataset, progress=None):
   return {'bpd': total / count, 'aux_bpd': total_aux / count, 'num_examples': count}
 
 
-def load_for_eval(checkpoint, config_name=None, overrides=()):
-  """Model, EMA and config from a workdir or an original TF1 checkpoint.
-
-  Args:
-    checkpoint: a pic_tf workdir, or an original checkpoint prefix (then
-      ``config_name`` and ``overrides`` say which model it is).
-
-  Returns:
-    ``(config, model, ema, step)``; ``step`` is None for original checkpoints.
-  """
-  if os.path.isdir(checkpoint) and os.path.exists(os.path.join(checkpoint,
-                                                               configs.CONFIG_FILENAME)):
-    config = configs.load_json(checkpoint)
-    path = checkpoints.latest_checkpoint(checkpoint)
-    if path is None:
-      raise CheckpointError(f'{checkpoint} has no checkpoint yet')
-    model, ema, step = checkpoints.restore_model_and_ema(config, path)
-    return config, model, ema, step
-  if config_name is None:
-    raise CheckpointError(
-        f'{checkpoint} is not a pic_tf workdir (no config.json); for a checkpoint of the '
-        'original code pass --config=cifar10 or --config=imagenet')
-  config = configs.override(configs.get_config(config_name), overrides)
-  model, ema = checkpoints.create_model_and_ema(config)
-  convert.load_original(checkpoint, model, ema)
-  return config, model, ema, None
-
-
 def run_eval(checkpoint, data_dir=None, num_examples=0, batch_size=64, output_json=None,
              config_name=None, overrides=(), dataset=None, download=True, log=print):
   """Evaluates raw, EMA and auxiliary-head bpd and prints a table against the paper.
 
   Args:
-    checkpoint: workdir or original checkpoint (see :func:`load_for_eval`).
+    checkpoint: workdir or original checkpoint (see :func:`pic_tf.checkpoints.load`).
     data_dir: tensorflow-datasets directory.
     num_examples: evaluate the first N test examples (0: the whole split).
     batch_size: evaluation batch.
@@ -102,17 +78,16 @@ def run_eval(checkpoint, data_dir=None, num_examples=0, batch_size=64, output_js
   Returns:
     The results dict (also written as JSON).
   """
-  config, model, ema, step = load_for_eval(checkpoint, config_name, overrides)
+  config, model, ema, step = checkpoints.load(checkpoint, config_name, overrides, ema=False)
   if dataset:
-    config = configs.override(config, [f'dataset={dataset}'])
+    config = overrides_lib.apply(config, [f'dataset={dataset}'])
   ds, count = data.eval_dataset(config, batch_size, num_examples, data_dir, download)
   step_fn = make_eval_step(model)
   log(f'evaluating {checkpoint} (step {step}) on {count} {config.dataset} test images')
   raw = evaluate_bpd(step_fn, ds, progress_lib.Progress(count, 'raw weights', 'img'))
   with ema.swapped():
     averaged = evaluate_bpd(step_fn, ds, progress_lib.Progress(count, 'EMA weights', 'img'))
-  paper_key = {'cifar10': 'cifar10', 'imagenet2012': 'imagenet'}.get(config.dataset)
-  paper = configs.PAPER_BPD.get(paper_key)
+  paper = configs.PAPER_BPD.get(config.dataset)
   results = {
       'checkpoint': os.path.abspath(checkpoint), 'step': step, 'config': config.name,
       'dataset': config.dataset, 'num_examples': raw['num_examples'],
@@ -157,22 +132,20 @@ def sample_metrics(model, images, samples_per_image=2, temperature=1.0, seed=0,
     sampler: ``'cached'`` or ``'naive'``.
 
   Returns:
-    ``{'pic': {...}, 'embedding_map': {...}, 'ground_truth': {...}}`` of
+    ``{'pic': {...}, 'gw_baseline': {...}, 'ground_truth': {...}}`` of
     :func:`pic_tf.metrics.summarize` results.
   """
-  from pic_tf import colorize_lib, metrics, sampling  # pylint: disable=import-outside-toplevel
-  sampler = colorize_lib.make_sampler(model, sampler)
-  pic, baseline = [], []
+  sampler = samplers.make_sampler(model, sampler)
+  pic, gw = [], []
   for start in range(0, len(images), batch_images):
     chunk = images[start:start + batch_images]
-    gray = sampling.model_gray(chunk, model.config.image_size)
+    gray = fullres.model_gray(chunk, model.config.image_size)
     chroma = sampler.sample(gray, samples_per_image, temperature, (seed, start), progress)
-    pic.append(sampling.compose_full_resolution(chunk, chroma).numpy())
-    baseline.append(sampling.compose_full_resolution(
-        chunk, sampling.embedding_map(model, gray)[:, None]).numpy())
-  import numpy as np  # pylint: disable=import-outside-toplevel
+    pic.append(fullres.compose_full_resolution(chunk, chroma).numpy())
+    gw.append(fullres.compose_full_resolution(
+        chunk, baseline.embedding_mode_colorization(model, gray)[:, None]).numpy())
   return {'pic': metrics.summarize(np.concatenate(pic)),
-          'embedding_map': metrics.summarize(np.concatenate(baseline)),
+          'gw_baseline': metrics.summarize(np.concatenate(gw)),
           'ground_truth': metrics.summarize(np.asarray(images)[:, None])}
 
 
@@ -185,10 +158,9 @@ def run_sample_metrics(checkpoint, num_images, samples_per_image=2, temperature=
     The results dict (also written to ``output_json``, default
     ``<workdir>/sample_metrics.json``).
   """
-  config, model, ema, step = load_for_eval(checkpoint, config_name, overrides)
-  ema.copy_to_variables()
+  config, model, _, step = checkpoints.load(checkpoint, config_name, overrides)
   if dataset:
-    config = configs.override(config, [f'dataset={dataset}'])
+    config = overrides_lib.apply(config, [f'dataset={dataset}'])
   images, count = data.load_images(config.dataset, 'test', config.model.image_size, data_dir,
                                    download)
   images = next(iter(images.batch(num_images))).numpy()
@@ -202,7 +174,7 @@ def run_sample_metrics(checkpoint, num_images, samples_per_image=2, temperature=
   results.update(checkpoint=os.path.abspath(checkpoint), step=step, num_images=len(images),
                  samples_per_image=samples_per_image, temperature=temperature,
                  dataset=config.dataset,
-                 paper_saturation={'pic': 0.364, 'embedding_map': 0.327})
+                 paper_saturation={'pic': 0.364, 'gw_baseline': 0.327})
   log(format_sample_table(results))
   _save_results(results, checkpoint, output_json, 'sample_metrics.json', log)
   return results
@@ -230,7 +202,7 @@ def format_sample_table(results):
   lines = [f'{"on " + str(results["num_images"]) + " test images":<32}{"saturation":>14}'
            f'{"paper" if on_imagenet else "paper*":>8}{"colourfulness":>15}{"diversity":>14}']
   paper = results.get('paper_saturation', {})
-  for key, name in (('pic', 'PIC samples'), ('embedding_map', 'g^w pixel-wise MAP'),
+  for key, name in (('pic', 'PIC samples'), ('gw_baseline', 'g^w pixel-wise MAP'),
                     ('ground_truth', 'ground truth')):
     row = results[key]
     ref = f'{100 * paper[key]:>7.1f}%' if key in paper else f'{"":>8}'

@@ -22,26 +22,18 @@ temperature); wrong dtypes or ranks are refused by the signature itself.
 """
 
 import os
-import shutil
-import tempfile
 
 import tensorflow as tf
 
-from pic_tf import cached_sampling
+from pic_tf import baseline
 from pic_tf import checkpoints
 from pic_tf import data
 from pic_tf import fileutil
+from pic_tf import fullres
 from pic_tf import objective
-from pic_tf import sampling
+from pic_tf import samplers
 
 DEFAULT_MAX_SAMPLES = 64
-
-
-class _Untracked:
-  """Holds an object without making it part of the SavedModel's object graph."""
-
-  def __init__(self, item):
-    self.item = item
 
 
 class ColorizationModule(tf.Module):
@@ -59,10 +51,10 @@ class ColorizationModule(tf.Module):
     # tracking the Keras model itself would save second, unconnected copies that
     # TF Serving's (TF1-style) loader leaves uninitialised.
     self.model_variables = [getattr(v, 'value', v) for v in model.weights]
-    self._model = _Untracked(model)
+    # The sampler is a plain Python object: through it the functions reach the model
+    # without tracking it.
+    self._sampler = samplers.make_sampler(model, sampler)
     self.max_samples = int(max_samples)
-    self._sampler = (cached_sampling.CachedSampler(model) if sampler == 'cached'
-                     else sampling.Sampler(model))
     self._image_size = model.config.image_size
     self._downsample = model.config.downsample
 
@@ -93,9 +85,9 @@ class ColorizationModule(tf.Module):
         tf.debugging.assert_greater_equal(temperature, 0.0, message='temperature must be >= 0'),
     ]
     with tf.control_dependencies(checks):
-      gray = sampling.model_gray(images, self._image_size)
+      gray = fullres.model_gray(images, self._image_size)
     chroma = self._sampler.sample(gray, num_samples, temperature, seed)
-    return {'colorizations': sampling.compose_full_resolution(images, chroma)}
+    return {'colorizations': fullres.compose_full_resolution(images, chroma)}
 
   @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name='images')])
   def log_likelihood(self, images):
@@ -105,7 +97,7 @@ class ColorizationModule(tf.Module):
                         fn_output_signature=tf.TensorSpec(
                             [self._image_size, self._image_size, 3], tf.uint8))
     inputs = data.preprocess_batch(resized, self._downsample)
-    bpd, _ = objective.bits_per_dim(self._model.item, inputs, per_image=True)
+    bpd, _ = objective.bits_per_dim(self._sampler.model, inputs, per_image=True)
     return {'bits_per_dim': bpd}
 
   @tf.function(input_signature=[
@@ -113,21 +105,14 @@ class ColorizationModule(tf.Module):
   def embedding_colorize(self, images):
     """The g^w baseline: one pixel-wise MAP colourisation per image."""
     images = self._check_images(images)
-    gray = sampling.model_gray(images, self._image_size)
-    chroma = sampling.embedding_map(self._model.item, gray)[:, None]
-    return {'colorizations': sampling.compose_full_resolution(images, chroma)[:, 0]}
-
-
-def latest_version(export_dir):
-  """The largest numeric sub-directory of ``export_dir`` (None if none)."""
-  if not os.path.isdir(export_dir):
-    return None
-  return max((int(d) for d in os.listdir(export_dir) if d.isdigit()), default=None)
+    gray = fullres.model_gray(images, self._image_size)
+    chroma = baseline.embedding_mode_colorization(self._sampler.model, gray)[:, None]
+    return {'colorizations': fullres.compose_full_resolution(images, chroma)[:, 0]}
 
 
 def next_version(export_dir):
   """1 + the largest numeric sub-directory of ``export_dir`` (1 if none)."""
-  return (latest_version(export_dir) or 0) + 1
+  return (checkpoints.latest_version(export_dir) or 0) + 1
 
 
 def check_target(export_dir, version=None, weights=False):
@@ -168,20 +153,9 @@ def export_weights(config, model, export_dir, step=0):
   Raises:
     FileExistsError: ``export_dir`` exists and is not empty.
   """
-  export_dir = os.path.abspath(export_dir)
   check_target(export_dir, weights=True)
-  parent = os.path.dirname(export_dir)
-  fileutil.ensure_dir(parent, 'the parent of --export_dir')
-  tmp = tempfile.mkdtemp(prefix='.weights-', dir=parent)
-  try:
-    checkpoints.save_inference_weights(tmp, config, model, step)
-    fileutil.set_default_permissions(tmp)
-    if os.path.isdir(export_dir):
-      os.rmdir(export_dir)   # empty, checked above
-    os.replace(tmp, export_dir)   # never a half-written model directory
-  finally:
-    shutil.rmtree(tmp, ignore_errors=True)
-  return checkpoints.latest_checkpoint(export_dir)
+  return checkpoints.save_new_workdir(export_dir, config, model, step=step,
+                                      what='--export_dir')
 
 
 def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sampler='cached'):
@@ -205,15 +179,34 @@ def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sam
   target = os.path.join(export_dir, str(version))
   fileutil.ensure_dir(export_dir, '--export_dir')
   module = ColorizationModule(model, max_samples, sampler)
-  tmp = tempfile.mkdtemp(prefix='.export-', dir=export_dir)
-  try:
+  with fileutil.atomic_dir(target, '--export_dir') as tmp:   # TF Serving sees whole versions
     tf.saved_model.save(module, tmp, signatures={
         'serving_default': module.colorize,
         'log_likelihood': module.log_likelihood,
         'embedding_colorize': module.embedding_colorize,
     })
-    fileutil.set_default_permissions(tmp)
-    os.replace(tmp, target)   # TF Serving only ever sees a complete version
-  finally:
-    shutil.rmtree(tmp, ignore_errors=True)
   return target
+
+
+def run(checkpoint, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES,
+        fmt='saved_model', sampler='cached', config_name=None, overrides=(), log=print):
+  """``bin/export``: the EMA weights of a workdir or original checkpoint, exported.
+
+  Args:
+    checkpoint, config_name, overrides: the model (:func:`pic_tf.checkpoints.load`).
+    export_dir, version, max_samples, sampler: as :func:`export`.
+    fmt: ``'saved_model'`` (:func:`export`) or ``'weights'`` (:func:`export_weights`).
+    log: where the result line goes.
+
+  Returns:
+    The version directory or the weights' checkpoint prefix.
+  """
+  check_target(export_dir, version, fmt == 'weights')   # before the slow model load
+  config, model, _, step = checkpoints.load(checkpoint, config_name, overrides)
+  if fmt == 'weights':
+    path = export_weights(config, model, export_dir, step or 0)
+    log(f'wrote EMA weights of step {step} to {path}')
+  else:
+    path = export(model, export_dir, version, max_samples, sampler)
+    log(f'exported to {path}')
+  return path

@@ -8,6 +8,7 @@ and renamed into place, so an interrupted write never leaves a partial file.
 import contextlib
 import json
 import os
+import shutil
 import stat
 import tempfile
 
@@ -107,6 +108,35 @@ def atomic_file(path, mode='w'):
     if os.path.exists(tmp):
       os.remove(tmp)
     raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path, what='output directory'):
+  """A temporary directory next to ``path`` that becomes ``path`` when the block ends.
+
+  ``path`` must not exist or be an empty directory (callers check first, with their
+  own message). If the block raises, nothing appears at ``path`` and the temporary
+  directory is removed; if the process is killed, only a hidden ``.tmp-*`` directory
+  can remain, never a partial ``path`` (a TF Serving version, a workdir).
+
+  Args:
+    path: the final directory.
+    what: how errors name its parent.
+
+  Yields:
+    The temporary directory's path.
+  """
+  path = os.path.abspath(path)
+  parent = ensure_dir(os.path.dirname(path), f'the parent of {what}')
+  tmp = tempfile.mkdtemp(prefix=f'.tmp-{os.path.basename(path)}-', dir=parent)
+  try:
+    yield tmp
+    set_default_permissions(tmp)
+    if os.path.isdir(path):
+      os.rmdir(path)   # empty; os.rmdir refuses a non-empty one, so nothing is lost
+    os.replace(tmp, path)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_json(obj, path):

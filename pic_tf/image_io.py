@@ -10,11 +10,17 @@ import glob
 import os
 
 import numpy as np
+from PIL import Image
+from PIL import ImageOps
+from PIL import UnidentifiedImageError
 
 from pic_tf import fileutil
 from pic_tf.errors import ImageError
 
+# What read_image reads (Pillow), and the subset tf.io.decode_image reads, which is
+# all that training on a folder (pure tf.data) can use.
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp')
+TF_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif')
 
 
 def read_image(path):
@@ -31,7 +37,6 @@ def read_image(path):
   Raises:
     ImageError: a missing, unreadable, truncated or empty image.
   """
-  from PIL import Image, ImageOps, UnidentifiedImageError  # pylint: disable=import-outside-toplevel
   if not os.path.exists(path):
     raise ImageError(f'{path}: no such file')
   try:
@@ -54,7 +59,6 @@ def read_image(path):
 
 def _to_rgb(im):
   """A Pillow image of any mode -> uint8 RGB ``[H, W, 3]`` (alpha over white)."""
-  from PIL import Image  # pylint: disable=import-outside-toplevel
   if im.mode in ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I', 'F'):
     values = np.asarray(im, dtype=np.float64)
     top = 65535.0 if im.mode.startswith('I;16') or values.max() > 255 else 255.0
@@ -98,7 +102,6 @@ def expand_inputs(patterns):
 
 def write_png(path, image):
   """Writes uint8 ``[H, W, 3]`` as PNG atomically (temporary file, then rename)."""
-  from PIL import Image  # pylint: disable=import-outside-toplevel
   with fileutil.atomic_file(path, 'wb') as f:
     Image.fromarray(np.asarray(image, dtype=np.uint8)).save(f, format='PNG')
 

@@ -13,6 +13,8 @@ Layer and variable names follow the original code (``conv_leak``,
 :mod:`pic_tf.convert` maps checkpoints one to one.
 """
 
+import dataclasses
+
 import keras
 from keras import ops
 import tensorflow as tf
@@ -247,7 +249,6 @@ class PICModel(keras.Model):
     return self.embedding_net.named_layers() + self.pixelcnn.named_layers()
 
   def get_config(self):
-    import dataclasses  # pylint: disable=import-outside-toplevel
     return {'config': dataclasses.asdict(self.config), 'name': self.name}
 
   @classmethod

@@ -14,7 +14,7 @@ The original code adds a term the paper does not state, and so does this package
 the same loss of an *auxiliary head*, the first ``8K`` channels of the embedding
 ``g^w(X^L)`` read as each pixel's mixture parameters on their own (no autoregression).
 It makes ``g^w`` predict colours by itself, and its pixel-wise MAP is the paper's
-``g^w`` baseline (Section 4.3; :func:`pic_tf.sampling.embedding_map`). Each term is the
+``g^w`` baseline (Section 4.3; :func:`pic_tf.baseline.embedding_mode_colorization`). Each term is the
 mean over the batch::
 
   loss = bpd(f^theta) + bpd(aux_head(g^w))

@@ -27,9 +27,11 @@ import tensorflow as tf
 from pic_tf import configs
 from pic_tf import convert
 from pic_tf import data
+from pic_tf import overrides as overrides_lib
 from pic_tf import stats
 from pic_tf import train_lib
 
+LEARNING_CURVE_JSON = 'learning_curve_cifar_c160_l4_b16.json'
 PARITY_JSON = 'training_parity_c32_l2.json'
 ENSEMBLE_JSON = 'training_parity_ensemble_c32_l2.json'
 EVAL_STEPS = (50, 100, 200)
@@ -49,12 +51,20 @@ QUANTITIES = tuple([f'{kind}@{s}' for s in EVAL_STEPS for kind in ('raw', 'ema')
 def cifar10_train_images(data_dir):
   """The whole CIFAR-10 train split, uint8 ``[50000, 32, 32, 3]`` (read once a process)."""
   images, count = data.load_images('cifar10', 'train', 32, data_dir, download=False)
-  return data._load_all(images, count, 32)  # pylint: disable=protected-access
+  return data.load_all(images, count, 32)
 
 
 def load_reference(reference_dir, name=PARITY_JSON):
-  """A JSON of the original's reference folder, as a dict."""
-  with open(os.path.join(reference_dir, name)) as f:
+  """A JSON of the original's reference folder, as a dict.
+
+  Raises:
+    FileNotFoundError: with a message naming the folder to pass.
+  """
+  path = os.path.join(reference_dir, name)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{path} not found: point --reference_dir to the original\'s '
+                            'reference outputs')
+  with open(path) as f:
     return json.load(f)
 
 
@@ -74,7 +84,7 @@ def protocol(reference_dir, data_dir=None, overrides=(), trainer_cls=train_lib.T
   """
   ref = load_reference(reference_dir)
   cfg = ref['config']
-  config = configs.override(configs.cifar10(), [
+  config = overrides_lib.apply(configs.cifar10(), [
       f'model.nr_channels={cfg["nr_channels"]}', f'model.nr_resnet={cfg["nr_resnet"]}',
       f'model.dropout={cfg["dropout"]}', 'train.flip=none', f'train.batch_size={cfg["batch"]}',
       f'train.learning_rate={cfg["lr0"]}', f'train.lr_decay={cfg["lr_decay"]}',

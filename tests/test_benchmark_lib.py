@@ -2,13 +2,11 @@
 
 import json
 
+import itertools
+
 from pic_tf import benchmark_lib
 from pic_tf import parity
-
-
-def test_machine_description():
-  text = benchmark_lib.machine_description()
-  assert 'cores' in text and 'TensorFlow' in text
+from pic_tf import parity_benchmarks
 
 
 def test_train_speed_prints_a_ratio_table():
@@ -23,19 +21,36 @@ def test_train_speed_prints_a_ratio_table():
   assert lines[-2].strip().endswith('1.00x') and lines[-1].strip().endswith('x')
 
 
-def test_sample_speed_prints_both_samplers():
+def test_sample_speed_scales_the_naive_rows_and_adds_the_embedding():
+  """With a clock that advances 1 s per reading, every timed span is 1 s.
+
+  tiny: 4 chroma rows, batch 2. Naive: 2 of 4 rows timed -> 2 s for the pixel loop;
+  cached: all rows -> 1 s; each adds a 1 s embedding. Per image: naive (2 + 1) / 2,
+  cached (1 + 1) / 2; the pixel loop alone: 2 / 1.
+  """
   lines = []
-  rows = benchmark_lib.sample_speed(cases=(('tiny', 2),), naive_rows=2, log=lines.append)
-  assert rows[0]['naive_s_per_image'] > 0 and rows[0]['cached_s_per_image'] > 0
-  assert rows[0]['speedup'] == rows[0]['naive_s_per_image'] / rows[0]['cached_s_per_image']
-  assert rows[0]['pixel_loop_speedup'] > 0 and rows[0]['one_photo_speedup'] > 0
-  assert any('scaled' in line for line in lines) and lines[-2].strip().startswith('tiny')
+  ticks = itertools.count()
+  rows = benchmark_lib.sample_speed(cases=(('tiny', 2),), naive_rows=2, log=lines.append,
+                                    clock=lambda: float(next(ticks)))
+  assert rows[0]['naive_s_per_image'] == 1.5 and rows[0]['cached_s_per_image'] == 1.0
+  assert rows[0]['speedup'] == 1.5 and rows[0]['pixel_loop_speedup'] == 2.0
+  assert rows[0]['one_photo_speedup'] == 1.5
+  assert any('(timed 2 of 4 rows, scaled)' in line for line in lines)
+  assert lines[-2].strip().startswith('tiny')
+
+
+def test_run_names_the_machine_first(monkeypatch):
+  monkeypatch.setattr(benchmark_lib, 'train_speed', lambda **kwargs: [{'ok': True}])
+  lines = []
+  assert benchmark_lib.run('train_speed', log=lines.append) == [{'ok': True}]
+  assert lines[0].startswith('machine: ') and 'bfloat16' in lines[0]
 
 
 def test_training_parity_prints_beside_the_original(reference_dir, tfds_dir):
   lines = []
-  result = benchmark_lib.training_parity(str(reference_dir), str(tfds_dir), steps=2,
-                                         perturb_seed=0, log=lines.append, test_examples=50)
+  result = parity_benchmarks.training_parity(str(reference_dir), str(tfds_dir), steps=2,
+                                             perturb_seed=0, log=lines.append,
+                                             test_examples=50)
   ref_steps = json.loads((reference_dir / parity.PARITY_JSON).read_text())['steps']
   # A 1e-6 perturbation moves the first losses by far less than the 1e-3 tolerance.
   assert [r['step'] for r in result['steps']] == [1, 2]

@@ -39,7 +39,7 @@ def _check(model, batch, rows, seed=(3, 4), temperature=1.0):
   gray = tf.random.stateless_uniform([batch, cfg.image_size, cfg.image_size, 1], seed=[1, 2],
                                      minval=-0.8, maxval=0.8)
   naive, cached = _samplers(model)
-  embedding, lum = naive._embed_fn(gray)   # pylint: disable=protected-access
+  embedding, lum = naive.embed(gray)
   # Rows above `rows` hold an arbitrary earlier result: both samplers continue from it.
   chroma0 = tf.random.stateless_uniform([batch, h, w, 2], seed=[5, 6], minval=-0.5, maxval=0.5)
   keep = tf.cast(tf.range(h) < rows[0], tf.float32)[None, :, None, None]
@@ -48,8 +48,8 @@ def _check(model, batch, rows, seed=(3, 4), temperature=1.0):
   seed = tf.constant(seed, tf.int32)
   temperature = tf.constant(temperature)
   args = (embedding, lum, tf.constant(rows[0]), tf.constant(rows[1]), seed, temperature)
-  _, chroma_naive, _ = naive._row_fn(canvas0, chroma0, *args)   # pylint: disable=protected-access
-  canvas_c, chroma_cached, _, params = cached._row_fn(canvas0, chroma0, *args)  # pylint: disable=protected-access
+  _, chroma_naive, _ = naive.sample_rows(canvas0, chroma0, *args)
+  canvas_c, chroma_cached, _, params = cached.sample_rows(canvas0, chroma0, *args)
   # Per-step parameters equal a full forward pass on the same (final) canvas.
   full = model.pixelcnn(canvas_c, embedding)[:, rows[0]:rows[1]].numpy()
   np.testing.assert_allclose(params.numpy(), full, atol=1e-4, rtol=0)

@@ -18,6 +18,7 @@ from pic_tf import configs
 from pic_tf import convert
 from pic_tf import image_io
 from pic_tf import networks
+from pic_tf import workdir as workdir_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TESTDATA = REPO / 'testdata'
@@ -155,7 +156,7 @@ def test_shipped_demo_model_loads_and_is_small():
   files = list(pathlib.Path(colorize_lib.DEFAULT_MODEL).iterdir())
   assert sum(f.stat().st_size for f in files) <= 20 * 2**20
   colorizer = colorize_lib.load_colorizer(colorize_lib.DEFAULT_MODEL)
-  assert configs.load_json(colorize_lib.DEFAULT_MODEL).name == 'cifar10_demo'
+  assert workdir_lib.load_config(colorize_lib.DEFAULT_MODEL).name == 'cifar10_demo'
   assert colorizer.image_size == 32
   image, _ = image_io.read_image(str(TESTDATA / 'scene_500x375.jpg'))
   out = colorizer.colorize(image[None], 1, 1.0, (0, 0))

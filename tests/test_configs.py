@@ -3,6 +3,8 @@
 import pytest
 
 from pic_tf import configs
+from pic_tf import overrides as overrides_lib
+from pic_tf import workdir as workdir_lib
 from pic_tf.errors import CheckpointError
 from pic_tf.errors import ConfigError
 
@@ -27,13 +29,13 @@ def test_paper_configs():
 
 
 def test_override_and_json_round_trip(tmp_path):
-  cfg = configs.override(configs.tiny(), ['model.nr_channels=8', 'train.batch_size=4',
+  cfg = overrides_lib.apply(configs.tiny(), ['model.nr_channels=8', 'train.batch_size=4',
                                           'train.flip=none', 'dataset=folder:/x'])
   assert cfg.model.nr_channels == 8 and cfg.train.batch_size == 4
   assert cfg.train.flip == 'none' and cfg.dataset == 'folder:/x'
-  configs.save_json(cfg, str(tmp_path))
-  assert configs.load_json(str(tmp_path)) == cfg
-  emb = configs.override(configs.tiny(), [
+  workdir_lib.save_config(cfg, str(tmp_path))
+  assert workdir_lib.load_config(str(tmp_path)) == cfg
+  emb = overrides_lib.apply(configs.tiny(), [
       'model.embedding=[["conv", 4, 1], ["res", 1, 1], ["conv", 80, 2]]'])
   assert emb.model.embedding == (('conv', 4, 1), ('res', 1, 1), ('conv', 80, 2))
 
@@ -50,9 +52,9 @@ def test_override_and_json_round_trip(tmp_path):
 ])
 def test_bad_overrides(assignment, match):
   with pytest.raises(ConfigError, match=match):
-    configs.override(configs.tiny(), [assignment])
+    overrides_lib.apply(configs.tiny(), [assignment])
 
 
 def test_missing_config_json(tmp_path):
   with pytest.raises(CheckpointError, match='not a pic_tf workdir'):
-    configs.load_json(str(tmp_path))
+    workdir_lib.load_config(str(tmp_path))

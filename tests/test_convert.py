@@ -14,12 +14,13 @@ from pic_tf import configs
 from pic_tf import convert
 from pic_tf import distribution
 from pic_tf import networks
+from pic_tf import overrides as overrides_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def c32_config():
-  return configs.override(configs.cifar10(), ['model.nr_channels=32', 'model.nr_resnet=2'])
+  return overrides_lib.apply(configs.cifar10(), ['model.nr_channels=32', 'model.nr_resnet=2'])
 
 
 @pytest.fixture(scope='module')
@@ -135,13 +136,13 @@ def test_convert_to_workdir_and_reload(tmp_path):
   tensors = _tiny_original_tensors(2)
   prefix = _write_tf1_checkpoint(str(tmp_path / 'orig' / 'model.ckpt'), tensors)
   workdir = str(tmp_path / 'workdir')
-  convert.convert_original(prefix, configs.tiny(), workdir)
-  config, model, _ = checkpoints.load_model(workdir)
+  checkpoints.convert_original(prefix, configs.tiny(), workdir)
+  config, model, _, _ = checkpoints.load(workdir)
   assert config == configs.tiny()
   for name, var in convert.original_name_map(model).items():
     np.testing.assert_array_equal(var.numpy(), tensors[name])
   with pytest.raises(convert.ConversionError, match='not empty'):
-    convert.convert_original(prefix, configs.tiny(), workdir)
+    checkpoints.convert_original(prefix, configs.tiny(), workdir)
   assert sorted(os.listdir(tmp_path)) == ['orig', 'workdir']   # no temporary left over
 
 
@@ -152,7 +153,7 @@ def test_bin_convert_original(reference, tmp_path):
          '--set=model.nr_channels=32', '--set=model.nr_resnet=2', f'--output_dir={out}']
   result = subprocess.run(cmd, capture_output=True, text=True, check=False)
   assert result.returncode == 0, result.stderr
-  _, model, _ = checkpoints.load_model(str(out))
+  model = checkpoints.load(str(out)).model
   io = reference['io']
   params, _ = model(io['x_gray'], io['x_rgb_down'])
   np.testing.assert_allclose(params, io['logits'], atol=1e-4, rtol=0)

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from pic_tf import configs
 from pic_tf import data
+from pic_tf import overrides as overrides_lib
 from pic_tf.errors import DatasetError
 
 
@@ -27,7 +28,7 @@ def _write_images(folder, count, size=(20, 14), seed=0):
 
 
 def _tiny(dataset, **train):
-  cfg = configs.override(configs.tiny(), [f'dataset={dataset}'] +
+  cfg = overrides_lib.apply(configs.tiny(), [f'dataset={dataset}'] +
                          [f'train.{k}={v}' for k, v in train.items()])
   return cfg
 
@@ -86,6 +87,17 @@ def test_folder_errors(tmp_path):
         data.load_images(f'folder:{folder}', split, 8)
       for f in expected:
         assert f in str(info.value)
+
+
+def test_folder_with_photos_tensorflow_cannot_decode_is_refused(tmp_path):
+  folder = tmp_path / 'mixed'
+  _write_images(str(folder), 10)
+  (folder / 'scan.TIFF').write_bytes(b'II*\x00')
+  (folder / 'sub1' / 'web.webp').write_bytes(b'RIFF')
+  with pytest.raises(DatasetError, match='2 image') as info:
+    data.folder_files(str(folder), 'train')
+  print(info.value)
+  assert str(folder / 'scan.TIFF') in str(info.value) and 'Convert them to PNG' in str(info.value)
 
 
 def test_resize_is_whole_image_bicubic():
@@ -150,7 +162,7 @@ def test_train_order_is_a_function_of_seed_and_step(tmp_path):
 
 
 def test_epoch_is_a_permutation(tfds_dir):
-  cfg = configs.override(configs.cifar10(), ['train.flip=none', 'train.batch_size=1000'])
+  cfg = overrides_lib.apply(configs.cifar10(), ['train.flip=none', 'train.batch_size=1000'])
   ds, per_epoch = data.train_dataset(cfg, str(tfds_dir), download=False)
   assert per_epoch == 50
   keys = {g.tobytes() for b in ds.take(5) for g in b['gray'].numpy()}

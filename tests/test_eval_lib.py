@@ -13,6 +13,7 @@ from pic_tf import data
 from pic_tf import distribution
 from pic_tf import eval_lib
 from pic_tf import fileutil
+from pic_tf import workdir as workdir_lib
 from pic_tf.errors import CheckpointError
 
 
@@ -45,17 +46,17 @@ def test_table_and_json(tmp_path):
 
 def test_sample_table_says_the_papers_saturations_are_imagenet_figures():
   row = {'saturation': 0.3, 'colorfulness': 20.0, 'diversity': 5.0}
-  results = {'num_images': 16, 'pic': row, 'embedding_map': row, 'ground_truth': row,
-             'paper_saturation': {'pic': 0.364, 'embedding_map': 0.327}}
+  results = {'num_images': 16, 'pic': row, 'gw_baseline': row, 'ground_truth': row,
+             'paper_saturation': {'pic': 0.364, 'gw_baseline': 0.327}}
   for dataset, note in (('cifar10', True), ('imagenet2012', False)):
     table = eval_lib.format_sample_table(dict(results, dataset=dataset))
     assert '36.4%' in table
     assert ('paper\'s figures are for ImageNet 128x128, not cifar10' in table) == note
 
 
-def test_load_for_eval_errors(tmp_path):
+def test_load_errors_for_original_checkpoints(tmp_path):
   with pytest.raises(CheckpointError, match='--config=cifar10'):
-    eval_lib.load_for_eval(str(tmp_path / 'model.ckpt'))
-  configs.save_json(configs.tiny(), str(tmp_path))
+    checkpoints.load(str(tmp_path / 'model.ckpt'))
+  workdir_lib.save_config(configs.tiny(), str(tmp_path))
   with pytest.raises(CheckpointError, match='no checkpoint'):
-    eval_lib.load_for_eval(str(tmp_path))
+    checkpoints.load(str(tmp_path))

@@ -12,13 +12,13 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from pic_tf import baseline
 from pic_tf import cached_sampling
 from pic_tf import checkpoints
 from pic_tf import configs
 from pic_tf import convert
 from pic_tf import export_lib
-from pic_tf import networks
-from pic_tf import sampling
+from pic_tf import fullres
 
 import helpers
 
@@ -76,10 +76,10 @@ def test_fresh_process_without_pic_tf_matches_the_in_process_sampler(exported, t
   assert json.loads(result.stdout.strip().splitlines()[-1]) == {'pic_tf_imported': False}
   served = np.load(tmp_path / 'out.npy')
   model = exported['model']
-  gray = sampling.model_gray(images, model.config.image_size)
+  gray = fullres.model_gray(images, model.config.image_size)
   chroma = cached_sampling.CachedSampler(model).sample(gray, 3, 0.8,
                                                        tf.constant([11, 12], tf.int64))
-  expected = sampling.compose_full_resolution(images, chroma).numpy()
+  expected = fullres.compose_full_resolution(images, chroma).numpy()
   assert served.shape == (2, 3, 4, 6, 3) and served.dtype == np.uint8
   np.testing.assert_array_equal(served, expected)
 
@@ -185,8 +185,8 @@ def test_other_signatures(exported):
   gray = image[..., :1]
   out = loaded.signatures['embedding_colorize'](images=tf.constant(gray))['colorizations']
   model = exported['model']
-  chroma = sampling.embedding_map(model, sampling.model_gray(gray, 8))[:, None]
-  np.testing.assert_array_equal(out, sampling.compose_full_resolution(gray, chroma)[:, 0])
+  chroma = baseline.embedding_mode_colorization(model, fullres.model_gray(gray, 8))[:, None]
+  np.testing.assert_array_equal(out, fullres.compose_full_resolution(gray, chroma)[:, 0])
 
 
 def test_second_export_is_version_2_and_original_checkpoints_export(exported, tmp_path):
@@ -225,7 +225,7 @@ def test_weights_format_is_a_loadable_half_size_workdir(exported, tmp_path):
                            f'--checkpoint={exported["workdir"]}', '--format=weights',
                            f'--export_dir={out}'], capture_output=True, text=True, check=False)
   assert result.returncode == 0, result.stderr[-2000:]
-  _, model, _ = checkpoints.load_model(str(out))
+  model = checkpoints.load(str(out)).model
   for a, b in zip(model.weights, exported['model'].weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
   again = subprocess.run([sys.executable, str(REPO / 'bin' / 'export'),
@@ -238,7 +238,7 @@ def test_export_weights_leaves_nothing_behind_on_failure(exported, tmp_path, mon
   def broken(directory, *args, **kwargs):
     (pathlib.Path(directory) / 'config.json').write_text('{}')
     raise OSError('disk full')
-  monkeypatch.setattr(export_lib.checkpoints, 'save_inference_weights', broken)
+  monkeypatch.setattr(export_lib.checkpoints, '_save', broken)
   with pytest.raises(OSError, match='disk full'):
     export_lib.export_weights(configs.tiny(), exported['model'], str(tmp_path / 'w'))
   assert os.listdir(tmp_path) == []   # neither the target nor a temporary directory

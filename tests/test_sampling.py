@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pic_tf import baseline
 from pic_tf import color
 from pic_tf import configs
 from pic_tf import distribution
+from pic_tf import fullres
 from pic_tf import networks
+from pic_tf import overrides as overrides_lib
 from pic_tf import progress
 from pic_tf import sampling
 
@@ -76,7 +79,7 @@ def test_samples_follow_the_models_chain_on_a_2x2_grid():
   the sampler's empirical frequencies over 20,000 samples must match it, while the
   same chain in column-major order (a wrong raster order) is clearly different.
   """
-  config = configs.override(configs.tiny(), ['model.image_size=4', 'model.nr_logistic_mix=2'])
+  config = overrides_lib.apply(configs.tiny(), ['model.image_size=4', 'model.nr_logistic_mix=2'])
   model = networks.build_model(config.model)
   helpers.randomize(model, 0, g_scale=1.5)   # canvas-dependent, not degenerate (entropy 1.65)
   gray = tf.constant([[[[0.3], [-0.2], [0.5], [0.1]], [[-0.4], [0.2], [0.0], [0.6]],
@@ -127,7 +130,7 @@ def test_reconstruction_and_embedding_baseline(tiny, gray):
   canvas = tf.random.stateless_uniform([2, chroma_size, chroma_size, 3], seed=[3, 3], minval=-1)
   rec = sampling.reconstruct(tiny, gray, canvas, 1.0, (1, 1)).numpy()
   assert rec.shape == (2, chroma_size, chroma_size, 2) and np.abs(rec).max() <= 1.0
-  base = sampling.embedding_map(tiny, gray).numpy()
+  base = baseline.embedding_mode_colorization(tiny, gray).numpy()
   assert base.shape == (2, chroma_size, chroma_size, 2)
   # The chosen candidate is the most probable of the K component modes.
   params = tiny.embed(gray)[..., :80]
@@ -144,14 +147,14 @@ def test_full_resolution_keeps_size_and_luminance(tiny):
   rng = np.random.default_rng(0)
   for height, width, channels in ((375, 500, 3), (4, 6, 3), (61, 17, 1)):
     image = rng.integers(0, 256, size=(1, height, width, channels), dtype=np.uint8)
-    gray = sampling.model_gray(image, tiny.config.image_size)
+    gray = fullres.model_gray(image, tiny.config.image_size)
     chroma = sampling.Sampler(tiny).sample(gray, 2, 0.5, (1, 0))
-    out = sampling.compose_full_resolution(image, chroma, rounding='round').numpy()
+    out = fullres.compose_full_resolution(image, chroma, rounding='round').numpy()
     assert out.shape == (1, 2, height, width, 3) and out.dtype == np.uint8
     requested_ab = color.denormalize_lab(tf.concat([tf.zeros([2, height, width, 1]),
                                                     tf.image.resize(chroma[0], [height, width])],
                                                    -1)).numpy()[..., 1:]
-    lum_in = sampling.gray_from_images(image).numpy()[0]
+    lum_in = fullres.gray_from_images(image).numpy()[0]
     requested = np.concatenate([np.broadcast_to(lum_in, requested_ab.shape[:-1] + (1,)),
                                 requested_ab], -1)
     unclipped = color.lab_to_rgb_float(requested, clip=False).numpy()
@@ -163,8 +166,8 @@ def test_full_resolution_keeps_size_and_luminance(tiny):
 
 def test_model_gray_matches_training_inputs():
   rgb = np.random.default_rng(1).integers(0, 256, size=(2, 8, 8, 3), dtype=np.uint8)
-  np.testing.assert_allclose(sampling.model_gray(rgb, 8),
+  np.testing.assert_allclose(fullres.model_gray(rgb, 8),
                              color.rgb_to_lab_norm(rgb)[..., :1], atol=1e-6)
   gray = rgb[..., :1]
-  np.testing.assert_allclose(sampling.model_gray(gray, 8),
-                             sampling.model_gray(np.repeat(gray, 3, -1), 8), atol=1e-6)
+  np.testing.assert_allclose(fullres.model_gray(gray, 8),
+                             fullres.model_gray(np.repeat(gray, 3, -1), 8), atol=1e-6)

@@ -1,0 +1,95 @@
+"""A workdir's config: ``config.json`` written by training, read by every other binary.
+
+A workdir written by ``bin/train`` or ``bin/convert_original`` holds::
+
+  config.json        the resolved :class:`pic_tf.configs.Config`
+  ckpt-<step>.*      checkpoints (:mod:`pic_tf.checkpoints`)
+  checkpoint         the CheckpointManager's index
+
+A run may be resumed with other run-length or logging fields
+(:data:`RESUMABLE_FIELDS`); a different model, dataset or optimisation is refused.
+"""
+
+import dataclasses
+import json
+import os
+
+from pic_tf import configs
+from pic_tf import fileutil
+from pic_tf.errors import CheckpointError
+from pic_tf.errors import ConfigError
+
+CONFIG_FILENAME = 'config.json'
+# Fields that may change when a run is resumed (length, logging); the rest may not.
+RESUMABLE_FIELDS = {'num_epochs', 'num_steps', 'log_every', 'checkpoint_every', 'eval_every',
+                    'eval_examples', 'sample_every', 'keep_checkpoints', 'deterministic'}
+
+
+def is_workdir(path):
+  """True if ``path`` is a directory holding a ``config.json``."""
+  return os.path.isdir(path) and os.path.exists(os.path.join(path, CONFIG_FILENAME))
+
+
+def save_config(config, workdir):
+  """Writes ``config`` as ``workdir/config.json`` (atomically). Returns the path."""
+  path = os.path.join(workdir, CONFIG_FILENAME)
+  fileutil.write_json(config.to_dict(), path)
+  return path
+
+
+def load_config(workdir):
+  """Reads the :class:`pic_tf.configs.Config` a workdir was trained with.
+
+  Raises:
+    CheckpointError: ``workdir`` has no ``config.json``, or one that is not a config.
+  """
+  path = os.path.join(workdir, CONFIG_FILENAME)
+  if not os.path.exists(path):
+    raise CheckpointError(
+        f'{workdir} has no {CONFIG_FILENAME}: it is not a pic_tf workdir (train one with '
+        'bin/train, or convert an original checkpoint with bin/convert_original)')
+  try:
+    with open(path) as f:
+      return configs.Config.from_dict(json.load(f))
+  except (ValueError, TypeError, AttributeError) as e:
+    # Damaged or hand-edited: never guess a model from it.
+    raise CheckpointError(
+        f'{path} is damaged or not a pic_tf config ({type(e).__name__}: {e}). Restore it '
+        'from a copy, or rewrite it with bin/train using the --config and --set flags the '
+        'run was started with') from None
+
+
+def prepare(config, workdir):
+  """Checks ``workdir`` against ``config`` and writes ``config.json``.
+
+  Returns:
+    True if the workdir already held a run.
+
+  Raises:
+    ConfigError: the workdir holds a run of another config.
+  """
+  existed = os.path.exists(os.path.join(workdir, CONFIG_FILENAME))
+  if existed:
+    old = load_config(workdir)
+    diffs = _config_diffs(old, config)
+    if diffs:
+      raise ConfigError(
+          f'workdir {workdir} holds a run of another config ({old.name}); it differs in: '
+          + ', '.join(diffs) + '. Use a new --workdir, or the same --config and --set flags.')
+  save_config(config, workdir)
+  return existed
+
+
+def _config_diffs(old, new):
+  diffs = []
+  if old.dataset != new.dataset:
+    diffs.append(f'dataset ({old.dataset} vs {new.dataset})')
+  for section in ('model', 'train'):
+    a, b = getattr(old, section), getattr(new, section)
+    for field in dataclasses.fields(a):
+      if section == 'train' and field.name in RESUMABLE_FIELDS:
+        continue
+      if getattr(a, field.name) != getattr(b, field.name):
+        diffs.append(f'{section}.{field.name} ({getattr(a, field.name)} vs '
+                     f'{getattr(b, field.name)})')
+  return diffs
