@@ -6,8 +6,10 @@ pattern of Orbit's actions in tensorflow/models). Every action runs on the last 
 too, except sample grids when they are off (``train.sample_every = 0``).
 """
 
+import dataclasses
 import math
 import os
+from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
@@ -113,26 +115,24 @@ class LogAction:
     self.results['train_bpd'] = mean_bpd
 
 
+@dataclasses.dataclass
 class CheckpointAction:
   """Saves model, EMA, optimizer and step through a ``tf.train.CheckpointManager``."""
-
-  def __init__(self, manager, every):
-    self.manager = manager
-    self.every = every
+  manager: Any
+  every: int
 
   def __call__(self, step, last_step):
     if due(step, self.every, last_step):
       self.manager.save(checkpoint_number=step)
 
 
+@dataclasses.dataclass
 class SampleGridAction:
   """Writes a ``gray | samples | original`` grid of test images to TensorBoard."""
-
-  def __init__(self, trainer, images, every, summaries):
-    self.trainer = trainer
-    self.images = images
-    self.every = every
-    self.summaries = summaries
+  trainer: Any
+  images: Any          # uint8 [N, S, S, 3]
+  every: int
+  summaries: Summaries
 
   def __call__(self, step, last_step):
     if due(step, self.every, last_step, at_end=bool(self.every)):
@@ -140,17 +140,16 @@ class SampleGridAction:
                            sample_grid(self.trainer, self.images, seed=step))
 
 
+@dataclasses.dataclass
 class EvalAction:
   """Test bpd of the EMA and the raw weights, logged and kept in the results."""
-
-  def __init__(self, trainer, dataset, count, every, summaries, log, results):
-    self.trainer = trainer
-    self.dataset = dataset
-    self.count = count
-    self.every = every
-    self.summaries = summaries
-    self.log = log
-    self.results = results
+  trainer: Any
+  dataset: Any         # batches of input dicts
+  count: int           # images in ``dataset``
+  every: int
+  summaries: Summaries
+  log: Callable[[str], None]
+  results: dict
 
   def __call__(self, step, last_step):
     if not due(step, self.every, last_step):

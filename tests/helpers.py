@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from pic_tf import distribution
 from pic_tf import networks
 
 
@@ -20,3 +21,12 @@ def randomize(model, seed=0, g_scale=1.0, b_std=0.3):
     else:
       var.assign(rng.normal(0, b_std, size=var.shape).astype(np.float32))
   return model
+
+
+def component_modes(params, lum, num_mix):
+  """Each component's mode (a', b') of every pixel, as temperature 0 samples: ``[..., K, 2]``."""
+  _, coeffs, means, _ = [t.numpy() for t in distribution.split_params(params, num_mix)]
+  lum = np.asarray(lum)[..., None]
+  a = np.clip(means[..., 0, :] + coeffs[..., 0, :] * lum, -1, 1)
+  b = np.clip(means[..., 1, :] + coeffs[..., 1, :] * lum + coeffs[..., 2, :] * a, -1, 1)
+  return np.stack([a, b], -1)

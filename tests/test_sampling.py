@@ -1,4 +1,4 @@
-"""Sampling draws from the model, in raster order, reproducibly; full-resolution output."""
+"""Sampling draws from the model, in raster order, reproducibly."""
 
 import itertools
 
@@ -6,11 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pic_tf import baseline
 from pic_tf import color
 from pic_tf import configs
-from pic_tf import distribution
-from pic_tf import fullres
 from pic_tf import networks
 from pic_tf import overrides as overrides_lib
 from pic_tf import progress
@@ -49,15 +46,6 @@ def test_same_seed_same_output_other_seed_other_output(tiny, gray):
   np.testing.assert_array_equal(sampler.sample(gray, 3, 1.0, tf.constant([4, 2], tf.int64)), a)
 
 
-def _component_means(params, lum, num_mix):
-  """All K candidate (a', b') of a pixel at temperature 0: ``[..., K, 2]``."""
-  _, coeffs, means, _ = [t.numpy() for t in distribution.split_params(params, num_mix)]
-  lum = np.asarray(lum)[..., None]
-  a = np.clip(means[..., 0, :] + coeffs[..., 0, :] * lum, -1, 1)
-  b = np.clip(means[..., 1, :] + coeffs[..., 1, :] * lum + coeffs[..., 2, :] * a, -1, 1)
-  return np.stack([a, b], -1)
-
-
 def test_temperature_zero_keeps_only_the_component_choice(tiny, gray):
   sampler = sampling.Sampler(tiny)
   chroma = sampler.sample(gray, 4, 0.0, (7, 7)).numpy()          # [2, 4, h, w, 2]
@@ -65,7 +53,7 @@ def test_temperature_zero_keeps_only_the_component_choice(tiny, gray):
   lum = np.repeat(color.downsample(gray, 2)[..., 0].numpy(), 4, axis=0)
   canvas = color.lab_norm_to_rgb_norm(np.concatenate([lum[..., None], flat], -1))
   params, _ = tiny(np.repeat(gray.numpy(), 4, axis=0), canvas)  # teacher forcing
-  candidates = _component_means(params, lum, 10)                 # [B, h, w, K, 2]
+  candidates = helpers.component_modes(params, lum, 10)                 # [B, h, w, K, 2]
   distance = np.abs(candidates - flat[..., None, :]).max(-1).min(-1)
   assert distance.max() < 1e-5        # every pixel is exactly one component's mean
   assert np.abs(chroma[:, 0] - chroma[:, 1]).max() > 0.01     # the choice stays random
@@ -97,7 +85,7 @@ def test_samples_follow_the_models_chain_on_a_2x2_grid():
       for step, (r, c) in enumerate(order):
         canvas = color.lab_norm_to_rgb_norm(np.concatenate([lum[..., None], chroma], -1))
         params = model.pixelcnn(canvas[None], embedding)[0, r, c].numpy()
-        chroma[r, c] = _component_means(params, lum[r, c], 2)[path[step]]
+        chroma[r, c] = helpers.component_modes(params, lum[r, c], 2)[path[step]]
         logits.append(params[:2])
       if teacher_forced:   # probabilities from one pass on the finished canvas
         canvas = color.lab_norm_to_rgb_norm(np.concatenate([lum[..., None], chroma], -1))
@@ -125,49 +113,8 @@ def test_samples_follow_the_models_chain_on_a_2x2_grid():
   assert 0.5 * np.abs(wrong - expected).sum() > 0.1   # the test tells the orders apart
 
 
-def test_reconstruction_and_embedding_baseline(tiny, gray):
-  size, chroma_size = tiny.config.image_size, tiny.config.chroma_size
+def test_reconstruction_samples_every_pixel_in_one_pass(tiny, gray):
+  chroma_size = tiny.config.chroma_size
   canvas = tf.random.stateless_uniform([2, chroma_size, chroma_size, 3], seed=[3, 3], minval=-1)
   rec = sampling.reconstruct(tiny, gray, canvas, 1.0, (1, 1)).numpy()
   assert rec.shape == (2, chroma_size, chroma_size, 2) and np.abs(rec).max() <= 1.0
-  base = baseline.embedding_mode_colorization(tiny, gray).numpy()
-  assert base.shape == (2, chroma_size, chroma_size, 2)
-  # The chosen candidate is the most probable of the K component modes.
-  params = tiny.embed(gray)[..., :80]
-  lum = color.downsample(gray, 2)[..., 0].numpy()
-  candidates = _component_means(params, lum, 10)
-  dist = distribution.ChromaMixture(params, lum)
-  best = dist.log_prob(base).numpy()
-  for k in range(10):
-    assert (best >= dist.log_prob(candidates[..., k, :]).numpy() - 1e-5).all()
-  del size
-
-
-def test_full_resolution_keeps_size_and_luminance(tiny):
-  rng = np.random.default_rng(0)
-  for height, width, channels in ((375, 500, 3), (4, 6, 3), (61, 17, 1)):
-    image = rng.integers(0, 256, size=(1, height, width, channels), dtype=np.uint8)
-    gray = fullres.model_gray(image, tiny.config.image_size)
-    chroma = sampling.Sampler(tiny).sample(gray, 2, 0.5, (1, 0))
-    out = fullres.compose_full_resolution(image, chroma, rounding='round').numpy()
-    assert out.shape == (1, 2, height, width, 3) and out.dtype == np.uint8
-    requested_ab = color.denormalize_lab(tf.concat([tf.zeros([2, height, width, 1]),
-                                                    tf.image.resize(chroma[0], [height, width])],
-                                                   -1)).numpy()[..., 1:]
-    lum_in = fullres.gray_from_images(image).numpy()[0]
-    requested = np.concatenate([np.broadcast_to(lum_in, requested_ab.shape[:-1] + (1,)),
-                                requested_ab], -1)
-    unclipped = color.lab_to_rgb_float(requested, clip=False).numpy()
-    in_gamut = ((unclipped >= 0) & (unclipped <= 1)).all(-1)
-    assert in_gamut.mean() > 0.05
-    lab_out = color.rgb_to_lab(out[0]).numpy()
-    assert np.abs(lab_out[..., 0] - lum_in[..., 0])[in_gamut].max() <= 1.0
-
-
-def test_model_gray_matches_training_inputs():
-  rgb = np.random.default_rng(1).integers(0, 256, size=(2, 8, 8, 3), dtype=np.uint8)
-  np.testing.assert_allclose(fullres.model_gray(rgb, 8),
-                             color.rgb_to_lab_norm(rgb)[..., :1], atol=1e-6)
-  gray = rgb[..., :1]
-  np.testing.assert_allclose(fullres.model_gray(gray, 8),
-                             fullres.model_gray(np.repeat(gray, 3, -1), 8), atol=1e-6)
