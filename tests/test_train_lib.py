@@ -19,6 +19,7 @@ from pic_tf import data
 from pic_tf import overrides as overrides_lib
 from pic_tf import parity
 from pic_tf import train_lib
+from pic_tf import workdir as workdir_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -122,12 +123,16 @@ def test_sigkill_and_resume_equals_uninterrupted(tmp_path):
 def test_workdir_of_another_config_and_conflicting_flags(tmp_path):
   photos = _photos(str(tmp_path / 'photos'), 16)
   workdir = str(tmp_path / 'run')
-  _run(['train', '--config=tiny', f'--dataset=folder:{photos}', f'--workdir={workdir}',
-        '--num_steps=2', '--set=train.eval_examples=4', '--batch_size=4'])
+  # A run of the tiny config on these photos (its config.json is what is compared).
+  config = overrides_lib.apply(configs.tiny(), [f'dataset=folder:{photos}',
+                                                'train.batch_size=4', 'train.num_steps=2'])
+  os.makedirs(workdir)
+  workdir_lib.save_config(config, workdir)
   result = _run(['train', '--config=tiny', f'--dataset=folder:{photos}', f'--workdir={workdir}',
                  '--num_steps=2', '--set=model.nr_channels=8', '--batch_size=4'], check=False)
   assert result.returncode == 1
   assert 'model.nr_channels (16 vs 8)' in result.stderr and 'Traceback' not in result.stderr
+  assert workdir_lib.load_config(workdir) == config   # untouched
   result = _run(['train', '--config=tiny', f'--workdir={workdir}', '--batch_size=4',
                  '--set=train.batch_size=8'], check=False)
   assert result.returncode == 1 and 'conflict' in result.stderr
