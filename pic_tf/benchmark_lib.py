@@ -5,12 +5,16 @@ The modes that compare training with the original are in
 :mod:`pic_tf.parity_benchmarks`; :func:`run` dispatches every mode.
 """
 
+import tempfile
 import time
 
 import numpy as np
 import tensorflow as tf
 
+from pic_tf import checkpoints
+from pic_tf import colorize_lib
 from pic_tf import configs
+from pic_tf import export_lib
 from pic_tf import data
 from pic_tf import fileutil
 from pic_tf import hardware
@@ -18,6 +22,7 @@ from pic_tf import networks
 from pic_tf import overrides as overrides_lib
 from pic_tf import parity_benchmarks
 from pic_tf import samplers
+from pic_tf import serving_load
 from pic_tf import train_lib
 from pic_tf.errors import ConfigError
 
@@ -158,13 +163,24 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
   return rows
 
 
-MODES = ('train_speed', 'sample_speed', 'learning_curve', 'training_parity',
+def serving_load_of(saved_model=None, requests=200, threads=8, seed=0, log=print):
+  """:func:`pic_tf.serving_load.run` on ``saved_model``, by default the shipped demo model
+  exported for the occasion into a temporary directory."""
+  if saved_model:
+    return serving_load.run(saved_model, requests, threads, seed, log=log)
+  with tempfile.TemporaryDirectory() as tmp:
+    log(f'exporting the shipped demo model ({colorize_lib.DEFAULT_MODEL}) to {tmp}')
+    model = checkpoints.load(colorize_lib.DEFAULT_MODEL).model
+    return serving_load.run(export_lib.export(model, tmp), requests, threads, seed, log=log)
+
+
+MODES = ('train_speed', 'sample_speed', 'serving_load', 'learning_curve', 'training_parity',
          'training_parity_ensemble')
 
 
 def run(mode, reference_dir=None, data_dir=None, batch_size=16, steps=None, seed=0,
         perturb_seed=None, naive_rows=None, runs=6, first_seed=100, output_json=None,
-        log=print):
+        saved_model=None, requests=200, threads=8, log=print):
   """Runs one mode of ``bin/benchmark`` (:data:`MODES`) after a line describing the machine.
 
   Returns:
@@ -176,6 +192,8 @@ def run(mode, reference_dir=None, data_dir=None, batch_size=16, steps=None, seed
     results = train_speed(batch_size=batch_size, steps=steps or 10, log=log)
   elif mode == 'sample_speed':
     results = sample_speed(naive_rows=naive_rows, log=log)
+  elif mode == 'serving_load':
+    results = serving_load_of(saved_model, requests, threads, seed, log=log)
   elif mode == 'learning_curve':
     results = parity_benchmarks.learning_curve(reference_dir, data_dir, steps, seed, log=log)
   elif mode == 'training_parity':

@@ -21,6 +21,7 @@ from pic_tf import networks
 from pic_tf import overrides as overrides_lib
 from pic_tf import workdir as workdir_lib
 from pic_tf.errors import CheckpointError
+from pic_tf.errors import DamagedCheckpointError
 
 Loaded = collections.namedtuple('Loaded', 'config model ema step')
 
@@ -28,11 +29,6 @@ Loaded = collections.namedtuple('Loaded', 'config model ema step')
 def make_checkpoint(model, ema, **extra):
   """The checkpoint object of a workdir: ``model``, ``ema`` and any ``extra`` trackables."""
   return tf.train.Checkpoint(model=model, ema=ema, **extra)
-
-
-def latest_checkpoint(workdir):
-  """Path prefix of the newest checkpoint in ``workdir``, or None."""
-  return tf.train.latest_checkpoint(workdir)
 
 
 def create_model_and_ema(config):
@@ -81,20 +77,36 @@ def _check_compatible(path, model):
   return problems
 
 
+def _damaged(path, error):
+  first = str(getattr(error, 'message', None) or error).strip().splitlines()
+  reason = first[0].split('}}')[-1].strip() if first else type(error).__name__
+  return DamagedCheckpointError(f'checkpoint {path} is damaged or incomplete ({reason[:200]})')
+
+
 def restore(checkpoint, path, model):
-  """Restores ``checkpoint`` from ``path``, with a clear error for the wrong model.
+  """Restores ``checkpoint`` from ``path``, with clear errors for a wrong or damaged one.
 
   Raises:
     CheckpointError: the checkpoint does not hold this model's variables.
+    DamagedCheckpointError: its files are missing, truncated or corrupted.
   """
-  problems = _check_compatible(path, model)
+  # Reading a damaged checkpoint fails in many ways: missing files (NotFound),
+  # truncated data (IndexError), corrupted bytes (DataLoss, a checksum).
+  unreadable = (tf.errors.OpError, IndexError, ValueError, OSError)
+  try:
+    problems = _check_compatible(path, model)
+  except unreadable as e:
+    raise _damaged(path, e) from None
   if problems:
     shown = '\n  '.join(problems[:10])
     more = f'\n  ... and {len(problems) - 10} more' if len(problems) > 10 else ''
     raise CheckpointError(
         f'checkpoint {path} does not fit the model of this config:\n  {shown}{more}\n'
         'Use the workdir (and config.json) the checkpoint was written with.')
-  return checkpoint.restore(path)
+  try:
+    return checkpoint.restore(path)
+  except unreadable as e:
+    raise _damaged(path, e) from None
 
 
 def load(path, config_name=None, overrides=(), ema=True):
@@ -102,7 +114,9 @@ def load(path, config_name=None, overrides=(), ema=True):
 
   Args:
     path: a pic_tf workdir (``bin/train``, ``bin/convert_original``, ``bin/export
-      --format=weights``), or a checkpoint prefix or directory of the original code.
+      --format=weights``: its newest checkpoint), one checkpoint of a workdir
+      (``<workdir>/ckpt-<step>``), or a checkpoint prefix or directory of the original
+      code.
     config_name, overrides: which model an original checkpoint holds (a
       :func:`pic_tf.configs.get_config` name and ``--set`` assignments); a workdir
       says it itself.
@@ -116,15 +130,26 @@ def load(path, config_name=None, overrides=(), ema=True):
   Raises:
     CheckpointError: a missing path, a workdir without a checkpoint, a checkpoint of
       another model, or an original checkpoint without ``config_name``.
+    DamagedCheckpointError: missing, truncated or corrupted checkpoint files (the
+      message names an earlier checkpoint to use).
   """
-  if workdir_lib.is_workdir(path):
-    config = workdir_lib.load_config(path)
-    latest = latest_checkpoint(path)
-    if latest is None:
+  prefix_in_workdir = (not os.path.isdir(path) and
+                       workdir_lib.is_workdir(os.path.dirname(os.path.abspath(path))))
+  if workdir_lib.is_workdir(path) or prefix_in_workdir:
+    workdir = os.path.dirname(os.path.abspath(path)) if prefix_in_workdir else path
+    config = workdir_lib.load_config(workdir)
+    chosen = path if prefix_in_workdir else workdir_lib.latest_checkpoint(path)
+    if chosen is None:
       raise CheckpointError(f'{path} has a config.json but no checkpoint yet; train '
                             'longer (checkpoints are written every train.checkpoint_every '
                             'steps) or point to another workdir')
-    model, averages, step = restore_model_and_ema(config, latest)
+    try:
+      model, averages, step = restore_model_and_ema(config, chosen)
+    except DamagedCheckpointError as e:
+      earlier = [p for p in workdir_lib.checkpoint_paths(workdir)[::-1] if p != chosen]
+      fix = (f'pass an earlier one, e.g. --checkpoint={earlier[0]}' if earlier else
+             'restore the workdir from a copy, or train again')
+      raise DamagedCheckpointError(f'{e}: {fix}') from None
   else:
     exists = os.path.exists(path) or tf.io.gfile.glob(path + '.*')
     if config_name is None or not exists:
@@ -205,7 +230,7 @@ def save_new_workdir(directory, config, model, ema=None, step=0, what='--output_
   objects = {'model': model} if ema is None else {'model': model, 'ema': ema}
   with fileutil.atomic_dir(directory, what) as tmp:
     _save(tmp, config, step, **objects)
-  return latest_checkpoint(directory)
+  return workdir_lib.latest_checkpoint(directory)
 
 
 def convert_original(original_checkpoint, config, output_dir):

@@ -91,13 +91,20 @@ def run(main, positional=False):
 
   ``--help`` prints the binary's docstring and its own flags (with ``--config`` and
   ``--set``) and exits 0; user errors (:class:`pic_tf.errors.PicError`, missing or
-  existing files) print one ``error: ...`` line and exit 1; so do positional
-  arguments unless ``positional``. ``PIC_TF_TRACEBACK=1`` adds the traceback.
+  existing files, a full or read-only disk) print one ``error: ...`` line and exit 1;
+  so do positional arguments unless ``positional``. ``PIC_TF_TRACEBACK=1`` adds the
+  traceback.
 
   Args:
     main: ``main(argv)`` of the binary.
     positional: whether ``main`` takes positional arguments (``argv[1:]``).
   """
+
+  def fail(message):
+    if os.environ.get('PIC_TF_TRACEBACK'):
+      traceback.print_exc()
+    print(f'error: {message}', file=sys.stderr)
+    sys.exit(1)
 
   def wrapped(argv):
     try:
@@ -105,10 +112,14 @@ def run(main, positional=False):
         raise errors.ConfigError(f'unexpected arguments: {argv[1:]} (see --help)')
       return main(argv)
     except (errors.PicError, FileNotFoundError, FileExistsError, NotADirectoryError) as e:
-      if os.environ.get('PIC_TF_TRACEBACK'):
-        traceback.print_exc()
-      print(f'error: {e}', file=sys.stderr)
-      sys.exit(1)
+      fail(e)
+    except Exception as e:  # pylint: disable=broad-except
+      # A full or read-only disk (Python's OSError or TensorFlow's own error) is the
+      # user's to fix; anything else is a bug and keeps its traceback.
+      message = errors.describe_write_failure(e)
+      if message is None:
+        raise
+      fail(message)
 
   args = sys.argv[1:sys.argv.index('--')] if '--' in sys.argv else sys.argv[1:]
   if any(a in HELP_FLAGS for a in args):

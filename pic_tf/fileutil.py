@@ -3,6 +3,10 @@
 Everything a user looks at or a later run reads (JSON results, config.json, PNGs,
 checkpoints, SavedModels) is written to a temporary name in the target's directory
 and renamed into place, so an interrupted write never leaves a partial file.
+
+Temporary names carry the writer's process id (``.tmp-<pid>-...``): what a killed
+process left behind is recognised and removed by the next writer in the same
+directory (:func:`remove_stale_temporaries`), never what a live one is writing.
 """
 
 import contextlib
@@ -13,6 +17,48 @@ import stat
 import tempfile
 
 from pic_tf.errors import PicError
+
+
+TMP_PREFIX = '.tmp-'
+
+
+def _tmp_prefix(name=''):
+  return f'{TMP_PREFIX}{os.getpid()}-{name}'
+
+
+def _alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True   # another user's process
+  return True
+
+
+def remove_stale_temporaries(directory):
+  """Removes the temporaries of dead processes from ``directory``.
+
+  Returns:
+    The names removed.
+  """
+  removed = []
+  try:
+    names = os.listdir(directory)
+  except OSError:
+    return removed
+  for name in names:
+    pid = name[len(TMP_PREFIX):].split('-', 1)[0]
+    if not name.startswith(TMP_PREFIX) or not pid.isdigit() or _alive(int(pid)):
+      continue
+    path = os.path.join(directory, name)
+    if os.path.isdir(path) and not os.path.islink(path):
+      shutil.rmtree(path, ignore_errors=True)
+    else:
+      with contextlib.suppress(OSError):
+        os.remove(path)
+    removed.append(name)
+  return removed
 
 
 def _umask():
@@ -98,15 +144,18 @@ def atomic_file(path, mode='w'):
     The open temporary file.
   """
   directory = ensure_dir(os.path.dirname(os.path.abspath(path)))
-  fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=directory)
+  remove_stale_temporaries(directory)
+  fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(), dir=directory)
   try:
     with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding': 'utf-8'})) as f:
       yield f
     set_default_permissions(tmp)
     os.replace(tmp, path)
-  except BaseException:
+  except BaseException as e:
     if os.path.exists(tmp):
       os.remove(tmp)
+    if isinstance(e, OSError) and (e.filename == tmp or isinstance(e.filename, int)):
+      e.filename = path   # name the target, not the temporary or its descriptor
     raise
 
 
@@ -117,7 +166,8 @@ def atomic_dir(path, what='output directory'):
   ``path`` must not exist or be an empty directory (callers check first, with their
   own message). If the block raises, nothing appears at ``path`` and the temporary
   directory is removed; if the process is killed, only a hidden ``.tmp-*`` directory
-  can remain, never a partial ``path`` (a TF Serving version, a workdir).
+  can remain, never a partial ``path`` (a TF Serving version, a workdir), and the next
+  writer in that directory removes it.
 
   Args:
     path: the final directory.
@@ -128,13 +178,18 @@ def atomic_dir(path, what='output directory'):
   """
   path = os.path.abspath(path)
   parent = ensure_dir(os.path.dirname(path), f'the parent of {what}')
-  tmp = tempfile.mkdtemp(prefix=f'.tmp-{os.path.basename(path)}-', dir=parent)
+  remove_stale_temporaries(parent)
+  tmp = tempfile.mkdtemp(prefix=_tmp_prefix(os.path.basename(path) + '-'), dir=parent)
   try:
     yield tmp
     set_default_permissions(tmp)
     if os.path.isdir(path):
       os.rmdir(path)   # empty; os.rmdir refuses a non-empty one, so nothing is lost
     os.replace(tmp, path)
+  except OSError as e:
+    if e.filename and str(e.filename).startswith(tmp):
+      e.filename = path + str(e.filename)[len(tmp):]   # name the target, not the temporary
+    raise
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
 

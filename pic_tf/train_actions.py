@@ -9,6 +9,7 @@ too, except sample grids when they are off (``train.sample_every = 0``).
 import dataclasses
 import math
 import os
+import shutil
 from typing import Any, Callable
 
 import numpy as np
@@ -122,8 +123,16 @@ class CheckpointAction:
   every: int
 
   def __call__(self, step, last_step):
-    if due(step, self.every, last_step):
+    if not due(step, self.every, last_step):
+      return
+    try:
       self.manager.save(checkpoint_number=step)
+    except Exception:
+      # A failed write (a full disk) leaves the checkpoint's temporary shards; the
+      # committed checkpoints are untouched.
+      shutil.rmtree(os.path.join(self.manager.directory, f'ckpt-{step}_temp'),
+                    ignore_errors=True)
+      raise
 
 
 @dataclasses.dataclass

@@ -12,6 +12,7 @@ uninterrupted run would.
 """
 
 import contextlib
+import json
 import os
 import time
 
@@ -30,6 +31,7 @@ from pic_tf import objective
 from pic_tf import samplers
 from pic_tf import train_actions
 from pic_tf import workdir as workdir_lib
+from pic_tf.errors import DamagedCheckpointError
 
 TrainingDivergedError = train_actions.TrainingDivergedError
 
@@ -198,6 +200,9 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
   chief = distribute.is_chief(strategy_obj)
   fileutil.ensure_dir(workdir, '--workdir')
   resumed = workdir_lib.prepare(config, workdir) if chief else True
+  if chief:
+    for name in workdir_lib.clean_workdir(workdir):
+      log(f'removed {name}, left in {workdir} by an interrupted run')
   trainer = Trainer(config, strategy_obj, jit=jit)
   ckpt_dir = workdir if chief else os.path.join(workdir, f'.worker_{distribute.task_id()}')
   manager = tf.train.CheckpointManager(trainer.checkpoint, ckpt_dir,
@@ -215,8 +220,15 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
   results = {'step': step}
   summaries = train_actions.Summaries(workdir, chief)
   logger, actions = _actions(trainer, manager, summaries, results, data_dir, download, log)
+  results_path = os.path.join(workdir, 'train_results.json')
   if step >= steps:
-    log(f'{workdir} is already at step {step} of {steps}: nothing to do')
+    finished = _read_results(results_path) if chief else {'step': step}
+    if finished is not None:
+      log(f'{workdir} is already at step {step} of {steps}: nothing to do')
+      return finished
+    # Killed after its last checkpoint, during the final evaluation: do that again.
+    log(f'{workdir} is at step {step} of {steps} but has no final results: evaluating')
+    actions[-1](step, step)
   iterator = iter(strategy_obj.experimental_distribute_dataset(dataset))
   while step < steps:
     start = time.time()
@@ -227,15 +239,23 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
       action(step, steps)
     results['step'] = step
   if chief:
-    fileutil.write_json(results, os.path.join(workdir, 'train_results.json'))
+    fileutil.write_json(results, results_path)
   summaries.close()
   if not chief:
     tf.io.gfile.rmtree(ckpt_dir)
   return results
 
 
+def _read_results(path):
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
+
+
 def _actions(trainer, manager, summaries, results, data_dir, download, log):
-  """The periodic work of :func:`train`: ``(log action, [log, checkpoint, grid, eval])``."""
+  """The periodic work of :func:`train`: ``(log action, [log, checkpoint, (grid), eval])``."""
   config, train = trainer.config, trainer.config.train
   logger = train_actions.LogAction(trainer, train.log_every, summaries, log, results,
                                    lambda: manager.latest_checkpoint)
@@ -254,14 +274,30 @@ def _actions(trainer, manager, summaries, results, data_dir, download, log):
 
 
 def _restore_or_initialize(trainer, workdir, had_config, data_dir, download, log):
-  """Resumes from the newest checkpoint of ``workdir``, or initialises a new run."""
+  """Resumes from the newest readable checkpoint of ``workdir``, or initialises a new run.
+
+  A damaged newest checkpoint (a disk error, a file deleted by hand) is reported and
+  the one before it is used: everything random is a function of the step, so the run
+  still ends exactly where an uninterrupted one would. Training never starts from
+  scratch over committed checkpoints: if none of them is readable, it stops.
+  """
   config = trainer.config
-  latest = checkpoints.latest_checkpoint(workdir)
-  if latest:
-    checkpoints.restore(trainer.checkpoint, latest,
-                        trainer.model).assert_existing_objects_matched()
-    log(f'resumed from {latest} at step {int(trainer.step.numpy())}')
+  committed = workdir_lib.checkpoint_paths(workdir)
+  for path in reversed(committed):
+    try:
+      checkpoints.restore(trainer.checkpoint, path,
+                          trainer.model).assert_existing_objects_matched()
+    except DamagedCheckpointError as e:
+      log(f'warning: {e}; resuming from the checkpoint before it')
+      continue
+    log(f'resumed from {path} at step {int(trainer.step.numpy())}')
     return
+  if committed:
+    names = ', '.join(os.path.basename(p) for p in committed)
+    raise DamagedCheckpointError(
+        f'every checkpoint of {workdir} is damaged ({names}), so training stopped rather '
+        'than start again over them. Restore the workdir from a copy, or move it away to '
+        'train from step 0.')
   init_images = None
   if config.train.init == 'data_dependent':
     images, _ = data.load_images(config.dataset, 'train', config.model.image_size, data_dir,

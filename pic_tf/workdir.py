@@ -3,8 +3,8 @@
 A workdir written by ``bin/train`` or ``bin/convert_original`` holds::
 
   config.json        the resolved :class:`pic_tf.configs.Config`
-  ckpt-<step>.*      checkpoints (:mod:`pic_tf.checkpoints`)
-  checkpoint         the CheckpointManager's index
+  ckpt-<step>.*      checkpoints (:mod:`pic_tf.checkpoints` reads and writes them)
+  checkpoint         the CheckpointManager's index of the committed checkpoints
 
 A run may be resumed with other run-length or logging fields
 (:data:`RESUMABLE_FIELDS`); a different model, dataset or optimisation is refused.
@@ -13,6 +13,8 @@ A run may be resumed with other run-length or logging fields
 import dataclasses
 import json
 import os
+import re
+import shutil
 
 from pic_tf import configs
 from pic_tf import fileutil
@@ -93,3 +95,78 @@ def _config_diffs(old, new):
         diffs.append(f'{section}.{field.name} ({getattr(a, field.name)} vs '
                      f'{getattr(b, field.name)})')
   return diffs
+
+
+_CHECKPOINT_FILE = re.compile(r'^ckpt-(\d+)(\.index|\.data-\d+-of-\d+|_temp)$')
+
+
+def _read_index(workdir):
+  """The ``all_model_checkpoint_paths`` of the CheckpointManager's index file (text proto)."""
+  try:
+    with open(os.path.join(workdir, 'checkpoint'), encoding='utf-8') as f:
+      lines = f.read().splitlines()
+  except (OSError, UnicodeDecodeError):
+    return []
+  paths = []
+  for line in lines:
+    key, _, value = line.partition(':')
+    value = value.strip()
+    if key.strip() == 'all_model_checkpoint_paths' and len(value) > 1 and value[0] == '"':
+      paths.append(value[1:-1])
+  return paths
+
+
+def checkpoint_paths(workdir):
+  """The checkpoint prefixes of ``workdir``, oldest first, as its index file lists them.
+
+  Unlike ``tf.train.latest_checkpoint``, which answers None when the newest listed
+  checkpoint's files are missing (and so would let a damaged run restart from
+  scratch), this lists what the run committed, readable or not. Without an index
+  file (or with an unreadable one) the ``ckpt-<step>.index`` files found are listed.
+  """
+  listed = _read_index(workdir)
+  if listed:
+    return [p if os.path.isabs(p) else os.path.join(workdir, p) for p in listed]
+  found = []
+  for name in (os.listdir(workdir) if os.path.isdir(workdir) else ()):
+    match = _CHECKPOINT_FILE.match(name)
+    if match and match.group(2) == '.index':
+      found.append((int(match.group(1)), os.path.join(workdir, f'ckpt-{match.group(1)}')))
+  return [path for _, path in sorted(found)]
+
+
+def latest_checkpoint(workdir):
+  """Path prefix of the newest checkpoint ``workdir`` committed, or None.
+
+  The files may be damaged or missing: :func:`restore` says so.
+  """
+  paths = checkpoint_paths(workdir)
+  return paths[-1] if paths else None
+
+
+def clean_workdir(workdir):
+  """Removes what an interrupted run left in its workdir; keeps every committed checkpoint.
+
+  Left behind by a kill: ``ckpt-<step>_temp/`` (a checkpoint being written), the files
+  of a checkpoint written but not yet listed in the index file or listed no more
+  (killed between the manager's save and its clean-up), and ``.tmp-*`` of
+  :mod:`pic_tf.fileutil`. Call only while no other process writes the workdir.
+
+  Returns:
+    The names removed.
+  """
+  if not os.path.isdir(workdir):
+    return []
+  removed = fileutil.remove_stale_temporaries(workdir)
+  committed = {os.path.basename(p) for p in checkpoint_paths(workdir)}
+  for name in sorted(os.listdir(workdir)):
+    match = _CHECKPOINT_FILE.match(name)
+    if not match or f'ckpt-{match.group(1)}' in committed and match.group(2) != '_temp':
+      continue
+    path = os.path.join(workdir, name)
+    if os.path.isdir(path):
+      shutil.rmtree(path, ignore_errors=True)
+    else:
+      os.remove(path)
+    removed.append(name)
+  return removed

@@ -39,6 +39,29 @@ def test_user_errors_exit_1_with_one_message():
   assert 'Traceback' not in result.stderr
 
 
+def test_a_full_disk_is_one_line():
+  script = textwrap.dedent('''
+      import errno
+      from pic_tf import cli
+      def main(argv):
+        raise OSError(errno.ENOSPC, 'No space left on device', '/data/out/a.png')
+      cli.run(main)
+  ''')
+  result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          check=False)
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      'error: cannot write /data/out/a.png: No space left on device; free some space or write '
+      'somewhere else')
+
+
+def test_other_exceptions_keep_their_traceback():
+  script = 'from pic_tf import cli\ndef main(argv):\n  raise KeyError("a bug")\ncli.run(main)'
+  result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          check=False)
+  assert result.returncode == 1 and 'Traceback' in result.stderr and 'a bug' in result.stderr
+
+
 BINARIES = ('train', 'eval', 'colorize', 'export', 'convert_original', 'benchmark')
 
 

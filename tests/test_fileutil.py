@@ -1,7 +1,10 @@
 """Tests of pic_tf.fileutil."""
 
+import errno
 import json
 import os
+import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -48,3 +51,30 @@ def test_atomic_file_leaves_the_old_file_when_the_write_fails(tmp_path):
       raise RuntimeError('disk full')
   assert json.loads(path.read_text()) == {'a': 1}
   assert os.listdir(tmp_path) == ['results.json']
+
+
+def test_a_failed_write_names_the_target_and_leaves_nothing(tmp_path):
+  path = tmp_path / 'grid.png'
+  path.write_bytes(b'old')
+  with pytest.raises(OSError) as info:
+    with fileutil.atomic_file(str(path), 'wb') as f:
+      f.write(b'half')
+      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f.fileno())
+  assert info.value.filename == str(path) and path.read_bytes() == b'old'
+  assert os.listdir(tmp_path) == ['grid.png']
+  with pytest.raises(OSError) as info:
+    with fileutil.atomic_dir(str(tmp_path / 'export' / '1')) as tmp:
+      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.path.join(tmp, 'saved_model.pb'))
+  assert info.value.filename == str(tmp_path / 'export' / '1' / 'saved_model.pb')
+  assert os.listdir(tmp_path / 'export') == []
+
+
+def test_temporaries_of_dead_processes_are_removed(tmp_path):
+  dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
+                        capture_output=True, text=True, check=True).stdout.strip()
+  (tmp_path / f'.tmp-{dead}-1-abc').mkdir()
+  (tmp_path / f'.tmp-{dead}-x').write_text('half')
+  (tmp_path / f'.tmp-{os.getpid()}-mine').write_text('being written')
+  (tmp_path / '.tmp-notapid').write_text('not ours')
+  fileutil.write_json({'a': 1}, str(tmp_path / 'r.json'))   # any writer cleans up
+  assert sorted(os.listdir(tmp_path)) == [f'.tmp-{os.getpid()}-mine', '.tmp-notapid', 'r.json']

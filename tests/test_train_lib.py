@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pic_tf import checkpoints
 from pic_tf import configs
 from pic_tf import data
 from pic_tf import overrides as overrides_lib
@@ -46,7 +45,7 @@ def _run(args, env=None, check=True):
 
 
 def _weights(workdir):
-  path = checkpoints.latest_checkpoint(workdir)
+  path = workdir_lib.latest_checkpoint(workdir)
   reader = tf.train.load_checkpoint(path)
   return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(path)
           if ('model/' in name or 'ema/' in name or 'optimizer/' in name or name.startswith('step'))
@@ -107,7 +106,7 @@ def test_sigkill_and_resume_equals_uninterrupted(tmp_path):
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   assert not os.path.exists(f'{interrupted}/ckpt-40.index')
-  last = checkpoints.latest_checkpoint(interrupted)   # what the run had committed
+  last = workdir_lib.latest_checkpoint(interrupted)   # what the run had committed
   result = _run(['train', f'--workdir={interrupted}'] + common)
   resumed_at = int(result.stdout.split('resumed from')[1].split('at step ')[1].split()[0])
   assert last.endswith(f'ckpt-{resumed_at}') and 10 <= resumed_at < 40
@@ -179,7 +178,7 @@ def test_nan_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
   finally:
     train_lib.Trainer = trainer_cls
   assert 'ckpt-24' in str(info.value)
-  assert checkpoints.latest_checkpoint(workdir).endswith('ckpt-24')
+  assert workdir_lib.latest_checkpoint(workdir).endswith('ckpt-24')
 
 
 def test_learning_rate_schedule_and_adam_parameters():
