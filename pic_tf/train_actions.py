@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow as tf
 
+from pic_tf import data
 from pic_tf import fullres
 from pic_tf import image_io
 from pic_tf import progress as progress_lib
@@ -174,6 +175,30 @@ class EvalAction:
     self.results.update(test_bpd_ema=ema_res['bpd'], test_bpd_raw=raw_res['bpd'],
                         test_aux_bpd_raw=raw_res['aux_bpd'],
                         test_examples=ema_res['num_examples'])
+
+
+def build(trainer, manager, summaries, results, data_dir, download, log):
+  """The periodic work of :func:`pic_tf.train_lib.train` for a run.
+
+  Returns:
+    ``(the log action, [log, checkpoint, sample grid (if on), evaluation])``; the
+    evaluation is last.
+  """
+  config, train = trainer.config, trainer.config.train
+  logger = LogAction(trainer, train.log_every, summaries, log, results,
+                                   lambda: manager.latest_checkpoint)
+  actions = [logger, CheckpointAction(manager, train.checkpoint_every)]
+  if train.sample_every:
+    images, _ = data.load_images(config.dataset, 'test', config.model.image_size, data_dir,
+                                 download)
+    images = next(iter(images.batch(GRID_IMAGES))).numpy()
+    actions.append(SampleGridAction(trainer, images, train.sample_every,
+                                                  summaries))
+  test_ds, test_count = data.eval_dataset(config, train.batch_size, train.eval_examples,
+                                          data_dir, download)
+  actions.append(EvalAction(trainer, test_ds, test_count, train.eval_every,
+                                          summaries, log, results))
+  return logger, actions
 
 
 def sample_grid(trainer, images, seed=0):

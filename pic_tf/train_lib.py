@@ -219,7 +219,8 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
       f'{", XLA" if jit else ""}')
   results = {'step': step}
   summaries = train_actions.Summaries(workdir, chief)
-  logger, actions = _actions(trainer, manager, summaries, results, data_dir, download, log)
+  logger, actions = train_actions.build(trainer, manager, summaries, results, data_dir,
+                                        download, log)
   results_path = os.path.join(workdir, 'train_results.json')
   if step >= steps:
     finished = _read_results(results_path) if chief else {'step': step}
@@ -252,25 +253,6 @@ def _read_results(path):
       return json.load(f)
   except (OSError, ValueError):
     return None
-
-
-def _actions(trainer, manager, summaries, results, data_dir, download, log):
-  """The periodic work of :func:`train`: ``(log action, [log, checkpoint, (grid), eval])``."""
-  config, train = trainer.config, trainer.config.train
-  logger = train_actions.LogAction(trainer, train.log_every, summaries, log, results,
-                                   lambda: manager.latest_checkpoint)
-  actions = [logger, train_actions.CheckpointAction(manager, train.checkpoint_every)]
-  if train.sample_every:
-    images, _ = data.load_images(config.dataset, 'test', config.model.image_size, data_dir,
-                                 download)
-    images = next(iter(images.batch(train_actions.GRID_IMAGES))).numpy()
-    actions.append(train_actions.SampleGridAction(trainer, images, train.sample_every,
-                                                  summaries))
-  test_ds, test_count = data.eval_dataset(config, train.batch_size, train.eval_examples,
-                                          data_dir, download)
-  actions.append(train_actions.EvalAction(trainer, test_ds, test_count, train.eval_every,
-                                          summaries, log, results))
-  return logger, actions
 
 
 def _restore_or_initialize(trainer, workdir, had_config, data_dir, download, log):

@@ -2,10 +2,13 @@
 
 import json
 
+import pytest
+
 from pic_tf import parity
 from pic_tf import parity_benchmarks
 
 
+@pytest.mark.slow
 def test_training_parity_prints_beside_the_original(reference_dir, tfds_dir):
   lines = []
   result = parity_benchmarks.training_parity(str(reference_dir), str(tfds_dir), steps=2,

@@ -280,6 +280,7 @@ def _free_ports(n):
   return ports
 
 
+@pytest.mark.slow
 def test_multi_worker_two_local_processes(tmp_path):
   photos = _photos(str(tmp_path / 'photos'), 24)
   ports = _free_ports(2)
