@@ -94,7 +94,11 @@ def test_sigkill_and_resume_equals_uninterrupted(tmp_path):
             '--set=train.checkpoint_every=10', '--set=train.log_every=10',
             '--set=train.eval_examples=8', '--batch_size=4']
   straight = str(tmp_path / 'straight')
-  _run(['train', f'--workdir={straight}'] + common)
+  # The same run uninterrupted, in process (what bin/train resolves those flags to).
+  train_lib.train(overrides_lib.apply(configs.tiny(), [
+      f'dataset=folder:{photos}', 'train.num_steps=40', 'train.checkpoint_every=10',
+      'train.log_every=10', 'train.eval_examples=8', 'train.batch_size=4']), straight,
+                  log=lambda m: None)
 
   interrupted = str(tmp_path / 'interrupted')
   cmd = [sys.executable, os.path.join(REPO, 'bin', 'train'), f'--workdir={interrupted}'] + common
