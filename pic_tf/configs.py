@@ -128,6 +128,7 @@ class ModelConfig:
         raise ConfigError(f'{name} must be positive')
 
 
+PRECISIONS = ('float32', 'mixed_bfloat16', 'mixed_float16', 'auto')
 _ZERO_MEANS = {'num_steps': 'train.num_epochs epochs', 'eval_every': 'only at the end',
                'eval_examples': 'the whole test split', 'sample_every': 'never'}
 
@@ -152,7 +153,9 @@ class TrainConfig:
     init_batch_size: images used by the data-dependent initialisation.
     seed: seeds initialisation, data order, flips and dropout.
     shuffle_buffer: tf.data shuffle buffer (in examples).
-    precision: ``'float32'``, ``'mixed_bfloat16'`` or ``'mixed_float16'``; the
+    precision: ``'float32'``, ``'mixed_bfloat16'``, ``'mixed_float16'`` or ``'auto'``
+      (mixed bfloat16 where the hardware computes it natively, float32 elsewhere;
+      training resolves it and saves the result in the workdir's config); the
       likelihood is always computed in float32.
     log_every: steps between progress lines and scalar summaries.
     checkpoint_every: steps between checkpoints.
@@ -195,9 +198,9 @@ class TrainConfig:
       raise ConfigError(f'train.flip must be batch, image or none, got {self.flip!r}')
     if self.init not in ('original', 'data_dependent'):
       raise ConfigError(f'train.init must be original or data_dependent, got {self.init!r}')
-    if self.precision not in ('float32', 'mixed_bfloat16', 'mixed_float16'):
-      raise ConfigError('train.precision must be float32, mixed_bfloat16 or mixed_float16, '
-                       f'got {self.precision!r}')
+    if self.precision not in PRECISIONS:
+      raise ConfigError(f'train.precision must be one of {", ".join(PRECISIONS)}, got '
+                        f'{self.precision!r}')
     for name in ('batch_size', 'num_epochs', 'init_batch_size', 'shuffle_buffer', 'log_every',
                  'checkpoint_every', 'keep_checkpoints'):
       if getattr(self, name) < 1:

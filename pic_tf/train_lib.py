@@ -25,6 +25,7 @@ from pic_tf import distribute
 from pic_tf import ema as ema_lib
 from pic_tf import eval_lib
 from pic_tf import fileutil
+from pic_tf import hardware
 from pic_tf import layers
 from pic_tf import networks
 from pic_tf import objective
@@ -75,6 +76,7 @@ class Trainer:
   """
 
   def __init__(self, config, strategy=None, jit=False):
+    config = hardware.with_precision_resolved(config)
     self.config = config
     self.strategy = strategy or tf.distribute.get_strategy()
     train = config.train
@@ -196,6 +198,7 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
     TrainingDivergedError: NaN or Inf loss (the last good checkpoint is kept).
   """
   log = log or _print
+  config = hardware.with_precision_resolved(config, log)   # 'auto' is saved resolved
   strategy_obj = distribute.make_strategy(strategy, tpu)
   chief = distribute.is_chief(strategy_obj)
   fileutil.ensure_dir(workdir, '--workdir')

@@ -1,6 +1,11 @@
 """CPU features are read from /proc/cpuinfo and named beside benchmark figures."""
 
+import pytest
+import tensorflow as tf
+
+from pic_tf import configs
 from pic_tf import hardware
+from pic_tf import overrides as overrides_lib
 
 _CPUINFO = """processor\t: 0
 model name\t: Test CPU 9000
@@ -29,3 +34,35 @@ def test_unreadable_cpuinfo_is_not_an_error(tmp_path):
   name, flags = hardware.cpu_info(str(tmp_path / 'missing'))
   assert name and flags == set()
   assert not hardware.native_bfloat16_cpu(str(tmp_path / 'missing'))
+
+
+@pytest.fixture
+def cpus(tmp_path, monkeypatch):
+  """Fake /proc/cpuinfo files of a CPU with and one without native bfloat16 (no GPU)."""
+  monkeypatch.setattr(tf.config, 'list_physical_devices', lambda kind=None: [])
+  native = tmp_path / 'native'
+  native.write_text(_CPUINFO.format(extra='avx512_bf16'))
+  avx2_only = tmp_path / 'avx2'
+  avx2_only.write_text(_CPUINFO.format(extra='').replace(' avx512f', ''))
+  return {'native': str(native), 'avx2': str(avx2_only)}
+
+
+def test_auto_precision_fits_the_hardware(cpus):
+  assert hardware.resolve_precision('auto', cpus['native']) == 'mixed_bfloat16'
+  assert hardware.resolve_precision('auto', cpus['avx2']) == 'float32'   # never slower
+  for forced in ('float32', 'mixed_bfloat16', 'mixed_float16'):
+    assert hardware.resolve_precision(forced, cpus['avx2']) == forced
+
+
+def test_forced_bfloat16_where_it_is_emulated_warns_once_with_the_cost(cpus):
+  assert hardware.precision_warning('mixed_bfloat16', cpus['native']) is None
+  assert hardware.precision_warning('float32', cpus['avx2']) is None
+  warning = hardware.precision_warning('mixed_bfloat16', cpus['avx2'])
+  assert warning.startswith('warning: ') and '12x slower than float32' in warning
+  lines = []
+  auto = overrides_lib.apply(configs.tiny(), ['train.precision=auto'])
+  resolved = hardware.with_precision_resolved(auto, lines.append, cpus['avx2'])
+  assert resolved.train.precision == 'float32' and lines == []
+  forced = overrides_lib.apply(configs.tiny(), ['train.precision=mixed_bfloat16'])
+  assert hardware.with_precision_resolved(forced, lines.append, cpus['avx2']) == forced
+  assert lines == [warning]
