@@ -116,17 +116,18 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
     gray = tf.random.stateless_uniform([batch, config.image_size, config.image_size, 1],
                                        seed=[1, 2], minval=-1.0)
     results = {}
-    for label in ('cached', 'naive'):
-      sampler = samplers.make_sampler(model, label)
+    for label in ('cached', 'naive', 'xla'):
+      sampler = samplers.make_sampler(model, 'naive' if label == 'naive' else 'cached',
+                                      jit=label == 'xla')
       embedding, lum = sampler.embed(gray)
       canvas = tf.zeros([batch, h, h, 3])
       chroma = tf.zeros([batch, h, h, 2])
       seed, temperature = tf.constant([1, 1]), tf.constant(1.0)
       state = sampler.initial_state(canvas, embedding)
-      timed = h if label == 'cached' or naive_rows is None else min(naive_rows, h)
+      timed = h if label != 'naive' or naive_rows is None else min(naive_rows, h)
       run = lambda end, s=sampler, st=state, e=embedding, l=lum: s.sample_rows(
           canvas, chroma, e, l, tf.constant(0), tf.constant(end), seed, temperature, st)[1].numpy()
-      run(1)   # trace and warm up
+      run(h if label == 'xla' else 1)   # trace (XLA: compile) and warm up
       start = clock()
       run(timed)
       seconds = (clock() - start) * h / timed
@@ -148,7 +149,10 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
                  'cached_s_per_image': results['cached'],
                  'speedup': results['naive'] / results['cached'],
                  'pixel_loop_speedup': results['naive_pixels'] / results['cached_pixels'],
-                 'one_photo_speedup': results['naive_one_photo'] / results['cached_one_photo']})
+                 'one_photo_speedup': results['naive_one_photo'] / results['cached_one_photo'],
+                 'xla_s_per_image': results['xla'],
+                 'xla_speedup': results['naive'] / results['xla'],
+                 'xla_pixel_loop_speedup': results['naive_pixels'] / results['xla_pixels']})
   log(f'{"config":<10}{"batch":>6}{"naive s/img":>13}{"cached s/img":>14}{"speedup":>9}'
       f'{"pixel loop only":>17}{"samples of 1 photo":>20}{"vs original 7.0 s":>19}')
   for row in rows:
@@ -160,6 +164,11 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
       'both samplers compute once per photo; pixel loop only: without it; samples of 1 '
       'photo: the batch is that many samples of one photo sharing one embedding, as '
       'bin/colorize --num_samples draws them)')
+  for row in rows:
+    log(f'{row["config"]} b{row["batch"]}, cached sampler with XLA (opt-in, --jit): '
+        f'{row["xla_s_per_image"]:.3f} s/image, {row["xla_speedup"]:.1f}x naive '
+        f'(pixel loop {row["xla_pixel_loop_speedup"]:.1f}x), '
+        f'{row["cached_s_per_image"] / row["xla_s_per_image"]:.2f}x the cached sampler')
   return rows
 
 

@@ -55,12 +55,13 @@ class CachedSampler(sampling.Sampler):
     model: a built :class:`pic_tf.networks.PICModel`.
     record_params: also keep every pixel's mixture parameters as computed while
       sampling (``self.last_params``, ``[B, h, w, 8K]``; for tests).
+    jit: compile the row loop with XLA (see :class:`pic_tf.sampling.Sampler`).
   """
 
-  def __init__(self, model, record_params=False):
+  def __init__(self, model, record_params=False, jit=False):
     self.record_params = record_params
     self.last_params = None
-    super().__init__(model)
+    super().__init__(model, jit=jit)
 
   def initial_state(self, canvas, embedding):
     """Empty row histories (zeros: the padding above the image)."""

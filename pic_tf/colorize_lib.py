@@ -40,10 +40,10 @@ class ModelColorizer:
       both draw the same samples.
   """
 
-  def __init__(self, model, sampler='cached'):
+  def __init__(self, model, sampler='cached', jit=False):
     self.model = model
     self.config = model.config
-    self.sampler = samplers.make_sampler(model, sampler)
+    self.sampler = samplers.make_sampler(model, sampler, jit)
 
   @property
   def progress_steps(self):
@@ -92,9 +92,10 @@ class SavedModelColorizer:
     return out
 
 
-def load_colorizer(checkpoint, config_name=None, overrides=(), sampler='cached'):
+def load_colorizer(checkpoint, config_name=None, overrides=(), sampler='cached', jit=False):
   """A :class:`ModelColorizer` with the EMA weights of a workdir or an original checkpoint."""
-  return ModelColorizer(checkpoints.load(checkpoint, config_name, overrides).model, sampler)
+  return ModelColorizer(checkpoints.load(checkpoint, config_name, overrides).model, sampler,
+                        jit)
 
 
 def _gray_rgb(image):
@@ -200,7 +201,8 @@ def stderr_log(message):
 
 def run(output_dir, inputs=(), dataset=None, checkpoint=None, saved_model=None,
         config_name=None, overrides=(), sampler='cached', split='test', num_images=16,
-        num_samples=4, temperature=1.0, seed=0, data_dir=None, download=True, log=stderr_log):
+        num_samples=4, temperature=1.0, seed=0, data_dir=None, download=True, jit=False,
+        log=stderr_log):
   """``bin/colorize``: colourises ``inputs`` (files, globs, folders) or a dataset's images.
 
   The model is a SavedModel (``saved_model``), a workdir or original checkpoint
@@ -216,7 +218,7 @@ def run(output_dir, inputs=(), dataset=None, checkpoint=None, saved_model=None,
     if not checkpoint:
       checkpoint = DEFAULT_MODEL
       log(f'using the demo model shipped with pic_tf ({checkpoint}; see BUILD.md)')
-    colorizer = load_colorizer(checkpoint, config_name, overrides, sampler)
+    colorizer = load_colorizer(checkpoint, config_name, overrides, sampler, jit)
   if dataset:
     colorize_dataset(colorizer, dataset, split, num_images, output_dir, num_samples,
                      temperature, seed, data_dir, download)

@@ -119,7 +119,7 @@ def format_table(results):
 
 
 def sample_metrics(model, images, samples_per_image=2, temperature=1.0, seed=0,
-                   batch_images=16, progress=None, sampler='cached'):
+                   batch_images=16, progress=None, sampler='cached', jit=False):
   """Saturation, colourfulness and diversity of PIC samples, the g^w baseline and the truth.
 
   Args:
@@ -135,7 +135,7 @@ def sample_metrics(model, images, samples_per_image=2, temperature=1.0, seed=0,
     ``{'pic': {...}, 'gw_baseline': {...}, 'ground_truth': {...}}`` of
     :func:`pic_tf.metrics.summarize` results.
   """
-  sampler = samplers.make_sampler(model, sampler)
+  sampler = samplers.make_sampler(model, sampler, jit)
   pic, gw = [], []
   for start in range(0, len(images), batch_images):
     chunk = images[start:start + batch_images]
@@ -151,7 +151,8 @@ def sample_metrics(model, images, samples_per_image=2, temperature=1.0, seed=0,
 
 def run_sample_metrics(checkpoint, num_images, samples_per_image=2, temperature=1.0, seed=0,
                        data_dir=None, config_name=None, overrides=(), dataset=None,
-                       download=True, output_json=None, sampler='cached', log=print):
+                       download=True, output_json=None, sampler='cached', jit=False,
+                       log=print):
   """``bin/eval --samples=N``: the paper's saturation comparison of PIC and g^w.
 
   Returns:
@@ -170,7 +171,7 @@ def run_sample_metrics(checkpoint, num_images, samples_per_image=2, temperature=
   bar = progress_lib.Progress(config.model.chroma_size * -(-len(images) // batch_images),
                               'sampling', 'row')
   results = sample_metrics(model, images, samples_per_image, temperature, seed, batch_images,
-                           bar, sampler)
+                           bar, sampler, jit)
   results.update(checkpoint=os.path.abspath(checkpoint), step=step, num_images=len(images),
                  samples_per_image=samples_per_image, temperature=temperature,
                  dataset=config.dataset,

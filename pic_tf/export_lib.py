@@ -45,7 +45,7 @@ class ColorizationModule(tf.Module):
     sampler: ``'cached'`` (default) or ``'naive'``.
   """
 
-  def __init__(self, model, max_samples=DEFAULT_MAX_SAMPLES, sampler='cached'):
+  def __init__(self, model, max_samples=DEFAULT_MAX_SAMPLES, sampler='cached', jit=False):
     super().__init__(name='pic')
     # Track the tf.Variables the functions capture (what ``keras.export`` does too);
     # tracking the Keras model itself would save second, unconnected copies that
@@ -53,7 +53,7 @@ class ColorizationModule(tf.Module):
     self.model_variables = [getattr(v, 'value', v) for v in model.weights]
     # The sampler is a plain Python object: through it the functions reach the model
     # without tracking it.
-    self._sampler = samplers.make_sampler(model, sampler)
+    self._sampler = samplers.make_sampler(model, sampler, jit)
     self.max_samples = int(max_samples)
     self._image_size = model.config.image_size
     self._downsample = model.config.downsample
@@ -158,7 +158,8 @@ def export_weights(config, model, export_dir, step=0):
                                       what='--export_dir')
 
 
-def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sampler='cached'):
+def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sampler='cached',
+           jit=False):
   """Writes ``export_dir/<version>/`` (a SavedModel) atomically.
 
   Args:
@@ -178,7 +179,7 @@ def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sam
   check_target(export_dir, version)
   target = os.path.join(export_dir, str(version))
   fileutil.ensure_dir(export_dir, '--export_dir')
-  module = ColorizationModule(model, max_samples, sampler)
+  module = ColorizationModule(model, max_samples, sampler, jit)
   with fileutil.atomic_dir(target, '--export_dir') as tmp:   # TF Serving sees whole versions
     tf.saved_model.save(module, tmp, signatures={
         'serving_default': module.colorize,
@@ -189,7 +190,8 @@ def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sam
 
 
 def run(checkpoint, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES,
-        fmt='saved_model', sampler='cached', config_name=None, overrides=(), log=print):
+        fmt='saved_model', sampler='cached', config_name=None, overrides=(), jit=False,
+        log=print):
   """``bin/export``: the EMA weights of a workdir or original checkpoint, exported.
 
   Args:
@@ -207,6 +209,6 @@ def run(checkpoint, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES,
     path = export_weights(config, model, export_dir, step or 0)
     log(f'wrote EMA weights of step {step} to {path}')
   else:
-    path = export(model, export_dir, version, max_samples, sampler)
+    path = export(model, export_dir, version, max_samples, sampler, jit)
     log(f'exported to {path}')
   return path

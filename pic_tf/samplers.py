@@ -12,12 +12,12 @@ SAMPLERS = {'cached': cached_sampling.CachedSampler, 'naive': sampling.Sampler}
 DEFAULT = 'cached'
 
 
-def make_sampler(model, name=DEFAULT):
-  """A sampler of ``model`` by name.
+def make_sampler(model, name=DEFAULT, jit=False):
+  """A sampler of ``model`` by name; ``jit``: its row loop compiled with XLA (opt-in).
 
   Raises:
     ConfigError: an unknown name.
   """
   if name not in SAMPLERS:
     raise ConfigError(f'unknown sampler {name!r}: use {" or ".join(SAMPLERS)}')
-  return SAMPLERS[name](model)
+  return SAMPLERS[name](model, jit=jit)

@@ -104,6 +104,28 @@ def brown_forsythe(x, y):
   return float(f), _betainc(dfw / 2, 0.5, dfw / (dfw + f))
 
 
+def chi2_homogeneity(counts_a, counts_b):
+  """Chi-square test that two samples' counts over the same bins share one distribution.
+
+  Bins empty in both samples are dropped. Expected counts follow the pooled
+  proportions; ``df = (bins - 1)``.
+
+  Args:
+    counts_a, counts_b: int arrays of the same length.
+
+  Returns:
+    ``(statistic, df, p)``, p from the chi-square survival function.
+  """
+  table = np.array([counts_a, counts_b], dtype=np.float64)
+  table = table[:, table.sum(0) > 0]
+  expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / table.sum()
+  statistic = float(((table - expected) ** 2 / expected).sum())
+  df = table.shape[1] - 1
+  p = (float(tf.math.igammac(tf.constant(df / 2.0, tf.float64),
+                             tf.constant(statistic / 2.0, tf.float64))) if df > 0 else 1.0)
+  return statistic, df, p
+
+
 def compare(ours, theirs):
   """All three tests of one quantity: ``{'welch_p', 'rank_p', 'spread_p'}``."""
   return {'welch_p': welch_t(ours, theirs)[1], 'rank_p': mann_whitney(ours, theirs)[1],

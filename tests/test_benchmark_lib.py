@@ -32,7 +32,8 @@ def test_sample_speed_scales_the_naive_rows_and_adds_the_embedding():
   assert rows[0]['speedup'] == 1.5 and rows[0]['pixel_loop_speedup'] == 2.0
   assert rows[0]['one_photo_speedup'] == 1.5
   assert any('(timed 2 of 4 rows, scaled)' in line for line in lines)
-  assert lines[-2].strip().startswith('tiny')
+  assert rows[0]['xla_s_per_image'] == 1.0 and rows[0]['xla_speedup'] == 1.5
+  assert lines[-3].strip().startswith('tiny') and 'XLA' in lines[-1]
 
 
 def test_run_names_the_machine_first(monkeypatch):

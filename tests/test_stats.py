@@ -1,6 +1,8 @@
 """Two-sample tests against SciPy's values (scipy.stats 1.17, computed once; SciPy is not a
 dependency) and against their defining properties."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -36,3 +38,12 @@ def test_ties_and_constant_samples():
   assert np.isnan(stats.welch_t([1, 1], [1, 1])[1])
   assert np.isnan(stats.brown_forsythe([1, 1], [2, 2])[1])
   assert set(stats.compare(OURS, THEIRS)) == {'welch_p', 'rank_p', 'spread_p'}
+
+
+def test_chi2_homogeneity_by_hand():
+  # Pooled expectations 15, 20, 25 in each row: statistic (25/15 + 25/25) * 2 = 16/3;
+  # with 2 degrees of freedom the survival function is exp(-x / 2).
+  statistic, df, p = stats.chi2_homogeneity([10, 20, 30, 0], [20, 20, 20, 0])
+  assert df == 2 and abs(statistic - 16 / 3) < 1e-12
+  assert abs(p - math.exp(-8 / 3)) < 1e-9
+  assert stats.chi2_homogeneity([5, 5], [50, 50])[2] > 0.99
