@@ -84,7 +84,7 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
 
 
 def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=print,
-                 clock=time.perf_counter):
+                 clock=time.perf_counter, xla=True):
   """Seconds per image of the naive and the cached sampler, side by side.
 
   Random weights (speed does not depend on them). Both samplers are traced first. The
@@ -101,6 +101,7 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
     naive_rows: rows timed for the naive sampler (None: all rows).
     log: where the lines go.
     clock: seconds now (a test passes a fake one).
+    xla: also time the cached sampler compiled with XLA (``--jit``).
 
   Returns:
     list of dicts ``{config, batch, naive_s_per_image, cached_s_per_image, speedup,
@@ -116,7 +117,7 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
     gray = tf.random.stateless_uniform([batch, config.image_size, config.image_size, 1],
                                        seed=[1, 2], minval=-1.0)
     results = {}
-    for label in ('cached', 'naive', 'xla'):
+    for label in ('cached', 'naive', 'xla') if xla else ('cached', 'naive'):
       sampler = samplers.make_sampler(model, 'naive' if label == 'naive' else 'cached',
                                       jit=label == 'xla')
       embedding, lum = sampler.embed(gray)
@@ -149,10 +150,10 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
                  'cached_s_per_image': results['cached'],
                  'speedup': results['naive'] / results['cached'],
                  'pixel_loop_speedup': results['naive_pixels'] / results['cached_pixels'],
-                 'one_photo_speedup': results['naive_one_photo'] / results['cached_one_photo'],
-                 'xla_s_per_image': results['xla'],
-                 'xla_speedup': results['naive'] / results['xla'],
-                 'xla_pixel_loop_speedup': results['naive_pixels'] / results['xla_pixels']})
+                 'one_photo_speedup': results['naive_one_photo'] / results['cached_one_photo']})
+    if xla:
+      rows[-1].update(xla_s_per_image=results['xla'], xla_speedup=results['naive'] / results['xla'],
+                      xla_pixel_loop_speedup=results['naive_pixels'] / results['xla_pixels'])
   log(f'{"config":<10}{"batch":>6}{"naive s/img":>13}{"cached s/img":>14}{"speedup":>9}'
       f'{"pixel loop only":>17}{"samples of 1 photo":>20}{"vs original 7.0 s":>19}')
   for row in rows:
@@ -164,7 +165,7 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
       'both samplers compute once per photo; pixel loop only: without it; samples of 1 '
       'photo: the batch is that many samples of one photo sharing one embedding, as '
       'bin/colorize --num_samples draws them)')
-  for row in rows:
+  for row in rows if xla else ():
     log(f'{row["config"]} b{row["batch"]}, cached sampler with XLA (opt-in, --jit): '
         f'{row["xla_s_per_image"]:.3f} s/image, {row["xla_speedup"]:.1f}x naive '
         f'(pixel loop {row["xla_pixel_loop_speedup"]:.1f}x), '

@@ -55,6 +55,7 @@ def _samples(model, jit, seed, temperature=1.0):
   return sampler.sample(gray, NUM_SAMPLES, temperature, seed).numpy()[0]   # [S, h, w, 2]
 
 
+@pytest.mark.slow
 def test_compiled_samples_follow_the_same_distribution(tiny):
   """Chi-square homogeneity of the binned a' and b' of three pixels (Bonferroni over 6)."""
   plain = _samples(tiny, False, (11, 0))
