@@ -83,6 +83,12 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
   return rows
 
 
+# The opt-in paths timed beside the exact ones: XLA row loop, bfloat16 model, both.
+VARIANTS = ('cached', 'naive', 'xla', 'bf16', 'xla_bf16')
+VARIANT_NAMES = {'xla': 'XLA (--jit)', 'bf16': 'mixed bfloat16 (--precision)',
+                 'xla_bf16': 'XLA + mixed bfloat16'}
+
+
 def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=print,
                  clock=time.perf_counter, xla=True):
   """Seconds per image of the naive and the cached sampler, side by side.
@@ -101,7 +107,7 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
     naive_rows: rows timed for the naive sampler (None: all rows).
     log: where the lines go.
     clock: seconds now (a test passes a fake one).
-    xla: also time the cached sampler compiled with XLA (``--jit``).
+    xla: also time the opt-in paths of :data:`VARIANTS` (XLA, mixed bfloat16, both).
 
   Returns:
     list of dicts ``{config, batch, naive_s_per_image, cached_s_per_image, speedup,
@@ -112,14 +118,17 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
   rows = []
   for name, batch in cases:
     config = configs.get_config(name).model
-    model = networks.build_model(config)
+    models = {'float32': networks.build_model(config)}
+    if xla:   # random weights: speed does not depend on them
+      models['mixed_bfloat16'] = networks.build_model(config, 'mixed_bfloat16')
     h = config.chroma_size
     gray = tf.random.stateless_uniform([batch, config.image_size, config.image_size, 1],
                                        seed=[1, 2], minval=-1.0)
     results = {}
-    for label in ('cached', 'naive', 'xla') if xla else ('cached', 'naive'):
+    for label in VARIANTS if xla else VARIANTS[:2]:
+      model = models['mixed_bfloat16' if 'bf16' in label else 'float32']
       sampler = samplers.make_sampler(model, 'naive' if label == 'naive' else 'cached',
-                                      jit=label == 'xla')
+                                      jit='xla' in label)
       embedding, lum = sampler.embed(gray)
       canvas = tf.zeros([batch, h, h, 3])
       chroma = tf.zeros([batch, h, h, 2])
@@ -128,7 +137,7 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
       timed = h if label != 'naive' or naive_rows is None else min(naive_rows, h)
       run = lambda end, s=sampler, st=state, e=embedding, l=lum: s.sample_rows(
           canvas, chroma, e, l, tf.constant(0), tf.constant(end), seed, temperature, st)[1].numpy()
-      run(h if label == 'xla' else 1)   # trace (XLA: compile) and warm up
+      run(h if 'xla' in label else 1)   # trace (XLA: compile) and warm up
       start = clock()
       run(timed)
       seconds = (clock() - start) * h / timed
@@ -145,15 +154,19 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
       results[label + '_pixels'] = seconds / batch
       seconds += embed_seconds
       note = '' if timed == h else f' (timed {timed} of {h} rows, scaled)'
-      log(f'  {name:<9} batch {batch:3d}  {label:<6} {seconds / batch:9.3f} s/image{note}')
+      log(f'  {name:<9} batch {batch:3d}  {label:<8} {seconds / batch:9.3f} s/image{note}')
     rows.append({'config': name, 'batch': batch, 'naive_s_per_image': results['naive'],
                  'cached_s_per_image': results['cached'],
                  'speedup': results['naive'] / results['cached'],
                  'pixel_loop_speedup': results['naive_pixels'] / results['cached_pixels'],
                  'one_photo_speedup': results['naive_one_photo'] / results['cached_one_photo']})
-    if xla:
-      rows[-1].update(xla_s_per_image=results['xla'], xla_speedup=results['naive'] / results['xla'],
-                      xla_pixel_loop_speedup=results['naive_pixels'] / results['xla_pixels'])
+    for label in VARIANTS[2:] if xla else ():
+      rows[-1].update({f'{label}_s_per_image': results[label],
+                       f'{label}_speedup': results['naive'] / results[label],
+                       f'{label}_pixel_loop_speedup': (results['naive_pixels'] /
+                                                       results[label + '_pixels']),
+                       f'{label}_embedding_s_per_image': (results[label] -
+                                                          results[label + '_pixels'])})
   log(f'{"config":<10}{"batch":>6}{"naive s/img":>13}{"cached s/img":>14}{"speedup":>9}'
       f'{"pixel loop only":>17}{"samples of 1 photo":>20}{"vs original 7.0 s":>19}')
   for row in rows:
@@ -165,11 +178,15 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
       'both samplers compute once per photo; pixel loop only: without it; samples of 1 '
       'photo: the batch is that many samples of one photo sharing one embedding, as '
       'bin/colorize --num_samples draws them)')
-  for row in rows if xla else ():
-    log(f'{row["config"]} b{row["batch"]}, cached sampler with XLA (opt-in, --jit): '
-        f'{row["xla_s_per_image"]:.3f} s/image, {row["xla_speedup"]:.1f}x naive '
-        f'(pixel loop {row["xla_pixel_loop_speedup"]:.1f}x), '
-        f'{row["cached_s_per_image"] / row["xla_s_per_image"]:.2f}x the cached sampler')
+  for row in rows:
+    for label in VARIANTS[2:] if xla else ():
+      log(f'{row["config"]} b{row["batch"]}, cached sampler, {VARIANT_NAMES[label]}: '
+          f'{row[label + "_s_per_image"]:.3f} s/image (embedding '
+          f'{row[label + "_embedding_s_per_image"]:.3f}), {row[label + "_speedup"]:.1f}x naive '
+          f'(pixel loop {row[label + "_pixel_loop_speedup"]:.1f}x), '
+          f'{row["cached_s_per_image"] / row[label + "_s_per_image"]:.2f}x float32'
+          + (f', {7.0 / row[label + "_s_per_image"]:.1f}x the original'
+             if row['config'] == 'cifar10' else ''))
   return rows
 
 

@@ -17,6 +17,7 @@ from pic_tf import configs
 from pic_tf import convert
 from pic_tf import ema as ema_lib
 from pic_tf import fileutil
+from pic_tf import hardware
 from pic_tf import networks
 from pic_tf import overrides as overrides_lib
 from pic_tf import workdir as workdir_lib
@@ -31,9 +32,12 @@ def make_checkpoint(model, ema, **extra):
   return tf.train.Checkpoint(model=model, ema=ema, **extra)
 
 
-def create_model_and_ema(config):
-  """A built :class:`PICModel` for ``config`` and its (unrestored) EMA."""
-  model = networks.build_model(config.model)
+def create_model_and_ema(config, precision=None):
+  """A built :class:`PICModel` for ``config`` and its (unrestored) EMA.
+
+  ``precision``: see :func:`pic_tf.networks.build_model`.
+  """
+  model = networks.build_model(config.model, precision)
   ema = ema_lib.ExponentialMovingAverage(model.trainable_variables,
                                          decay=config.train.polyak_decay)
   return model, ema
@@ -109,7 +113,7 @@ def restore(checkpoint, path, model):
     raise _damaged(path, e) from None
 
 
-def load(path, config_name=None, overrides=(), ema=True):
+def load(path, config_name=None, overrides=(), ema=True, precision='float32'):
   """The model of a workdir or of an original checkpoint, with its newest weights.
 
   Args:
@@ -123,6 +127,9 @@ def load(path, config_name=None, overrides=(), ema=True):
     ema: put the Polyak-averaged weights into the model (what sampling, export and
       the reported bpd use); False leaves the raw weights in the model and the
       averages in ``ema`` (``ema.swapped()`` switches).
+    precision: the compute precision of the rebuilt model: ``'float32'`` (exact, the
+      default), ``'mixed_bfloat16'`` (bfloat16 compute, float32 weights and
+      likelihood) or ``'auto'`` (bfloat16 where the hardware has it natively).
 
   Returns:
     ``Loaded(config, model, ema, step)``; ``step`` is None for an original checkpoint.
@@ -135,6 +142,7 @@ def load(path, config_name=None, overrides=(), ema=True):
   """
   prefix_in_workdir = (not os.path.isdir(path) and
                        workdir_lib.is_workdir(os.path.dirname(os.path.abspath(path))))
+  precision = hardware.resolve_precision(precision)
   if workdir_lib.is_workdir(path) or prefix_in_workdir:
     workdir = os.path.dirname(os.path.abspath(path)) if prefix_in_workdir else path
     config = workdir_lib.load_config(workdir)
@@ -144,7 +152,7 @@ def load(path, config_name=None, overrides=(), ema=True):
                             'longer (checkpoints are written every train.checkpoint_every '
                             'steps) or point to another workdir')
     try:
-      model, averages, step = restore_model_and_ema(config, chosen)
+      model, averages, step = restore_model_and_ema(config, chosen, precision)
     except DamagedCheckpointError as e:
       earlier = [p for p in workdir_lib.checkpoint_paths(workdir)[::-1] if p != chosen]
       fix = (f'pass an earlier one, e.g. --checkpoint={earlier[0]}' if earlier else
@@ -158,7 +166,7 @@ def load(path, config_name=None, overrides=(), ema=True):
           f'{path} {what}: pass a workdir written by bin/train or bin/convert_original, or '
           'an original checkpoint with --config=cifar10 or --config=imagenet')
     config = overrides_lib.apply(configs.get_config(config_name), overrides)
-    model, averages = create_model_and_ema(config)
+    model, averages = create_model_and_ema(config, precision)
     convert.load_original(path, model, averages)
     step = None
   if ema:
@@ -166,7 +174,7 @@ def load(path, config_name=None, overrides=(), ema=True):
   return Loaded(config, model, averages, step)
 
 
-def restore_model_and_ema(config, path):
+def restore_model_and_ema(config, path, precision=None):
   """Builds ``config``'s model and EMA and restores them from checkpoint ``path``.
 
   A weights-only checkpoint (:func:`save_inference_weights`: the averaged weights
@@ -175,7 +183,7 @@ def restore_model_and_ema(config, path):
   Returns:
     ``(model, ema, step)``.
   """
-  model, ema = create_model_and_ema(config)
+  model, ema = create_model_and_ema(config, precision)
   step = tf.Variable(0, dtype=tf.int64, name='step')
   restore(make_checkpoint(model, ema, step=step), path, model).expect_partial()
   if not _variable_keys(path, 'ema/'):

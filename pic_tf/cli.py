@@ -59,6 +59,17 @@ def define_config_flags():
     flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
 
 
+def define_inference_flags():
+  """Defines ``--precision`` and ``--jit``, the opt-in speed-ups of running a trained model."""
+  flags.DEFINE_enum(
+      'precision', 'float32', ['float32', 'mixed_bfloat16', 'auto'],
+      'Compute precision of the model: float32 (exact, the default); mixed_bfloat16 '
+      '(bfloat16 compute, float32 weights and likelihood; faster where bfloat16 is native, '
+      'close but not equal results); auto: mixed_bfloat16 where native, else float32.')
+  flags.DEFINE_bool('jit', False, 'Opt-in: compile the sampler\'s row loop with XLA (same '
+                    'distribution; not pixel-identical to the default).')
+
+
 def resolve_config(name, overrides=(), dataset=None):
   """The :class:`Config` named ``name`` (or implied by ``dataset``) with overrides.
 

@@ -92,10 +92,11 @@ class SavedModelColorizer:
     return out
 
 
-def load_colorizer(checkpoint, config_name=None, overrides=(), sampler='cached', jit=False):
+def load_colorizer(checkpoint, config_name=None, overrides=(), sampler='cached', jit=False,
+                   precision='float32'):
   """A :class:`ModelColorizer` with the EMA weights of a workdir or an original checkpoint."""
-  return ModelColorizer(checkpoints.load(checkpoint, config_name, overrides).model, sampler,
-                        jit)
+  model = checkpoints.load(checkpoint, config_name, overrides, precision=precision).model
+  return ModelColorizer(model, sampler, jit)
 
 
 def _gray_rgb(image):
@@ -202,7 +203,7 @@ def stderr_log(message):
 def run(output_dir, inputs=(), dataset=None, checkpoint=None, saved_model=None,
         config_name=None, overrides=(), sampler='cached', split='test', num_images=16,
         num_samples=4, temperature=1.0, seed=0, data_dir=None, download=True, jit=False,
-        log=stderr_log):
+        precision='float32', log=stderr_log):
   """``bin/colorize``: colourises ``inputs`` (files, globs, folders) or a dataset's images.
 
   The model is a SavedModel (``saved_model``), a workdir or original checkpoint
@@ -218,7 +219,7 @@ def run(output_dir, inputs=(), dataset=None, checkpoint=None, saved_model=None,
     if not checkpoint:
       checkpoint = DEFAULT_MODEL
       log(f'using the demo model shipped with pic_tf ({checkpoint}; see BUILD.md)')
-    colorizer = load_colorizer(checkpoint, config_name, overrides, sampler, jit)
+    colorizer = load_colorizer(checkpoint, config_name, overrides, sampler, jit, precision)
   if dataset:
     colorize_dataset(colorizer, dataset, split, num_images, output_dir, num_samples,
                      temperature, seed, data_dir, download)

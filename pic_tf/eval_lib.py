@@ -60,7 +60,8 @@ def evaluate_bpd(step_fn, dataset, progress=None):
 
 
 def run_eval(checkpoint, data_dir=None, num_examples=0, batch_size=64, output_json=None,
-             config_name=None, overrides=(), dataset=None, download=True, log=print):
+             config_name=None, overrides=(), dataset=None, download=True,
+             precision='float32', log=print):
   """Evaluates raw, EMA and auxiliary-head bpd and prints a table against the paper.
 
   Args:
@@ -73,24 +74,27 @@ def run_eval(checkpoint, data_dir=None, num_examples=0, batch_size=64, output_js
     config_name, overrides: the model of an original checkpoint.
     dataset: evaluate on another dataset than the config's.
     download: allow tfds downloads.
+    precision: the model's compute precision (see :func:`pic_tf.checkpoints.load`).
     log: where the table goes (progress goes to stderr).
 
   Returns:
     The results dict (also written as JSON).
   """
-  config, model, ema, step = checkpoints.load(checkpoint, config_name, overrides, ema=False)
+  config, model, ema, step = checkpoints.load(checkpoint, config_name, overrides, ema=False,
+                                              precision=precision)
   if dataset:
     config = overrides_lib.apply(config, [f'dataset={dataset}'])
   ds, count = data.eval_dataset(config, batch_size, num_examples, data_dir, download)
   step_fn = make_eval_step(model)
-  log(f'evaluating {checkpoint} (step {step}) on {count} {config.dataset} test images')
+  log(f'evaluating {checkpoint} (step {step}, {precision}) on {count} {config.dataset} test '
+      'images')
   raw = evaluate_bpd(step_fn, ds, progress_lib.Progress(count, 'raw weights', 'img'))
   with ema.swapped():
     averaged = evaluate_bpd(step_fn, ds, progress_lib.Progress(count, 'EMA weights', 'img'))
   paper = configs.PAPER_BPD.get(config.dataset)
   results = {
       'checkpoint': os.path.abspath(checkpoint), 'step': step, 'config': config.name,
-      'dataset': config.dataset, 'num_examples': raw['num_examples'],
+      'dataset': config.dataset, 'num_examples': raw['num_examples'], 'precision': precision,
       'bpd_ema': averaged['bpd'], 'bpd_raw': raw['bpd'],
       'aux_bpd_ema': averaged['aux_bpd'], 'aux_bpd_raw': raw['aux_bpd'],
       'paper_bpd': paper,
@@ -152,14 +156,15 @@ def sample_metrics(model, images, samples_per_image=2, temperature=1.0, seed=0,
 def run_sample_metrics(checkpoint, num_images, samples_per_image=2, temperature=1.0, seed=0,
                        data_dir=None, config_name=None, overrides=(), dataset=None,
                        download=True, output_json=None, sampler='cached', jit=False,
-                       log=print):
+                       precision='float32', log=print):
   """``bin/eval --samples=N``: the paper's saturation comparison of PIC and g^w.
 
   Returns:
     The results dict (also written to ``output_json``, default
     ``<workdir>/sample_metrics.json``).
   """
-  config, model, _, step = checkpoints.load(checkpoint, config_name, overrides)
+  config, model, _, step = checkpoints.load(checkpoint, config_name, overrides,
+                                            precision=precision)
   if dataset:
     config = overrides_lib.apply(config, [f'dataset={dataset}'])
   images, count = data.load_images(config.dataset, 'test', config.model.image_size, data_dir,

@@ -191,7 +191,7 @@ def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sam
 
 def run(checkpoint, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES,
         fmt='saved_model', sampler='cached', config_name=None, overrides=(), jit=False,
-        log=print):
+        precision='float32', log=print):
   """``bin/export``: the EMA weights of a workdir or original checkpoint, exported.
 
   Args:
@@ -204,7 +204,8 @@ def run(checkpoint, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES,
     The version directory or the weights' checkpoint prefix.
   """
   check_target(export_dir, version, fmt == 'weights')   # before the slow model load
-  config, model, _, step = checkpoints.load(checkpoint, config_name, overrides)
+  config, model, _, step = checkpoints.load(
+      checkpoint, config_name, overrides, precision='float32' if fmt == 'weights' else precision)
   if fmt == 'weights':
     path = export_weights(config, model, export_dir, step or 0)
     log(f'wrote EMA weights of step {step} to {path}')

@@ -13,6 +13,7 @@ Layer and variable names follow the original code (``conv_leak``,
 :mod:`pic_tf.convert` maps checkpoints one to one.
 """
 
+import contextlib
 import dataclasses
 
 import keras
@@ -277,8 +278,26 @@ def named_variables(model):
   return found
 
 
-def build_model(model_config):
-  """Creates and builds a :class:`PICModel` (variables exist afterwards)."""
-  model = PICModel(model_config)
-  model.build()
+@contextlib.contextmanager
+def dtype_policy(name):
+  """Sets the global Keras dtype policy while layers are created."""
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(name)
+  try:
+    yield
+  finally:
+    keras.config.set_dtype_policy(previous)
+
+
+def build_model(model_config, precision=None):
+  """Creates and builds a :class:`PICModel` (variables exist afterwards).
+
+  Args:
+    model_config: a :class:`pic_tf.configs.ModelConfig`.
+    precision: a Keras dtype policy for its layers, e.g. ``'mixed_bfloat16'`` (compute
+      in bfloat16, variables float32); None: the current policy (float32 by default).
+  """
+  with dtype_policy(precision) if precision else contextlib.nullcontext():
+    model = PICModel(model_config)
+    model.build()
   return model

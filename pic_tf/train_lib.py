@@ -37,17 +37,6 @@ from pic_tf.errors import DamagedCheckpointError
 TrainingDivergedError = train_actions.TrainingDivergedError
 
 
-@contextlib.contextmanager
-def dtype_policy(name):
-  """Sets the global Keras dtype policy while layers are created."""
-  previous = keras.config.dtype_policy()
-  keras.config.set_dtype_policy(name)
-  try:
-    yield
-  finally:
-    keras.config.set_dtype_policy(previous)
-
-
 def set_deterministic(enabled):
   """Turns TensorFlow's graph optimiser off (``enabled``) or on, for this process.
 
@@ -82,7 +71,7 @@ class Trainer:
     train = config.train
     set_deterministic(train.deterministic)
     keras.utils.set_random_seed(train.seed)   # the initial weights
-    with dtype_policy(train.precision), self.strategy.scope():
+    with networks.dtype_policy(train.precision), self.strategy.scope():
       self.model = networks.build_model(config.model)
       self.ema = ema_lib.ExponentialMovingAverage(self.model.trainable_variables,
                                                   decay=train.polyak_decay)

@@ -1,4 +1,4 @@
-"""The opt-in XLA sampler: the same model, compiled. Equal in distribution, not per pixel.
+"""The opt-in fast samplers: XLA (equal in distribution, not per pixel) and bfloat16.
 
 A float rounding difference in a compiled logit can flip one sampled bin, after which
 every later pixel follows another, equally likely path, so pixel identity is the wrong
@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pic_tf import checkpoints
 from pic_tf import color
 from pic_tf import configs
 from pic_tf import networks
@@ -49,28 +50,49 @@ def _binned(chroma, pixel, channel):
   return np.histogram(values, bins=BINS, range=(-1.0, 1.0))[0]
 
 
-def _samples(model, jit, seed, temperature=1.0):
+def _samples(model, jit, seed, temperature=1.0, precision=None):
   gray = tf.random.stateless_uniform([1, 8, 8, 1], seed=[7, 7], minval=-0.5, maxval=0.5)
+  if precision:   # the same weights in a model computing in ``precision``
+    other = networks.build_model(model.config, precision)
+    for a, b in zip(other.weights, model.weights):
+      a.assign(b)
+    model = other
   sampler = samplers.make_sampler(model, 'cached', jit=jit)
   return sampler.sample(gray, NUM_SAMPLES, temperature, seed).numpy()[0]   # [S, h, w, 2]
 
 
+def _smallest_p(a, b):
+  return min(stats.chi2_homogeneity(_binned(a, pixel, channel), _binned(b, pixel, channel))[2]
+             for pixel in PIXELS for channel in (0, 1))
+
+
 @pytest.mark.slow
-def test_compiled_samples_follow_the_same_distribution(tiny):
+@pytest.mark.parametrize('jit,precision', [(True, None), (False, 'mixed_bfloat16'),
+                                           (True, 'mixed_bfloat16')])
+def test_fast_paths_sample_the_same_distribution(tiny, jit, precision):
   """Chi-square homogeneity of the binned a' and b' of three pixels (Bonferroni over 6)."""
   plain = _samples(tiny, False, (11, 0))
-  compiled = _samples(tiny, True, (12, 0))     # other seeds: not the same draws
+  fast = _samples(tiny, jit, (12, 0), precision=precision)   # other seeds: other draws
   colder = _samples(tiny, False, (13, 0), temperature=0.6)
   alpha = 0.01 / (len(PIXELS) * 2)
-  worst_same, worst_colder = 1.0, 1.0
-  for pixel in PIXELS:
-    for channel in (0, 1):
-      _, _, p = stats.chi2_homogeneity(_binned(plain, pixel, channel),
-                                       _binned(compiled, pixel, channel))
-      worst_same = min(worst_same, p)
-      _, _, p_colder = stats.chi2_homogeneity(_binned(plain, pixel, channel),
-                                              _binned(colder, pixel, channel))
-      worst_colder = min(worst_colder, p_colder)
-  print(f'\nsmallest p: XLA vs plain {worst_same:.3g}; temperature 0.6 vs 1 {worst_colder:.3g}')
-  assert worst_same > alpha
-  assert worst_colder < alpha   # the test can tell distributions apart
+  same, control = _smallest_p(plain, fast), _smallest_p(plain, colder)
+  print(f'\nsmallest p: jit={jit} precision={precision} vs plain {same:.3g}; '
+        f'temperature 0.6 vs 1 {control:.3g}')
+  assert same > alpha
+  assert control < alpha   # the test can tell distributions apart
+
+
+def test_bfloat16_model_samples_close_to_float32(tiny, tmp_path):
+  """--precision=mixed_bfloat16: the same weights computing in bfloat16 (g^w to within
+  bfloat16 rounding), sampled by the same code; float32 stays the exact default."""
+  workdir = str(tmp_path / 'run')
+  checkpoints.save_inference_weights(workdir, configs.tiny(), tiny)
+  exact = checkpoints.load(workdir).model
+  fast = checkpoints.load(workdir, precision='mixed_bfloat16').model
+  assert exact.embedding_net.compute_dtype == 'float32'
+  assert fast.embedding_net.compute_dtype == 'bfloat16'
+  gray = tf.random.stateless_uniform([2, 8, 8, 1], seed=[1, 2], minval=-0.8, maxval=0.8)
+  a, b = exact.embed(gray).numpy(), tf.cast(fast.embed(gray), tf.float32).numpy()
+  assert 0 < np.abs(a - b).max() < 0.05 * np.abs(a).max()
+  chroma = samplers.make_sampler(fast).sample(gray, 2, 1.0, (1, 2)).numpy()
+  assert chroma.shape == (2, 2, 4, 4, 2) and np.abs(chroma).max() <= 1.0
