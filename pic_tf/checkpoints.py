@@ -154,7 +154,9 @@ def load(path, config_name=None, overrides=(), ema=True, precision='float32'):
     try:
       model, averages, step = restore_model_and_ema(config, chosen, precision)
     except DamagedCheckpointError as e:
-      earlier = [p for p in workdir_lib.checkpoint_paths(workdir)[::-1] if p != chosen]
+      others = workdir_lib.checkpoint_paths(workdir)
+      earlier = others[:others.index(chosen)][::-1] if chosen in others else []
+      earlier = earlier or [p for p in others[::-1] if p != chosen]
       fix = (f'pass an earlier one, e.g. --checkpoint={earlier[0]}' if earlier else
              'restore the workdir from a copy, or train again')
       raise DamagedCheckpointError(f'{e}: {fix}') from None

@@ -36,6 +36,16 @@ def _alive(pid):
   return True
 
 
+_CLEANED = set()   # directories this process has already cleaned
+
+
+def _clean_once(directory):
+  # Once per directory and process: writing thousands of PNGs lists it only once.
+  if directory not in _CLEANED:
+    _CLEANED.add(directory)
+    remove_stale_temporaries(directory)
+
+
 def remove_stale_temporaries(directory):
   """Removes the temporaries of dead processes from ``directory``.
 
@@ -144,7 +154,7 @@ def atomic_file(path, mode='w'):
     The open temporary file.
   """
   directory = ensure_dir(os.path.dirname(os.path.abspath(path)))
-  remove_stale_temporaries(directory)
+  _clean_once(directory)
   fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(), dir=directory)
   try:
     with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding': 'utf-8'})) as f:
@@ -178,7 +188,7 @@ def atomic_dir(path, what='output directory'):
   """
   path = os.path.abspath(path)
   parent = ensure_dir(os.path.dirname(path), f'the parent of {what}')
-  remove_stale_temporaries(parent)
+  _clean_once(parent)
   tmp = tempfile.mkdtemp(prefix=_tmp_prefix(os.path.basename(path) + '-'), dir=parent)
   try:
     yield tmp
