@@ -30,9 +30,7 @@ def _with_ones(x):
 
 
 def _fold_seed(seed, index):
-  if seed is None:
-    return None
-  return tf.random.experimental.stateless_fold_in(seed, index)
+  return None if seed is None else tf.random.experimental.stateless_fold_in(seed, index)
 
 
 class EmbeddingNetwork(keras.layers.Layer):
@@ -292,10 +290,8 @@ def dtype_policy(name):
 def build_model(model_config, precision=None):
   """Creates and builds a :class:`PICModel` (variables exist afterwards).
 
-  Args:
-    model_config: a :class:`pic_tf.configs.ModelConfig`.
-    precision: a Keras dtype policy for its layers, e.g. ``'mixed_bfloat16'`` (compute
-      in bfloat16, variables float32); None: the current policy (float32 by default).
+  ``precision``: a Keras dtype policy for its layers (``'mixed_bfloat16'``: bfloat16
+  compute, float32 variables); None keeps the current one (float32 by default).
   """
   with dtype_policy(precision) if precision else contextlib.nullcontext():
     model = PICModel(model_config)
