@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from pic_tf import configs
 from pic_tf import data
+from pic_tf import eval_lib
 from pic_tf import overrides as overrides_lib
 from pic_tf import parity
 from pic_tf import train_lib
@@ -78,10 +79,13 @@ def test_cifar10_run_learns_and_writes_checkpoints_and_events(tfds_dir, tmp_path
   evaluation = json.loads(open(f'{workdir}/eval.json').read())
   assert evaluation['step'] == 300 and evaluation['num_examples'] == 128
   assert evaluation['bpd_raw'] == pytest.approx(final['test_bpd_raw'], abs=1e-4)
-  # Saturation of samples of the trained model, PIC against the g^w baseline.
-  result = _run(['eval', f'--checkpoint={workdir}', f'--data_dir={tfds_dir}', '--samples=8',
-                 '--nodownload'])
-  assert 'PIC samples' in result.stdout and 'g^w pixel-wise MAP' in result.stdout
+  # Saturation of samples of the trained model, PIC against the g^w baseline (what
+  # bin/eval --samples=8 runs, in process).
+  lines = []
+  eval_lib.run_sample_metrics(workdir, 8, data_dir=str(tfds_dir), download=False,
+                              log=lines.append)
+  table = '\n'.join(lines)
+  assert 'PIC samples' in table and 'g^w pixel-wise MAP' in table
   metrics = json.loads(open(f'{workdir}/sample_metrics.json').read())
   for key in ('pic', 'gw_baseline', 'ground_truth'):
     assert 0.0 < metrics[key]['saturation'] < 1.0
