@@ -15,6 +15,7 @@ from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from pic_tf import configs
 from pic_tf import convert
+from pic_tf import errors
 from pic_tf import ema as ema_lib
 from pic_tf import fileutil
 from pic_tf import hardware
@@ -82,9 +83,8 @@ def _check_compatible(path, model):
 
 
 def _damaged(path, error):
-  first = str(getattr(error, 'message', None) or error).strip().splitlines()
-  reason = first[0].split('}}')[-1].strip() if first else type(error).__name__
-  return DamagedCheckpointError(f'checkpoint {path} is damaged or incomplete ({reason[:200]})')
+  return DamagedCheckpointError(
+      f'checkpoint {path} is damaged or incomplete ({errors.first_line(error)[:200]})')
 
 
 def restore(checkpoint, path, model):
@@ -288,6 +288,5 @@ def load_saved_model(path):
   try:
     return tf.saved_model.load(path)
   except (tf.errors.OpError, ValueError, OSError) as e:
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    raise CheckpointError(f'the SavedModel {path} is damaged ({first}); export it again '
-                          'with bin/export') from None
+    raise CheckpointError(f'the SavedModel {path} is damaged ({errors.first_line(e)}); '
+                          'export it again with bin/export') from None

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from pic_tf import color
 from pic_tf import image_io
+from pic_tf import errors
 from pic_tf.errors import DatasetError
 
 FOLDER_TEST_PERCENT = 10
@@ -102,9 +103,9 @@ def _tfds_split(name, split, data_dir, download):
     try:
       builder.download_and_prepare()
     except Exception as e:  # pylint: disable=broad-except
-      first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
       raise DatasetError(
-          f'{name} is not in {data_dir} and could not be downloaded ({first[:200]}). '
+          f'{name} is not in {data_dir} and could not be downloaded '
+          f'({errors.first_line(e)[:200]}). '
           f'Offline, pass --data_dir to a directory with a prepared {name} '
           '(tensorflow_datasets layout).') from None
   # No tfds auto-cache: callers read a split once (training loads it into memory),

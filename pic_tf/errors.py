@@ -28,6 +28,13 @@ class ImageError(PicError):
   """An input image that cannot be read."""
 
 
+def first_line(error):
+  """The first line of an exception's message (TensorFlow's op prefix ``{{...}}`` dropped),
+  or its class name if it has no message."""
+  text = str(getattr(error, 'message', None) or error).strip()
+  return text.splitlines()[0].split('}}')[-1].strip() if text else type(error).__name__
+
+
 # How the OS says a write failed for want of space or rights, and what the user can do.
 _WRITE_FAILURES = {
     'No space left on device': 'free some space or write somewhere else',

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from pic_tf import checkpoints
+from pic_tf import errors
 
 
 def _rss_bytes():
@@ -95,8 +96,7 @@ def _answer(loaded, request):
     outputs = loaded.signatures[request['signature']](**request['inputs'])
     result = ({k: v.numpy() for k, v in outputs.items()}, None)
   except (tf.errors.OpError, ValueError, TypeError) as e:
-    text = str(getattr(e, 'message', None) or e).strip()
-    result = (None, text.splitlines()[0] if text else type(e).__name__)
+    result = (None, errors.first_line(e))
   return result + (time.perf_counter() - start,)
 
 
