@@ -168,6 +168,7 @@ def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sam
     version: version number (default: the next free one).
     max_samples: upper bound on ``num_samples`` per request.
     sampler: ``'cached'`` or ``'naive'``.
+    jit: compile the sampler's row loop with XLA (opt-in; the default is exact).
 
   Returns:
     The version directory.
@@ -198,6 +199,9 @@ def run(checkpoint, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES,
     checkpoint, config_name, overrides: the model (:func:`pic_tf.checkpoints.load`).
     export_dir, version, max_samples, sampler: as :func:`export`.
     fmt: ``'saved_model'`` (:func:`export`) or ``'weights'`` (:func:`export_weights`).
+    jit: compile the SavedModel's sampler row loop with XLA (opt-in).
+    precision: the SavedModel's compute precision (opt-in ``'mixed_bfloat16'`` or
+      ``'auto'``; the weights format stores float32 weights either way).
     log: where the result line goes.
 
   Returns:
