@@ -43,6 +43,7 @@ class ColorizationModule(tf.Module):
     model: a PICModel holding the weights to export (EMA already applied).
     max_samples: the largest ``num_samples`` a request may ask for.
     sampler: ``'cached'`` (default) or ``'naive'``.
+    jit: compile the sampler's row loop with XLA (opt-in).
   """
 
   def __init__(self, model, max_samples=DEFAULT_MAX_SAMPLES, sampler='cached', jit=False):
