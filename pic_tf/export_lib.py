@@ -154,7 +154,6 @@ def export_weights(config, model, export_dir, step=0):
   Raises:
     FileExistsError: ``export_dir`` exists and is not empty.
   """
-  check_target(export_dir, weights=True)
   return checkpoints.save_new_workdir(export_dir, config, model, step=step,
                                       what='--export_dir')
 

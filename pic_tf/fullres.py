@@ -67,14 +67,3 @@ def compose_full_resolution(images, chroma, rounding='truncate'):
   ab = color.denormalize_lab(tf.concat([tf.zeros_like(ab[..., :1]), ab], -1))[..., 1:]
   lab = tf.concat([tf.repeat(lum[:, None], s, axis=1), ab], axis=-1)
   return color.lab_to_rgb_uint8(lab, rounding=rounding)
-
-
-def chroma_to_rgb(gray, chroma, rounding='truncate'):
-  """Model-resolution colourisations: L' ``[N, S, S, 1]`` + a'b' ``[N, K, h, w, 2]``.
-
-  Returns:
-    uint8 ``[N, K, S, S, 3]``.
-  """
-  gray_uint8 = color.lab_norm_to_rgb_uint8(
-      tf.concat([gray, tf.zeros_like(gray), tf.zeros_like(gray)], -1), rounding='round')
-  return compose_full_resolution(gray_uint8, chroma, rounding)
