@@ -26,14 +26,22 @@ from pic_tf import sampling
 _celu = layers.concat_elu   # the PixelCNN's own nonlinearity, applied to cached tensors
 
 
-def _kernel(conv):
-  """The weight-normalised kernel ``g * V / ||V||`` and bias of a conv, as float32."""
-  return (tf.cast(conv.normalized_kernel() * conv.g, tf.float32),
-          tf.cast(tf.convert_to_tensor(conv.b), tf.float32))
+def _kernel(conv, dtype):
+  """The weight-normalised kernel ``g * V / ||V||`` in ``dtype`` and the float32 bias."""
+  kernel = tf.cast(conv.normalized_kernel() * conv.g, tf.float32)
+  return tf.cast(kernel, dtype), tf.cast(tf.convert_to_tensor(conv.b), tf.float32)
 
 
 def _valid_conv(x, kernel):
-  return tf.nn.conv2d(x, kernel, strides=1, padding='VALID')
+  """Products run in the kernel's dtype; what they return, and every sum, is float32."""
+  out = tf.nn.conv2d(tf.cast(x, kernel.dtype), kernel, strides=1, padding='VALID')
+  return tf.cast(out, tf.float32)
+
+
+def _matmul(x, kernel, equation=None):
+  x = tf.cast(x, kernel.dtype)
+  out = tf.einsum(equation, x, kernel) if equation else tf.matmul(x, kernel)
+  return tf.cast(out, tf.float32)
 
 
 def _taps(window, current, kernel_row):
@@ -44,8 +52,13 @@ def _taps(window, current, kernel_row):
     current: ``x[j]`` ``[B, Cin]``.
     kernel_row: ``[3, Cin, Cout]`` (the kernel's last row).
   """
-  return (tf.matmul(window[0], kernel_row[0]) + tf.matmul(window[1], kernel_row[1]) +
-          tf.matmul(current, kernel_row[2]))
+  if kernel_row.dtype == tf.float32:
+    return (_matmul(window[0], kernel_row[0]) + _matmul(window[1], kernel_row[1]) +
+            _matmul(current, kernel_row[2]))
+  # In bfloat16 one product over the three columns: fewer ops and casts, and like a
+  # convolution it rounds once (float32 keeps three, as the exact path always had).
+  inputs = tf.concat([window[0], window[1], current], axis=-1)
+  return _matmul(inputs, tf.reshape(kernel_row, [-1, kernel_row.shape[-1]]))
 
 
 class CachedSampler(sampling.Sampler):
@@ -98,17 +111,20 @@ class CachedSampler(sampling.Sampler):
 
   def _weights(self):
     cnn = self.model.pixelcnn
+    # The products run in the model's compute dtype (bfloat16 for a mixed_bfloat16
+    # model), except under XLA, whose CPU backend has no bfloat16 convolution.
+    dtype = tf.float32 if self.jit else cnn.compute_dtype
     blocks = []
     for u_block, ul_block in zip(cnn.u_blocks(), cnn.ul_blocks()):
       blocks.append({
-          'u1': _kernel(u_block.conv1), 'u2': _kernel(u_block.conv2),
-          'u_aux': _kernel(u_block.conv_aux),
-          'ul1': _kernel(ul_block.conv1), 'ul2': _kernel(ul_block.conv2),
-          'ul_aux': _kernel(ul_block.conv_aux),
+          'u1': _kernel(u_block.conv1, dtype), 'u2': _kernel(u_block.conv2, dtype),
+          'u_aux': _kernel(u_block.conv_aux, dtype),
+          'ul1': _kernel(ul_block.conv1, dtype), 'ul2': _kernel(ul_block.conv2, dtype),
+          'ul_aux': _kernel(ul_block.conv_aux, dtype),
       })
-    return {'down': _kernel(cnn.conv_down), 'down_2': _kernel(cnn.conv_down_2),
-            'down_right': _kernel(cnn.conv_down_right), 'last': _kernel(cnn.conv_last),
-            'blocks': blocks}
+    return {'down': _kernel(cnn.conv_down, dtype), 'down_2': _kernel(cnn.conv_down_2, dtype),
+            'down_right': _kernel(cnn.conv_down_right, dtype),
+            'last': _kernel(cnn.conv_last, dtype), 'blocks': blocks}
 
   # -- state kept between rows ----------------------------------------------------
 
@@ -142,9 +158,16 @@ class CachedSampler(sampling.Sampler):
 
   # -- one chroma row ---------------------------------------------------------------
 
-  def _row(self, canvas, chroma, embedding, lum, row, seed, temperature, state, weights):
-    h, w = tf.shape(canvas)[1], tf.shape(canvas)[2]
-    batch = tf.shape(canvas)[0]
+  def _row_terms(self, canvas, embedding, lum, row, state, weights):
+    """Everything of one chroma row that needs no pixel of it.
+
+    Returns:
+      ``(terms, state)``: float32 ``[w, B, sum]``, per column the concatenation of
+      :meth:`_term_sizes` (the canvas pixel above-left with its ones channel, L', ul0's
+      1x3 part, per block the ul convs' rows-above parts and the ul conditioning); the
+      histories with this row's u stream inputs.
+    """
+    w = tf.shape(canvas)[2]
     embedding = tf.cast(embedding, tf.float32)
     x = tf.concat([canvas, tf.ones_like(canvas[..., :1])], axis=-1)     # [B, h, w, 4]
     x_padded = tf.pad(x, [[0, 0], [2, 0], [1, 1], [0, 0]])               # zero rows above
@@ -167,7 +190,7 @@ class CachedSampler(sampling.Sampler):
       k1, b1 = block['u1']
       ka, ba = block['u_aux']
       c1 = _valid_conv(tf.pad(rows, [[0, 0], [0, 0], [1, 1], [0, 0]]), k1)[:, 0] + b1
-      c1 += tf.einsum('bwc,cd->bwd', _celu(emb_row), ka[0, 0]) + ba
+      c1 += _matmul(_celu(emb_row), ka[0, 0], 'bwc,cd->bwd') + ba
       mid = _celu(c1)[:, None]
       k2, b2 = block['u2']
       mid_rows = tf.concat([state['u_mid'][n], mid], axis=1)
@@ -178,7 +201,8 @@ class CachedSampler(sampling.Sampler):
       new_state['u_mid'][n] = mid_rows[:, 1:]
       # Conditioning of the ul block on (u, embedding) for the whole row.
       kx, bx = block['ul_aux']
-      ul_aux.append(tf.einsum('bwc,cd->bwd', _celu(tf.concat([u, emb_row], -1)), kx[0, 0]) + bx)
+      ul_aux.append(_matmul(_celu(tf.concat([u, emb_row], -1)), kx[0, 0],
+                            'bwc,cd->bwd') + bx)
       # Contribution of the two rows above to this row's ul convs (incl. biases).
       k1, b1 = block['ul1']
       k2, b2 = block['ul2']
@@ -187,58 +211,88 @@ class CachedSampler(sampling.Sampler):
           _valid_conv(tf.pad(state['ul_in'][n], pad), k1[:2])[:, 0] + b1,
           _valid_conv(tf.pad(state['ul_mid'][n], pad), k2[:2])[:, 0] + b2))
 
-    # Horizontal stream, pixel by pixel.
+    # What each pixel reads of these comes as one slice per column (one op per pixel).
+    above = x_padded[:, row + 1, :w]                 # canvas row-1, columns col-1 ([B, w, 4])
+    terms = [above, lum[:, row, :, None], ul_above] + [t for b in row_bias for t in b] + ul_aux
+    return tf.transpose(tf.concat(terms, axis=-1), [1, 0, 2]), new_state
+
+  @staticmethod
+  def _term_sizes(weights):
+    """Channel widths of the per-column terms of :meth:`_row_terms`."""
+    out = lambda kernel_and_bias: int(kernel_and_bias[0].shape[-1])
+    blocks = weights['blocks']
+    return ([4, 1, out(weights['down_2'])] + [out(b[k]) for b in blocks for k in ('ul1', 'ul2')]
+            + [out(b['ul_aux']) for b in blocks])
+
+  def _row(self, canvas, chroma, embedding, lum, row, seed, temperature, state, weights):
+    h, w = tf.shape(canvas)[1], tf.shape(canvas)[2]
+    terms, new_state = self._row_terms(canvas, embedding, lum, row, state, weights)
+    columns = tf.TensorArray(tf.float32, size=w).unstack(terms)          # w x [B, sum]
+    row_rgb, row_ab, in_rows, mid_rows, row_params = self._pixels(
+        columns, self._term_sizes(weights), row, w, seed, temperature, weights)
+    row_mask = tf.reshape(tf.one_hot(row, h), [1, h, 1, 1])
+    canvas = canvas * (1.0 - row_mask) + row_mask * row_rgb[:, None]
+    chroma = chroma * (1.0 - row_mask) + row_mask * row_ab[:, None]
+    for n, (done_in, done_mid) in enumerate(zip(in_rows, mid_rows)):   # [B, w, Cin] each
+      new_state['ul_in'][n] = tf.concat([state['ul_in'][n][:, 1:], done_in[:, None]], axis=1)
+      new_state['ul_mid'][n] = tf.concat([state['ul_mid'][n][:, 1:], done_mid[:, None]], 1)
+    return canvas, chroma, new_state, row_params
+
+  def _pixels(self, columns, sizes, row, w, seed, temperature, weights):
+    """The horizontal stream along one row: ``w`` pixels, each sampled from its mixture.
+
+    Args:
+      columns: TensorArray of ``w`` float32 ``[B, sum(sizes)]``: per column the canvas
+        pixel above-left (4 channels), L', and the row's terms from :meth:`_row`.
+
+    Returns:
+      ``(rgb [B, w, 3], ab [B, w, 2], in_rows, mid_rows, params [B, w, 8K])`` with the
+      per-block ul conv inputs ``[B, w, Cin]`` for the next row's histories.
+    """
     k_dr, b_dr = weights['down_right']
+    k_dr = k_dr[:, 0]
     k_last, b_last = weights['last']
-    num_blocks = len(weights['blocks'])
-    widths = [(int(b['ul1'][0].shape[2]), int(b['ul2'][0].shape[2]))
-              for b in weights['blocks']]
-    windows = [(tf.zeros([batch, cin]), tf.zeros([batch, cin]),
-                tf.zeros([batch, cmid]), tf.zeros([batch, cmid])) for cin, cmid in widths]
-    in_rows = [tf.TensorArray(tf.float32, size=w) for _ in range(num_blocks)]
-    row_params = tf.TensorArray(tf.float32, size=w)
-    mid_rows = [tf.TensorArray(tf.float32, size=w) for _ in range(num_blocks)]
-    def pixel(col, canvas, chroma, x_padded, windows, in_rows, mid_rows, row_params):
+    k_last, dtype = k_last[0, 0], k_last.dtype
+    taps = [(b['ul1'][0][2], b['ul2'][0][2]) for b in weights['blocks']]   # current-row taps
+    batch = tf.shape(columns.read(0))[0]
+    windows = [(tf.zeros([batch, int(k1.shape[1])], dtype),) * 2 +
+               (tf.zeros([batch, int(k2.shape[1])], dtype),) * 2 for k1, k2 in taps]
+    arrays = [tf.TensorArray(tf.float32, size=w) for _ in range(3 + 2 * len(taps))]
+
+    def pixel(col, prev_x, windows, arrays):
+      above, lum, ul_above, *rest = tf.split(columns.read(col), sizes, axis=-1)
+      row_bias, ul_aux = rest[:2 * len(taps)], rest[2 * len(taps):]
       # ul0: the 1x3 conv of the row above + the 2x1 conv of column col-1 (rows row-1, row).
-      left = tf.maximum(col - 1, 0)
-      pair = tf.stack([x_padded[:, row + 1, left + 1], x_padded[:, row + 2, left + 1]], 1)
-      ul_left = tf.einsum('bkc,kcd->bd', pair, k_dr[:, 0]) + b_dr
-      ul = ul_above[:, col] + tf.where(col > 0, ul_left, tf.zeros_like(ul_left))
-      new_windows, new_in, new_mid = [], [], []
-      for n, block in enumerate(weights['blocks']):
+      pair = tf.stack([above, prev_x], 1)
+      ul_left = _matmul(pair, k_dr, 'bkc,kcd->bd') + b_dr
+      ul = ul_above + tf.where(col > 0, ul_left, tf.zeros_like(ul_left))
+      new_windows, written = [], []
+      for n, (k1, k2) in enumerate(taps):
         in_prev2, in_prev1, mid_prev2, mid_prev1 = windows[n]
         x_in = _celu(ul)
-        new_in.append(in_rows[n].write(col, x_in))
-        c1 = row_bias[n][0][:, col] + _taps((in_prev2, in_prev1), x_in, block['ul1'][0][2])
-        c1 += ul_aux[n][:, col]
+        written.append(x_in)
+        x_in = tf.cast(x_in, dtype)
+        c1 = row_bias[2 * n] + _taps((in_prev2, in_prev1), x_in, k1)
+        c1 += ul_aux[n]
         mid = _celu(c1)
-        new_mid.append(mid_rows[n].write(col, mid))
-        c2 = row_bias[n][1][:, col] + _taps((mid_prev2, mid_prev1), mid, block['ul2'][0][2])
+        written.append(mid)
+        mid = tf.cast(mid, dtype)
+        c2 = row_bias[2 * n + 1] + _taps((mid_prev2, mid_prev1), mid, k2)
         value, gate = tf.split(c2, 2, axis=-1)
         ul = ul + value * tf.sigmoid(gate)
         new_windows.append((in_prev1, x_in, mid_prev1, mid))
-      params = tf.matmul(tf.nn.elu(ul), k_last[0, 0]) + b_last           # [B, 8K]
-      index = row * w + col
-      dist = distribution.ChromaMixture(params, lum[:, row, col],
+      params = _matmul(tf.nn.elu(ul), k_last) + b_last           # [B, 8K]
+      dist = distribution.ChromaMixture(params, lum[:, 0],
                                         num_mix=self.config.nr_logistic_mix)
-      ab = dist.sample(seed=tf.random.experimental.stateless_fold_in(seed, index),
+      ab = dist.sample(seed=tf.random.experimental.stateless_fold_in(seed, row * w + col),
                        temperature=temperature)
-      rgb = color.lab_norm_to_rgb_norm(tf.concat([lum[:, row, col, None], ab], axis=-1))
-      mask = tf.reshape(tf.one_hot(index, h * w), [1, h, w, 1])
-      canvas = canvas * (1.0 - mask) + mask * rgb[:, None, None, :]
-      chroma = chroma * (1.0 - mask) + mask * ab[:, None, None, :]
-      x_padded = tf.pad(tf.concat([canvas, tf.ones_like(canvas[..., :1])], -1),
-                        [[0, 0], [2, 0], [1, 1], [0, 0]])
-      return (col + 1, canvas, chroma, x_padded, new_windows, new_in, new_mid,
-              row_params.write(col, params))
+      rgb = color.lab_norm_to_rgb_norm(tf.concat([lum, ab], axis=-1))
+      values = [rgb, ab, params if self.record_params else ab[:, :0]] + written
+      arrays = [a.write(col, v) for a, v in zip(arrays, values)]
+      return col + 1, tf.concat([rgb, tf.ones_like(lum)], -1), new_windows, arrays
 
-    loop_vars = (tf.constant(0), canvas, chroma, x_padded, windows, in_rows, mid_rows,
-                 row_params)
-    _, canvas, chroma, _, _, in_rows, mid_rows, row_params = tf.while_loop(
-        lambda col, *_: col < w, pixel, loop_vars)
-    for n in range(num_blocks):
-      done_in = tf.transpose(in_rows[n].stack(), [1, 0, 2])[:, None]      # [B, 1, w, Cin]
-      done_mid = tf.transpose(mid_rows[n].stack(), [1, 0, 2])[:, None]
-      new_state['ul_in'][n] = tf.concat([state['ul_in'][n][:, 1:], done_in], axis=1)
-      new_state['ul_mid'][n] = tf.concat([state['ul_mid'][n][:, 1:], done_mid], axis=1)
-    return canvas, chroma, new_state, tf.transpose(row_params.stack(), [1, 0, 2])
+    _, _, _, arrays = tf.while_loop(
+        lambda col, *_: col < w, pixel,
+        (tf.constant(0), tf.zeros([batch, 4]), windows, arrays))
+    rgb, ab, params, *written = [tf.transpose(a.stack(), [1, 0, 2]) for a in arrays]
+    return rgb, ab, written[0::2], written[1::2], params
