@@ -113,7 +113,7 @@ def restore(checkpoint, path, model):
     raise _damaged(path, e) from None
 
 
-def load(path, config_name=None, overrides=(), ema=True, precision='float32'):
+def load(path, config_name=None, overrides=(), ema=True, precision='float32', log=None):
   """The model of a workdir or of an original checkpoint, with its newest weights.
 
   Args:
@@ -130,6 +130,7 @@ def load(path, config_name=None, overrides=(), ema=True, precision='float32'):
     precision: the compute precision of the rebuilt model: ``'float32'`` (exact, the
       default), ``'mixed_bfloat16'`` (bfloat16 compute, float32 weights and
       likelihood) or ``'auto'`` (bfloat16 where the hardware has it natively).
+    log: gets one warning line if bfloat16 is asked for where it is emulated.
 
   Returns:
     ``Loaded(config, model, ema, step)``; ``step`` is None for an original checkpoint.
@@ -142,7 +143,7 @@ def load(path, config_name=None, overrides=(), ema=True, precision='float32'):
   """
   prefix_in_workdir = (not os.path.isdir(path) and
                        workdir_lib.is_workdir(os.path.dirname(os.path.abspath(path))))
-  precision = hardware.resolve_precision(precision)
+  precision = hardware.resolve_precision(precision, log=log)
   if workdir_lib.is_workdir(path) or prefix_in_workdir:
     workdir = os.path.dirname(os.path.abspath(path)) if prefix_in_workdir else path
     config = workdir_lib.load_config(workdir)

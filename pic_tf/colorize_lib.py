@@ -93,9 +93,10 @@ class SavedModelColorizer:
 
 
 def load_colorizer(checkpoint, config_name=None, overrides=(), sampler='cached', jit=False,
-                   precision='float32'):
+                   precision='float32', log=None):
   """A :class:`ModelColorizer` with the EMA weights of a workdir or an original checkpoint."""
-  model = checkpoints.load(checkpoint, config_name, overrides, precision=precision).model
+  model = checkpoints.load(checkpoint, config_name, overrides, precision=precision,
+                           log=log).model
   return ModelColorizer(model, sampler, jit)
 
 
@@ -219,7 +220,8 @@ def run(output_dir, inputs=(), dataset=None, checkpoint=None, saved_model=None,
     if not checkpoint:
       checkpoint = DEFAULT_MODEL
       log(f'using the demo model shipped with pic_tf ({checkpoint}; see BUILD.md)')
-    colorizer = load_colorizer(checkpoint, config_name, overrides, sampler, jit, precision)
+    colorizer = load_colorizer(checkpoint, config_name, overrides, sampler, jit, precision,
+                               log)
   if dataset:
     colorize_dataset(colorizer, dataset, split, num_images, output_dir, num_samples,
                      temperature, seed, data_dir, download)

@@ -81,7 +81,8 @@ def run_eval(checkpoint, data_dir=None, num_examples=0, batch_size=64, output_js
     The results dict (also written as JSON).
   """
   config, model, ema, step = checkpoints.load(checkpoint, config_name, overrides, ema=False,
-                                              precision=precision)
+                                              precision=precision, log=log)
+  precision = model.pixelcnn.dtype_policy.name   # 'auto' resolved
   if dataset:
     config = overrides_lib.apply(config, [f'dataset={dataset}'])
   ds, count = data.eval_dataset(config, batch_size, num_examples, data_dir, download)
@@ -164,7 +165,7 @@ def run_sample_metrics(checkpoint, num_images, samples_per_image=2, temperature=
     ``<workdir>/sample_metrics.json``).
   """
   config, model, _, step = checkpoints.load(checkpoint, config_name, overrides,
-                                            precision=precision)
+                                            precision=precision, log=log)
   if dataset:
     config = overrides_lib.apply(config, [f'dataset={dataset}'])
   images, count = data.load_images(config.dataset, 'test', config.model.image_size, data_dir,
@@ -179,7 +180,8 @@ def run_sample_metrics(checkpoint, num_images, samples_per_image=2, temperature=
                            bar, sampler, jit)
   results.update(checkpoint=os.path.abspath(checkpoint), step=step, num_images=len(images),
                  samples_per_image=samples_per_image, temperature=temperature,
-                 dataset=config.dataset,
+                 dataset=config.dataset, sampler=sampler, jit=jit,
+                 precision=model.pixelcnn.dtype_policy.name,
                  paper_saturation={'pic': 0.364, 'gw_baseline': 0.327})
   log(format_sample_table(results))
   _save_results(results, checkpoint, output_json, 'sample_metrics.json', log)

@@ -209,7 +209,8 @@ def run(checkpoint, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES,
   """
   check_target(export_dir, version, fmt == 'weights')   # before the slow model load
   config, model, _, step = checkpoints.load(
-      checkpoint, config_name, overrides, precision='float32' if fmt == 'weights' else precision)
+      checkpoint, config_name, overrides, log=log,
+      precision='float32' if fmt == 'weights' else precision)
   if fmt == 'weights':
     path = export_weights(config, model, export_dir, step or 0)
     log(f'wrote EMA weights of step {step} to {path}')

@@ -68,14 +68,18 @@ def native_bfloat16(path='/proc/cpuinfo'):
   return native_bfloat16_cpu(path)
 
 
-def resolve_precision(precision, path='/proc/cpuinfo'):
+def resolve_precision(precision, path='/proc/cpuinfo', log=None):
   """``'auto'`` -> ``'mixed_bfloat16'`` where bfloat16 is native, else ``'float32'``.
 
-  Other values are returned as they are.
+  Other values are returned as they are; ``log`` (if given) gets
+  :func:`precision_warning` when the result is bfloat16 on a machine that emulates it.
   """
-  if precision != 'auto':
-    return precision
-  return 'mixed_bfloat16' if native_bfloat16(path) else 'float32'
+  if precision == 'auto':
+    precision = 'mixed_bfloat16' if native_bfloat16(path) else 'float32'
+  warning = precision_warning(precision, path) if log else None
+  if warning:
+    log(warning)
+  return precision
 
 
 def precision_warning(precision, path='/proc/cpuinfo'):
@@ -93,10 +97,7 @@ def with_precision_resolved(config, log=None, path='/proc/cpuinfo'):
 
   Logs :func:`precision_warning` through ``log`` if bfloat16 would be emulated.
   """
-  precision = resolve_precision(config.train.precision, path)
-  warning = precision_warning(precision, path)
-  if warning and log:
-    log(warning)
+  precision = resolve_precision(config.train.precision, path, log)
   if precision == config.train.precision:
     return config
   return dataclasses.replace(config, train=dataclasses.replace(config.train,

@@ -1,5 +1,7 @@
 """CPU features are read from /proc/cpuinfo and named beside benchmark figures."""
 
+import json
+
 import pytest
 import tensorflow as tf
 
@@ -66,3 +68,37 @@ def test_forced_bfloat16_where_it_is_emulated_warns_once_with_the_cost(cpus):
   forced = overrides_lib.apply(configs.tiny(), ['train.precision=mixed_bfloat16'])
   assert hardware.with_precision_resolved(forced, lines.append, cpus['avx2']) == forced
   assert lines == [warning]
+
+
+def test_forced_bfloat16_warns_in_colorize_eval_and_export(tmp_path, monkeypatch):
+  """Not only bin/train: every binary that takes --precision warns where bfloat16 is
+  emulated (the CPU check is stubbed), and records what it resolved 'auto' to."""
+  # Imported here: the other tests of this file need no model code.
+  from pic_tf import checkpoints, colorize_lib, eval_lib, export_lib, networks
+  emulated = {'value': False}
+  monkeypatch.setattr(hardware, 'native_bfloat16', lambda path=None: emulated['value'])
+  workdir = str(tmp_path / 'model')
+  checkpoints.save_inference_weights(workdir, configs.tiny(),
+                                     networks.build_model(configs.tiny().model))
+  gray = tmp_path / 'in'
+  gray.mkdir()
+  tf.io.write_file(str(gray / 'a.png'),
+                   tf.io.encode_png(tf.fill([8, 8, 1], tf.constant(90, tf.uint8))))
+  runs = {
+      'colorize': lambda log, p: colorize_lib.run(str(tmp_path / f'out_{p}'), [str(gray)],
+                                                  checkpoint=workdir, num_samples=1,
+                                                  precision=p, log=log),
+      'eval': lambda log, p: eval_lib.run_eval(workdir, num_examples=2, batch_size=2,
+                                               dataset='cifar10_bundled', precision=p,
+                                               output_json=str(tmp_path / f'{p}.json'),
+                                               log=log),
+      'export': lambda log, p: export_lib.run(workdir, str(tmp_path / f'export_{p}'),
+                                              precision=p, log=log),
+  }
+  for name, run in runs.items():
+    for precision, warns in (('mixed_bfloat16', True), ('auto', False)):
+      lines = []
+      run(lambda line: lines.append(str(line)), precision)
+      warnings = [line for line in lines if line.startswith('warning: mixed_bfloat16')]
+      assert len(warnings) == (1 if warns else 0), (name, precision, lines)
+  assert json.load(open(tmp_path / 'auto.json'))['precision'] == 'float32'
