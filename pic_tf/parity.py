@@ -251,11 +251,7 @@ def outside_band(record, theirs, alpha=0.01):
   for q, value in quantities(record).items():
     if q not in comparable:
       continue
-    values = np.asarray(samples[q])
-    n = len(values)
-    half = (stats.t_quantile(1 - alpha / (2 * len(comparable)), n - 1) *
-            values.std(ddof=1) * np.sqrt(1 + 1 / n))
-    low, high = values.mean() - half, values.mean() + half
+    low, high = stats.prediction_interval(samples[q], alpha, len(comparable))
     if not low <= value <= high:
-      failures.append((q, value, float(low), float(high)))
+      failures.append((q, value, low, high))
   return failures

@@ -36,6 +36,27 @@ def t_quantile(p, df):
   return (low + high) / 2
 
 
+def prediction_interval(values, alpha=0.01, comparisons=1):
+  """Where a new draw from the distribution of ``values`` lies, with a normal model.
+
+  ``mean +- t * sd * sqrt(1 + 1/n)``, ``t`` the Student quantile with ``n - 1``
+  degrees of freedom at ``1 - alpha / (2 * comparisons)``: a new draw of the same
+  distribution falls outside with probability ``alpha / comparisons``, so ``comparisons``
+  such checks fail together with probability at most ``alpha`` (Bonferroni).
+
+  Args:
+    values: at least two numbers.
+
+  Returns:
+    ``(low, high)`` floats.
+  """
+  values = np.asarray(values, np.float64)
+  n = len(values)
+  half = (t_quantile(1 - alpha / (2 * comparisons), n - 1) * values.std(ddof=1) *
+          np.sqrt(1 + 1 / n))
+  return float(values.mean() - half), float(values.mean() + half)
+
+
 def welch_t(x, y):
   """Welch's t test of equal means without assuming equal variances.
 

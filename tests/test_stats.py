@@ -47,3 +47,13 @@ def test_chi2_homogeneity_by_hand():
   assert df == 2 and abs(statistic - 16 / 3) < 1e-12
   assert abs(p - math.exp(-8 / 3)) < 1e-9
   assert stats.chi2_homogeneity([5, 5], [50, 50])[2] > 0.99
+
+
+def test_prediction_interval_is_mean_plus_t_sd_sqrt_1_plus_1_over_n():
+  # n = 4, mean 2.5, sd sqrt(5/3); t(0.995, 3 df) = 5.8409 (tables); Bonferroni over 2
+  # comparisons: t(0.9975, 3) = 7.4533.
+  low, high = stats.prediction_interval([1.0, 2.0, 3.0, 4.0], alpha=0.01)
+  half = 5.8409 * np.sqrt(5 / 3) * np.sqrt(1.25)
+  np.testing.assert_allclose([low, high], [2.5 - half, 2.5 + half], rtol=1e-4)
+  low2, high2 = stats.prediction_interval([1.0, 2.0, 3.0, 4.0], alpha=0.01, comparisons=2)
+  np.testing.assert_allclose(high2 - 2.5, 7.4533 * np.sqrt(5 / 3) * np.sqrt(1.25), rtol=1e-4)
