@@ -1,0 +1,199 @@
+"""Sampler benchmarks (modes of ``bin/benchmark``): the speed of every sampling path side
+by side in one run, and the sample metrics of the opt-in fast paths against the exact
+path's seed-to-seed spread. Benchmarks print; they are never pass/fail tests.
+"""
+
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from pic_tf import checkpoints
+from pic_tf import colorize_lib
+from pic_tf import configs
+from pic_tf import data
+from pic_tf import eval_lib
+from pic_tf import networks
+from pic_tf import samplers
+from pic_tf import stats
+from pic_tf.errors import ConfigError
+
+
+# The opt-in paths timed beside the exact ones: XLA row loop, bfloat16 model, both.
+VARIANTS = ('cached', 'naive', 'xla', 'bf16', 'xla_bf16')
+VARIANT_NAMES = {'xla': 'XLA (--jit)', 'bf16': 'mixed bfloat16 (--precision)',
+                 'xla_bf16': 'XLA + mixed bfloat16'}
+
+
+def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=print,
+                 clock=time.perf_counter, xla=True):
+  """Seconds per image of the naive and the cached sampler, side by side.
+
+  Random weights (speed does not depend on them). Both samplers are traced first. The
+  cached sampler is timed over the whole image; the naive one over ``naive_rows`` chroma
+  rows (default: all) and scaled to the whole image -- exact, since every pixel costs
+  the naive sampler the same full network pass.
+
+  Two uses are reported: a batch of distinct photos (one embedding per sample), and
+  the batch as that many samples of one photo, as ``bin/colorize --num_samples``
+  draws them (one embedding shared by all samples; timed on one photo).
+
+  Args:
+    cases: ``(config name, batch)`` pairs.
+    naive_rows: rows timed for the naive sampler (None: all rows).
+    log: where the lines go.
+    clock: seconds now (a test passes a fake one).
+    xla: also time the opt-in paths of :data:`VARIANTS` (XLA, mixed bfloat16, both).
+
+  Returns:
+    list of dicts ``{config, batch, naive_s_per_image, cached_s_per_image, speedup,
+    pixel_loop_speedup, one_photo_speedup}``: ``pixel_loop_speedup`` without the
+    embedding's time, ``one_photo_speedup`` for ``batch`` samples of one photo.
+  """
+  log('sampling speed (seconds per image)')
+  rows = []
+  for name, batch in cases:
+    config = configs.get_config(name).model
+    models = {'float32': networks.build_model(config)}
+    if xla:   # random weights: speed does not depend on them
+      models['mixed_bfloat16'] = networks.build_model(config, 'mixed_bfloat16')
+    h = config.chroma_size
+    gray = tf.random.stateless_uniform([batch, config.image_size, config.image_size, 1],
+                                       seed=[1, 2], minval=-1.0)
+    results = {}
+    for label in VARIANTS if xla else VARIANTS[:2]:
+      model = models['mixed_bfloat16' if 'bf16' in label else 'float32']
+      sampler = samplers.make_sampler(model, 'naive' if label == 'naive' else 'cached',
+                                      jit='xla' in label)
+      embedding, lum = sampler.embed(gray)
+      canvas = tf.zeros([batch, h, h, 3])
+      chroma = tf.zeros([batch, h, h, 2])
+      seed, temperature = tf.constant([1, 1]), tf.constant(1.0)
+      state = sampler.initial_state(canvas, embedding)
+      timed = h if label != 'naive' or naive_rows is None else min(naive_rows, h)
+      run = lambda end, s=sampler, st=state, e=embedding, l=lum: s.sample_rows(
+          canvas, chroma, e, l, tf.constant(0), tf.constant(end), seed, temperature, st)[1].numpy()
+      run(h if 'xla' in label else 1)   # trace (XLA: compile) and warm up
+      start = clock()
+      run(timed)
+      seconds = (clock() - start) * h / timed
+      # The embedding is computed once per image by both samplers; add it.
+      start = clock()
+      sampler.embed(gray)[0].numpy()
+      embed_seconds = clock() - start
+      one_photo = gray[:1]
+      sampler.embed(one_photo)[0].numpy()   # trace
+      start = clock()
+      sampler.embed(one_photo)[0].numpy()
+      results[label + '_one_photo'] = (seconds + clock() - start) / batch
+      results[label] = (seconds + embed_seconds) / batch
+      results[label + '_pixels'] = seconds / batch
+      seconds += embed_seconds
+      note = '' if timed == h else f' (timed {timed} of {h} rows, scaled)'
+      log(f'  {name:<9} batch {batch:3d}  {label:<8} {seconds / batch:9.3f} s/image{note}')
+    rows.append({'config': name, 'batch': batch, 'naive_s_per_image': results['naive'],
+                 'cached_s_per_image': results['cached'],
+                 'speedup': results['naive'] / results['cached'],
+                 'pixel_loop_speedup': results['naive_pixels'] / results['cached_pixels'],
+                 'one_photo_speedup': results['naive_one_photo'] / results['cached_one_photo']})
+    for label in VARIANTS[2:] if xla else ():
+      rows[-1].update({f'{label}_s_per_image': results[label],
+                       f'{label}_speedup': results['naive'] / results[label],
+                       f'{label}_pixel_loop_speedup': (results['naive_pixels'] /
+                                                       results[label + '_pixels']),
+                       f'{label}_embedding_s_per_image': (results[label] -
+                                                          results[label + '_pixels'])})
+  log(f'{"config":<10}{"batch":>6}{"naive s/img":>13}{"cached s/img":>14}{"speedup":>9}'
+      f'{"pixel loop only":>17}{"samples of 1 photo":>20}{"vs original 7.0 s":>19}')
+  for row in rows:
+    versus = f'{7.0 / row["cached_s_per_image"]:.1f}x' if row['config'] == 'cifar10' else '-'
+    log(f'{row["config"]:<10}{row["batch"]:>6}{row["naive_s_per_image"]:>13.3f}'
+        f'{row["cached_s_per_image"]:>14.3f}{row["speedup"]:>8.1f}x'
+        f'{row["pixel_loop_speedup"]:>16.1f}x{row["one_photo_speedup"]:>19.1f}x{versus:>19}')
+  log('(speedup: a batch of distinct photos, whole sampling incl. the embedding g^w, which '
+      'both samplers compute once per photo; pixel loop only: without it; samples of 1 '
+      'photo: the batch is that many samples of one photo sharing one embedding, as '
+      'bin/colorize --num_samples draws them)')
+  for row in rows:
+    for label in VARIANTS[2:] if xla else ():
+      log(f'{row["config"]} b{row["batch"]}, cached sampler, {VARIANT_NAMES[label]}: '
+          f'{row[label + "_s_per_image"]:.3f} s/image (embedding '
+          f'{row[label + "_embedding_s_per_image"]:.3f}), {row[label + "_speedup"]:.1f}x naive '
+          f'(pixel loop {row[label + "_pixel_loop_speedup"]:.1f}x), '
+          f'{row["cached_s_per_image"] / row[label + "_s_per_image"]:.2f}x float32'
+          + (f', {7.0 / row[label + "_s_per_image"]:.1f}x the original'
+             if row['config'] == 'cifar10' else ''))
+  return rows
+
+
+# The opt-in paths as (precision, jit), checked against the exact path's seed spread.
+FAST_PATHS = {'xla': ('float32', True), 'bf16': ('mixed_bfloat16', False),
+              'xla_bf16': ('mixed_bfloat16', True)}
+METRICS = ('saturation', 'colorfulness', 'diversity')
+
+
+def fast_path_metrics(checkpoint=None, num_images=64, samples_per_image=2, seeds=6,
+                      alpha=0.01, control_temperature=0.5, log=print):
+  """``bin/eval --samples`` metrics of each opt-in fast path against the exact path's
+  seed-to-seed spread.
+
+  The exact sampler (float32, no XLA) runs with ``seeds`` seeds; each fast path of
+  :data:`FAST_PATHS` with one further seed. A fast path sampling the same distribution
+  lies inside the exact runs' prediction interval (:func:`pic_tf.stats.prediction_interval`)
+  for every metric; all checks together fail by chance with probability ``alpha``. A
+  control, the exact path at ``control_temperature`` (another distribution), shows
+  whether the intervals are narrow enough to tell distributions apart.
+
+  Args:
+    checkpoint: a workdir (default: the demo model shipped with the package).
+    num_images: the first N of the 64 CIFAR-10 test images shipped with the package.
+
+  Returns:
+    dict ``{'exact': [metrics per seed], '<path>': {metric: value}, 'outside':
+    [(path, metric, value, low, high)], 'control': {metric: value}, 'control_outside':
+    [metric]}`` (empty ``outside``: every path inside).
+  """
+  if seeds < 2:
+    raise ConfigError(f'the exact path needs at least 2 seeds for a spread, not {seeds}')
+  checkpoint = checkpoint or colorize_lib.DEFAULT_MODEL
+  models = {p: checkpoints.load(checkpoint, precision=p).model
+            for p in ('float32', 'mixed_bfloat16')}
+  size = models['float32'].config.image_size
+  images, _ = data.load_images('cifar10_bundled', 'test', size)
+  images = next(iter(images.batch(num_images))).numpy()
+  log(f'sample metrics of {len(images)} bundled CIFAR-10 test images x {samples_per_image} '
+      f'samples ({checkpoint}): exact path with {seeds} seeds, each fast path with one more')
+
+  def measure(precision, jit, seed, temperature=1.0):
+    return eval_lib.sample_metrics(models[precision], images, samples_per_image, temperature,
+                                   seed, jit=jit)['pic']
+
+  results = {'exact': [measure('float32', False, seed) for seed in range(seeds)]}
+  for name, (precision, jit) in FAST_PATHS.items():
+    results[name] = measure(precision, jit, seeds)
+  results['control'] = measure('float32', False, seeds, control_temperature)
+  comparisons = len(FAST_PATHS) * len(METRICS)
+  results['outside'], results['control_outside'] = [], []
+  log(f'{"metric":<14}{"exact mean":>11}{"sd":>8}{"interval":>20}' +
+      ''.join(f'{name:>10}' for name in FAST_PATHS) + f'{f"T={control_temperature}":>10}')
+  for metric in METRICS:
+    values = [run[metric] for run in results['exact']]
+    low, high = stats.prediction_interval(values, alpha, comparisons)
+    cells = ''
+    for name in FAST_PATHS:
+      value = results[name][metric]
+      inside = low <= value <= high
+      cells += f'{value:>9.4f}{" " if inside else "!"}'
+      if not inside:
+        results['outside'].append((name, metric, value, low, high))
+    control = results['control'][metric]
+    if not low <= control <= high:
+      results['control_outside'].append(metric)
+    cells += f'{control:>9.4f}{" " if low <= control <= high else "!"}'
+    log(f'{metric:<14}{np.mean(values):>11.4f}{np.std(values, ddof=1):>8.4f}'
+        f'{f"[{low:.4f}, {high:.4f}]":>20}{cells}')
+  log('every fast path inside the exact path\'s seed spread' if not results['outside'] else
+      f'outside (!): {results["outside"]}')
+  log(f'control (exact path at temperature {control_temperature}) outside on: '
+      f'{", ".join(results["control_outside"]) or "none (the intervals cannot tell it apart)"}')
+  return results

@@ -1,0 +1,56 @@
+"""Sampler benchmarks: the speed arithmetic (fake clock) and the fast paths' metric check."""
+
+import itertools
+
+import pytest
+
+from pic_tf import eval_lib
+from pic_tf import sampling_benchmarks
+from pic_tf.errors import ConfigError
+
+
+def test_sample_speed_scales_the_naive_rows_and_adds_the_embedding():
+  """With a clock that advances 1 s per reading, every timed span is 1 s.
+
+  tiny: 4 chroma rows, batch 2. Naive: 2 of 4 rows timed -> 2 s for the pixel loop;
+  cached: all rows -> 1 s; each adds a 1 s embedding. Per image: naive (2 + 1) / 2,
+  cached (1 + 1) / 2; the pixel loop alone: 2 / 1.
+  """
+  lines = []
+  ticks = itertools.count()
+  rows = sampling_benchmarks.sample_speed(cases=(('tiny', 2),), naive_rows=2, log=lines.append,
+                                    clock=lambda: float(next(ticks)), xla=False)
+  assert rows[0]['naive_s_per_image'] == 1.5 and rows[0]['cached_s_per_image'] == 1.0
+  assert rows[0]['speedup'] == 1.5 and rows[0]['pixel_loop_speedup'] == 2.0
+  assert rows[0]['one_photo_speedup'] == 1.5
+  assert any('(timed 2 of 4 rows, scaled)' in line for line in lines)
+  assert lines[-2].strip().startswith('tiny') and 'xla_speedup' not in rows[0]
+
+
+def test_fast_path_metrics_flags_a_path_outside_the_seed_spread(monkeypatch):
+  """Stubbed metrics: exact seeds spread around 0.30; the bf16 path is far off."""
+  def stub(model, images, samples_per_image, temperature, seed, jit=False):
+    bf16 = model.pixelcnn.compute_dtype == 'bfloat16' and not jit
+    value = 0.9 if bf16 or temperature != 1.0 else 0.30 + 0.01 * (seed % 3)
+    return {'pic': {m: value for m in sampling_benchmarks.METRICS}}
+  monkeypatch.setattr(eval_lib, 'sample_metrics', stub)
+  lines = []
+  results = sampling_benchmarks.fast_path_metrics(num_images=4, seeds=4, log=lines.append)
+  assert {(path, metric) for path, metric, *_ in results['outside']} == {
+      ('bf16', m) for m in sampling_benchmarks.METRICS}
+  assert results['control_outside'] == list(sampling_benchmarks.METRICS)
+  assert lines[-2].startswith('outside (!)')
+  with pytest.raises(ConfigError, match='at least 2 seeds'):
+    sampling_benchmarks.fast_path_metrics(seeds=1)
+
+
+@pytest.mark.slow
+def test_fast_paths_keep_the_sample_metrics_within_the_seed_spread():
+  """(c) of the equivalence checks: bin/eval --samples metrics of XLA, bfloat16 and both
+  on the shipped demo model lie inside the exact path's 99% prediction interval over
+  six seeds (Bonferroni over 3 paths x 3 metrics). A coarse check: at this size even
+  temperature 0 stays inside (the chi-square test in test_xla_sampling is the sensitive
+  one); what it catches is a path whose colours are off, as the stubbed test above."""
+  results = sampling_benchmarks.fast_path_metrics(num_images=64, seeds=6)
+  assert len(results['exact']) == 6
+  assert results['outside'] == []
