@@ -26,7 +26,7 @@ VARIANT_NAMES = {'xla': 'XLA (--jit)', 'bf16': 'mixed bfloat16 (--precision)',
 
 
 def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=print,
-                 clock=time.perf_counter, xla=True):
+                 clock=time.perf_counter, xla=True, repeats=3):
   """Seconds per image of the naive and the cached sampler, side by side.
 
   Random weights (speed does not depend on them). Both samplers are traced first. The
@@ -44,6 +44,7 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
     log: where the lines go.
     clock: seconds now (a test passes a fake one).
     xla: also time the opt-in paths of :data:`VARIANTS` (XLA, mixed bfloat16, both).
+    repeats: timings of every path but the naive one, of which the median counts.
 
   Returns:
     list of dicts ``{config, batch, naive_s_per_image, cached_s_per_image, speedup,
@@ -51,6 +52,15 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
     embedding's time, ``one_photo_speedup`` for ``batch`` samples of one photo.
   """
   log('sampling speed (seconds per image)')
+
+  def timed_median(work, count):
+    spans = []
+    for _ in range(count):
+      start = clock()
+      work()
+      spans.append(clock() - start)
+    return float(np.median(spans))
+
   rows = []
   for name, batch in cases:
     config = configs.get_config(name).model
@@ -74,18 +84,15 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
       run = lambda end, s=sampler, st=state, e=embedding, l=lum: s.sample_rows(
           canvas, chroma, e, l, tf.constant(0), tf.constant(end), seed, temperature, st)[1].numpy()
       run(h if 'xla' in label else 1)   # trace (XLA: compile) and warm up
-      start = clock()
-      run(timed)
-      seconds = (clock() - start) * h / timed
+      # The fast paths: the median of `repeats` timings (one is noisy on a shared VM).
+      spans = 1 if label == 'naive' else repeats
+      seconds = timed_median(lambda: run(timed), spans) * h / timed
       # The embedding is computed once per image by both samplers; add it.
-      start = clock()
-      sampler.embed(gray)[0].numpy()
-      embed_seconds = clock() - start
+      embed_seconds = timed_median(lambda: sampler.embed(gray)[0].numpy(), spans)
       one_photo = gray[:1]
       sampler.embed(one_photo)[0].numpy()   # trace
-      start = clock()
-      sampler.embed(one_photo)[0].numpy()
-      results[label + '_one_photo'] = (seconds + clock() - start) / batch
+      one_embed = timed_median(lambda: sampler.embed(one_photo)[0].numpy(), spans)
+      results[label + '_one_photo'] = (seconds + one_embed) / batch
       results[label] = (seconds + embed_seconds) / batch
       results[label + '_pixels'] = seconds / batch
       seconds += embed_seconds
