@@ -103,6 +103,7 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
                  'speedup': results['naive'] / results['cached'],
                  'pixel_loop_speedup': results['naive_pixels'] / results['cached_pixels'],
                  'one_photo_speedup': results['naive_one_photo'] / results['cached_one_photo']})
+    rows[-1]['cached_embedding_s_per_image'] = results['cached'] - results['cached_pixels']
     for label in VARIANTS[2:] if xla else ():
       rows[-1].update({f'{label}_s_per_image': results[label],
                        f'{label}_speedup': results['naive'] / results[label],
@@ -122,6 +123,9 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
       'photo: the batch is that many samples of one photo sharing one embedding, as '
       'bin/colorize --num_samples draws them)')
   for row in rows:
+    log(f'{row["config"]} b{row["batch"]}, cached sampler, float32 (default): '
+        f'{row["cached_s_per_image"]:.3f} s/image (embedding '
+        f'{row["cached_embedding_s_per_image"]:.3f})')
     for label in VARIANTS[2:] if xla else ():
       log(f'{row["config"]} b{row["batch"]}, cached sampler, {VARIANT_NAMES[label]}: '
           f'{row[label + "_s_per_image"]:.3f} s/image (embedding '

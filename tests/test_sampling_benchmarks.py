@@ -24,7 +24,8 @@ def test_sample_speed_scales_the_naive_rows_and_adds_the_embedding():
   assert rows[0]['speedup'] == 1.5 and rows[0]['pixel_loop_speedup'] == 2.0
   assert rows[0]['one_photo_speedup'] == 1.5
   assert any('(timed 2 of 4 rows, scaled)' in line for line in lines)
-  assert lines[-2].strip().startswith('tiny') and 'xla_speedup' not in rows[0]
+  assert lines[-3].strip().startswith('tiny') and 'xla_speedup' not in rows[0]
+  assert lines[-1].endswith('float32 (default): 1.000 s/image (embedding 0.500)')
 
 
 def test_fast_path_metrics_flags_a_path_outside_the_seed_spread(monkeypatch):
