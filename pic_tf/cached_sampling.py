@@ -12,6 +12,10 @@ This one computes exactly the same numbers from the same weights with far less w
   (``row_bias``); within the row only the current pixel and the two before it,
   kept in a sliding window, are convolved per step.
 
+In a mixed_bfloat16 model the products run in bfloat16 (sums, histories and the
+mixture stay float32), as the model's own convolutions do: the numbers then match the
+full bfloat16 pass to bfloat16 rounding, not exactly.
+
 Shapes as in :mod:`pic_tf.sampling`: B sampling batch, h x w chroma grid, C width,
 E embedding channels.
 """
@@ -242,8 +246,8 @@ class CachedSampler(sampling.Sampler):
     """The horizontal stream along one row: ``w`` pixels, each sampled from its mixture.
 
     Args:
-      columns: TensorArray of ``w`` float32 ``[B, sum(sizes)]``: per column the canvas
-        pixel above-left (4 channels), L', and the row's terms from :meth:`_row`.
+      columns: TensorArray of ``w`` float32 ``[B, sum(sizes)]``: per column the terms of
+        :meth:`_row_terms` (the canvas pixel above-left, L', the row's conv parts).
 
     Returns:
       ``(rgb [B, w, 3], ab [B, w, 2], in_rows, mid_rows, params [B, w, 8K])`` with the
@@ -287,7 +291,7 @@ class CachedSampler(sampling.Sampler):
       ab = dist.sample(seed=tf.random.experimental.stateless_fold_in(seed, row * w + col),
                        temperature=temperature)
       rgb = color.lab_norm_to_rgb_norm(tf.concat([lum, ab], axis=-1))
-      values = [rgb, ab, params if self.record_params else ab[:, :0]] + written
+      values = [rgb, ab, params if self.record_params else ab[:, :0]] + written   # [B, 0]: unused
       arrays = [a.write(col, v) for a, v in zip(arrays, values)]
       return col + 1, tf.concat([rgb, tf.ones_like(lum)], -1), new_windows, arrays
 
