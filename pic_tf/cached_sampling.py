@@ -12,9 +12,8 @@ This one computes exactly the same numbers from the same weights with far less w
   (``row_bias``); within the row only the current pixel and the two before it,
   kept in a sliding window, are convolved per step.
 
-In a mixed_bfloat16 model the products run in bfloat16 (sums, histories and the
-mixture stay float32), as the model's own convolutions do: the numbers then match the
-full bfloat16 pass to bfloat16 rounding, not exactly.
+A mixed_bfloat16 model's products run in bfloat16 (sums, histories, mixture in float32):
+then the numbers match its full bfloat16 pass to bfloat16 rounding, not exactly.
 
 Shapes as in :mod:`pic_tf.sampling`: B sampling batch, h x w chroma grid, C width,
 E embedding channels.
@@ -253,10 +252,8 @@ class CachedSampler(sampling.Sampler):
       ``(rgb [B, w, 3], ab [B, w, 2], in_rows, mid_rows, params [B, w, 8K])`` with the
       per-block ul conv inputs ``[B, w, Cin]`` for the next row's histories.
     """
-    k_dr, b_dr = weights['down_right']
-    k_dr = k_dr[:, 0]
-    k_last, b_last = weights['last']
-    k_last, dtype = k_last[0, 0], k_last.dtype
+    (k_dr, b_dr), (k_last, b_last) = weights['down_right'], weights['last']
+    k_dr, k_last, dtype = k_dr[:, 0], k_last[0, 0], k_last.dtype
     taps = [(b['ul1'][0][2], b['ul2'][0][2]) for b in weights['blocks']]   # current-row taps
     batch = tf.shape(columns.read(0))[0]
     windows = [(tf.zeros([batch, int(k1.shape[1])], dtype),) * 2 +
