@@ -112,7 +112,7 @@ def run(mode, reference_dir=None, data_dir=None, batch_size=16, steps=None, seed
   elif mode == 'sample_speed':
     results = sampling_benchmarks.sample_speed(naive_rows=naive_rows, log=log)
   elif mode == 'fast_path_metrics':
-    results = sampling_benchmarks.fast_path_metrics(seeds=runs, log=log)
+    results = sampling_benchmarks.fast_path_metrics(seeds=runs, data_dir=data_dir, log=log)
   elif mode == 'serving_load':
     results = serving_load_of(saved_model, requests, threads, seed, log=log)
   elif mode == 'learning_curve':

@@ -143,8 +143,8 @@ FAST_PATHS = {'xla': ('float32', True), 'bf16': ('mixed_bfloat16', False),
 METRICS = ('saturation', 'colorfulness', 'diversity')
 
 
-def fast_path_metrics(checkpoint=None, num_images=64, samples_per_image=2, seeds=6,
-                      alpha=0.01, control_temperature=0.5, log=print):
+def fast_path_metrics(checkpoint=None, num_images=None, samples_per_image=2, seeds=6,
+                      alpha=0.01, control_temperature=0.5, data_dir=None, log=print):
   """``bin/eval --samples`` metrics of each opt-in fast path against the exact path's
   seed-to-seed spread.
 
@@ -157,7 +157,10 @@ def fast_path_metrics(checkpoint=None, num_images=64, samples_per_image=2, seeds
 
   Args:
     checkpoint: a workdir (default: the demo model shipped with the package).
-    num_images: the first N of the 64 CIFAR-10 test images shipped with the package.
+    num_images: the first N CIFAR-10 test images (default: the 64 shipped with the
+      package, or 512 with ``data_dir``: more images narrow the seed spread).
+    data_dir: a tensorflow-datasets directory holding CIFAR-10 (default: the 64 test
+      images shipped with the package).
 
   Returns:
     dict ``{'exact': [metrics per seed], '<path>': {metric: value}, 'outside':
@@ -170,9 +173,10 @@ def fast_path_metrics(checkpoint=None, num_images=64, samples_per_image=2, seeds
   models = {p: checkpoints.load(checkpoint, precision=p).model
             for p in ('float32', 'mixed_bfloat16')}
   size = models['float32'].config.image_size
-  images, _ = data.load_images('cifar10_bundled', 'test', size)
-  images = next(iter(images.batch(num_images))).numpy()
-  log(f'sample metrics of {len(images)} bundled CIFAR-10 test images x {samples_per_image} '
+  dataset = 'cifar10' if data_dir else 'cifar10_bundled'
+  images, _ = data.load_images(dataset, 'test', size, data_dir)
+  images = next(iter(images.batch(num_images or (512 if data_dir else 64)))).numpy()
+  log(f'sample metrics of {len(images)} {dataset} test images x {samples_per_image} '
       f'samples ({checkpoint}): exact path with {seeds} seeds, each fast path with one more')
 
   def measure(precision, jit, seed, temperature=1.0):

@@ -55,3 +55,12 @@ def test_fast_paths_keep_the_sample_metrics_within_the_seed_spread():
   results = sampling_benchmarks.fast_path_metrics(num_images=64, seeds=6)
   assert len(results['exact']) == 6
   assert results['outside'] == []
+
+
+@pytest.mark.slow
+def test_with_512_cifar10_images_the_metric_check_tells_distributions_apart(tfds_dir):
+  """The same check on 512 CIFAR-10 test images (shared data; skipped without it): the
+  fast paths stay inside, and the control at temperature 0.5 falls outside."""
+  results = sampling_benchmarks.fast_path_metrics(seeds=6, data_dir=str(tfds_dir))
+  assert results['outside'] == []
+  assert results['control_outside']
