@@ -195,16 +195,14 @@ def fast_path_metrics(checkpoint=None, num_images=None, samples_per_image=2, see
     values = [run[metric] for run in results['exact']]
     low, high = stats.prediction_interval(values, alpha, comparisons)
     cells = ''
-    for name in FAST_PATHS:
+    for name in (*FAST_PATHS, 'control'):
       value = results[name][metric]
       inside = low <= value <= high
       cells += f'{value:>9.4f}{" " if inside else "!"}'
-      if not inside:
+      if not inside and name == 'control':
+        results['control_outside'].append(metric)
+      elif not inside:
         results['outside'].append((name, metric, value, low, high))
-    control = results['control'][metric]
-    if not low <= control <= high:
-      results['control_outside'].append(metric)
-    cells += f'{control:>9.4f}{" " if low <= control <= high else "!"}'
     log(f'{metric:<14}{np.mean(values):>11.4f}{np.std(values, ddof=1):>8.4f}'
         f'{f"[{low:.4f}, {high:.4f}]":>20}{cells}')
   log('every fast path inside the exact path\'s seed spread' if not results['outside'] else
