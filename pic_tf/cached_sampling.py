@@ -165,10 +165,10 @@ class CachedSampler(sampling.Sampler):
     """Everything of one chroma row that needs no pixel of it.
 
     Returns:
-      ``(terms, state)``: float32 ``[w, B, sum]``, per column the concatenation of
-      :meth:`_term_sizes` (the canvas pixel above-left with its ones channel, L', ul0's
-      1x3 part, per block the ul convs' rows-above parts and the ul conditioning); the
-      histories with this row's u stream inputs.
+      ``(terms, sizes, state)``: float32 ``[w, B, sum(sizes)]``, per column the
+      concatenation of the canvas pixel above-left with its ones channel, L', ul0's 1x3
+      part, per block the ul convs' rows-above parts and the ul conditioning (``sizes``:
+      their channel counts); the histories with this row's u stream inputs.
     """
     w = tf.shape(canvas)[2]
     embedding = tf.cast(embedding, tf.float32)
@@ -217,22 +217,15 @@ class CachedSampler(sampling.Sampler):
     # What each pixel reads of these comes as one slice per column (one op per pixel).
     above = x_padded[:, row + 1, :w]                 # canvas row-1, columns col-1 ([B, w, 4])
     terms = [above, lum[:, row, :, None], ul_above] + [t for b in row_bias for t in b] + ul_aux
-    return tf.transpose(tf.concat(terms, axis=-1), [1, 0, 2]), new_state
-
-  @staticmethod
-  def _term_sizes(weights):
-    """Channel widths of the per-column terms of :meth:`_row_terms`."""
-    out = lambda kernel_and_bias: int(kernel_and_bias[0].shape[-1])
-    blocks = weights['blocks']
-    return ([4, 1, out(weights['down_2'])] + [out(b[k]) for b in blocks for k in ('ul1', 'ul2')]
-            + [out(b['ul_aux']) for b in blocks])
+    sizes = [int(t.shape[-1]) for t in terms]
+    return tf.transpose(tf.concat(terms, axis=-1), [1, 0, 2]), sizes, new_state
 
   def _row(self, canvas, chroma, embedding, lum, row, seed, temperature, state, weights):
     h, w = tf.shape(canvas)[1], tf.shape(canvas)[2]
-    terms, new_state = self._row_terms(canvas, embedding, lum, row, state, weights)
+    terms, sizes, new_state = self._row_terms(canvas, embedding, lum, row, state, weights)
     columns = tf.TensorArray(tf.float32, size=w).unstack(terms)          # w x [B, sum]
     row_rgb, row_ab, in_rows, mid_rows, row_params = self._pixels(
-        columns, self._term_sizes(weights), row, w, seed, temperature, weights)
+        columns, sizes, row, w, seed, temperature, weights)
     row_mask = tf.reshape(tf.one_hot(row, h), [1, h, 1, 1])
     canvas = canvas * (1.0 - row_mask) + row_mask * row_rgb[:, None]
     chroma = chroma * (1.0 - row_mask) + row_mask * row_ab[:, None]

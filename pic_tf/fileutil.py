@@ -61,14 +61,18 @@ def remove_stale_temporaries(directory):
     pid = name[len(TMP_PREFIX):].split('-', 1)[0]
     if not name.startswith(TMP_PREFIX) or not pid.isdigit() or _alive(int(pid)):
       continue
-    path = os.path.join(directory, name)
-    if os.path.isdir(path) and not os.path.islink(path):
-      shutil.rmtree(path, ignore_errors=True)
-    else:
-      with contextlib.suppress(OSError):
-        os.remove(path)
+    remove(os.path.join(directory, name))
     removed.append(name)
   return removed
+
+
+def remove(path):
+  """Deletes a file, link or directory tree, as far as it can (clean-up: no errors)."""
+  if os.path.isdir(path) and not os.path.islink(path):
+    shutil.rmtree(path, ignore_errors=True)
+  else:
+    with contextlib.suppress(OSError):
+      os.remove(path)
 
 
 def _umask():

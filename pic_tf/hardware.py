@@ -74,22 +74,28 @@ def resolve_precision(precision, path='/proc/cpuinfo', log=None):
   Other values are returned as they are; ``log`` (if given) gets
   :func:`precision_warning` when the result is bfloat16 on a machine that emulates it.
   """
+  if precision not in ('auto', 'mixed_bfloat16'):
+    return precision
+  native = native_bfloat16(path)
   if precision == 'auto':
-    precision = 'mixed_bfloat16' if native_bfloat16(path) else 'float32'
-  warning = precision_warning(precision, path) if log else None
-  if warning:
-    log(warning)
+    return 'mixed_bfloat16' if native else 'float32'
+  if log and not native:
+    log(_EMULATED_WARNING)
   return precision
+
+
+_EMULATED_WARNING = (
+    'warning: mixed_bfloat16 on a machine without native bfloat16 (no AVX512_BF16 or '
+    'AMX-BF16 CPU, no GPU of compute capability 8.0+) is emulated: measured '
+    f'{EMULATED_BF16_SLOWDOWN:.0f}x slower than float32 on such a CPU. Use '
+    '--precision=auto (float32 here) or float32.')
 
 
 def precision_warning(precision, path='/proc/cpuinfo'):
   """One warning line if ``precision`` asks for bfloat16 where it is emulated, else None."""
   if precision != 'mixed_bfloat16' or native_bfloat16(path):
     return None
-  return ('warning: mixed_bfloat16 on a machine without native bfloat16 (no AVX512_BF16 or '
-          'AMX-BF16 CPU, no GPU of compute capability 8.0+) is emulated: measured '
-          f'{EMULATED_BF16_SLOWDOWN:.0f}x slower than float32 on such a CPU. Use '
-          '--precision=auto (float32 here) or float32.')
+  return _EMULATED_WARNING
 
 
 def with_precision_resolved(config, log=None, path='/proc/cpuinfo'):

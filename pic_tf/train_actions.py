@@ -186,18 +186,17 @@ def build(trainer, manager, summaries, results, data_dir, download, log):
   """
   config, train = trainer.config, trainer.config.train
   logger = LogAction(trainer, train.log_every, summaries, log, results,
-                                   lambda: manager.latest_checkpoint)
+                     lambda: manager.latest_checkpoint)
   actions = [logger, CheckpointAction(manager, train.checkpoint_every)]
   if train.sample_every:
     images, _ = data.load_images(config.dataset, 'test', config.model.image_size, data_dir,
                                  download)
     images = next(iter(images.batch(GRID_IMAGES))).numpy()
-    actions.append(SampleGridAction(trainer, images, train.sample_every,
-                                                  summaries))
+    actions.append(SampleGridAction(trainer, images, train.sample_every, summaries))
   test_ds, test_count = data.eval_dataset(config, train.batch_size, train.eval_examples,
                                           data_dir, download)
-  actions.append(EvalAction(trainer, test_ds, test_count, train.eval_every,
-                                          summaries, log, results))
+  actions.append(EvalAction(trainer, test_ds, test_count, train.eval_every, summaries, log,
+                            results))
   return logger, actions
 
 

@@ -14,7 +14,6 @@ import dataclasses
 import json
 import os
 import re
-import shutil
 
 from pic_tf import configs
 from pic_tf import fileutil
@@ -163,10 +162,6 @@ def clean_workdir(workdir):
     match = _CHECKPOINT_FILE.match(name)
     if not match or f'ckpt-{match.group(1)}' in committed and match.group(2) != '_temp':
       continue
-    path = os.path.join(workdir, name)
-    if os.path.isdir(path):
-      shutil.rmtree(path, ignore_errors=True)
-    else:
-      os.remove(path)
+    fileutil.remove(os.path.join(workdir, name))
     removed.append(name)
   return removed
