@@ -71,13 +71,19 @@ class CachedSampler(sampling.Sampler):
     model: a built :class:`pic_tf.networks.PICModel`.
     record_params: also keep every pixel's mixture parameters as computed while
       sampling (``self.last_params``, ``[B, h, w, 8K]``; for tests).
-    jit: compile the row loop with XLA (see :class:`pic_tf.sampling.Sampler`).
+    jit: compile the pixel loop with XLA (opt-in; equal in distribution, see
+      :class:`pic_tf.sampling.Sampler`). Only the pixel loop: XLA fuses its hundreds of
+      small ops per pixel, while the row convolutions run faster uncompiled (oneDNN,
+      in bfloat16 for a mixed_bfloat16 model; XLA's CPU backend has no bfloat16
+      convolution).
   """
 
   def __init__(self, model, record_params=False, jit=False):
     self.record_params = record_params
     self.last_params = None
-    super().__init__(model, jit=jit)
+    super().__init__(model)
+    self.jit = jit
+    self._pixels_fn = tf.function(self._pixels, jit_compile=True) if jit else self._pixels
 
   def initial_state(self, canvas, embedding):
     """Empty row histories (zeros: the padding above the image)."""
@@ -114,9 +120,7 @@ class CachedSampler(sampling.Sampler):
 
   def _weights(self):
     cnn = self.model.pixelcnn
-    # The products run in the model's compute dtype (bfloat16 for a mixed_bfloat16
-    # model), except under XLA, whose CPU backend has no bfloat16 convolution.
-    dtype = tf.float32 if self.jit else cnn.compute_dtype
+    dtype = cnn.compute_dtype   # bfloat16 products for a mixed_bfloat16 model
     blocks = []
     for u_block, ul_block in zip(cnn.u_blocks(), cnn.ul_blocks()):
       blocks.append({
@@ -221,11 +225,10 @@ class CachedSampler(sampling.Sampler):
     return tf.transpose(tf.concat(terms, axis=-1), [1, 0, 2]), sizes, new_state
 
   def _row(self, canvas, chroma, embedding, lum, row, seed, temperature, state, weights):
-    h, w = tf.shape(canvas)[1], tf.shape(canvas)[2]
+    h = tf.shape(canvas)[1]
     terms, sizes, new_state = self._row_terms(canvas, embedding, lum, row, state, weights)
-    columns = tf.TensorArray(tf.float32, size=w).unstack(terms)          # w x [B, sum]
-    row_rgb, row_ab, in_rows, mid_rows, row_params = self._pixels(
-        columns, sizes, row, w, seed, temperature, weights)
+    row_rgb, row_ab, in_rows, mid_rows, row_params = self._pixels_fn(
+        terms, sizes, row, seed, temperature, weights)
     row_mask = tf.reshape(tf.one_hot(row, h), [1, h, 1, 1])
     canvas = canvas * (1.0 - row_mask) + row_mask * row_rgb[:, None]
     chroma = chroma * (1.0 - row_mask) + row_mask * row_ab[:, None]
@@ -234,12 +237,12 @@ class CachedSampler(sampling.Sampler):
       new_state['ul_mid'][n] = tf.concat([state['ul_mid'][n][:, 1:], done_mid[:, None]], 1)
     return canvas, chroma, new_state, row_params
 
-  def _pixels(self, columns, sizes, row, w, seed, temperature, weights):
+  def _pixels(self, terms, sizes, row, seed, temperature, weights):
     """The horizontal stream along one row: ``w`` pixels, each sampled from its mixture.
 
     Args:
-      columns: TensorArray of ``w`` float32 ``[B, sum(sizes)]``: per column the terms of
-        :meth:`_row_terms` (the canvas pixel above-left, L', the row's conv parts).
+      terms: float32 ``[w, B, sum(sizes)]``: per column the terms of :meth:`_row_terms`
+        (the canvas pixel above-left, L', the row's conv parts).
 
     Returns:
       ``(rgb [B, w, 3], ab [B, w, 2], in_rows, mid_rows, params [B, w, 8K])`` with the
@@ -248,7 +251,8 @@ class CachedSampler(sampling.Sampler):
     (k_dr, b_dr), (k_last, b_last) = weights['down_right'], weights['last']
     k_dr, k_last, dtype = k_dr[:, 0], k_last[0, 0], k_last.dtype
     taps = [(b['ul1'][0][2], b['ul2'][0][2]) for b in weights['blocks']]   # current-row taps
-    batch = tf.shape(columns.read(0))[0]
+    w, batch = tf.shape(terms)[0], tf.shape(terms)[1]
+    columns = tf.TensorArray(tf.float32, size=w).unstack(terms)          # w x [B, sum]
     windows = [(tf.zeros([batch, int(k1.shape[1])], dtype),) * 2 +
                (tf.zeros([batch, int(k2.shape[1])], dtype),) * 2 for k1, k2 in taps]
     arrays = [tf.TensorArray(tf.float32, size=w) for _ in range(3 + 2 * len(taps))]

@@ -45,16 +45,18 @@ def test_compiled_steps_compute_the_uncompiled_mixture_parameters(tiny):
   np.testing.assert_allclose(params.numpy(), full, atol=1e-4, rtol=0)
 
 
-def test_bfloat16_sampler_is_as_close_to_float32_as_the_bfloat16_model(tiny):
-  """--precision=mixed_bfloat16: the cached sampler's products run in bfloat16 too, and
-  its per-step parameters are no further from float32 than the bfloat16 full pass."""
+@pytest.mark.parametrize('jit', [False, True])
+def test_bfloat16_sampler_is_as_close_to_float32_as_the_bfloat16_model(tiny, jit):
+  """--precision=mixed_bfloat16: the cached sampler's products run in bfloat16 too (with
+  or without XLA), and its per-step parameters are no further from float32 than the
+  bfloat16 full pass."""
   cfg = tiny.config
   h = cfg.chroma_size
   fast = networks.build_model(cfg, 'mixed_bfloat16')
   for a, b in zip(fast.weights, tiny.weights):
     a.assign(b)
   gray = tf.random.stateless_uniform([2, 8, 8, 1], seed=[1, 2], minval=-0.8, maxval=0.8)
-  sampler = samplers.SAMPLERS['cached'](fast, record_params=True)
+  sampler = samplers.SAMPLERS['cached'](fast, record_params=True, jit=jit)
   embedding, lum = sampler.embed(gray)
   canvas0, chroma0 = tf.zeros([2, h, h, 3]), tf.zeros([2, h, h, 2])
   canvas, _, _, params = sampler.sample_rows(
@@ -64,7 +66,7 @@ def test_bfloat16_sampler_is_as_close_to_float32_as_the_bfloat16_model(tiny):
   full_bf16 = tf.cast(fast.pixelcnn(canvas, embedding), tf.float32).numpy()
   cached_error = np.abs(params.numpy() - exact).max()
   full_error = np.abs(full_bf16 - exact).max()
-  print(f'\nmax |params - float32|: cached bfloat16 {cached_error:.4f}, '
+  print(f'\nmax |params - float32|: cached bfloat16 (jit={jit}) {cached_error:.4f}, '
         f'full bfloat16 pass {full_error:.4f}')
   # Above what the bfloat16 embedding alone causes (0.007 with float32 products).
   assert 0.012 < cached_error <= 1.25 * full_error
