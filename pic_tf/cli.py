@@ -66,7 +66,7 @@ def define_inference_flags():
       'Compute precision of the model: float32 (exact, the default); mixed_bfloat16 '
       '(bfloat16 compute, float32 weights and likelihood; faster where bfloat16 is native, '
       'close but not equal results); auto: mixed_bfloat16 where native, else float32.')
-  flags.DEFINE_bool('jit', False, 'Opt-in: compile the sampler\'s row loop with XLA (same '
+  flags.DEFINE_bool('jit', False, 'Opt-in: compile the sampler\'s pixel loop with XLA (same '
                     'distribution; not pixel-identical to the default).')
 
 

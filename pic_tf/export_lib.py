@@ -43,7 +43,7 @@ class ColorizationModule(tf.Module):
     model: a PICModel holding the weights to export (EMA already applied).
     max_samples: the largest ``num_samples`` a request may ask for.
     sampler: ``'cached'`` (default) or ``'naive'``.
-    jit: compile the sampler's row loop with XLA (opt-in).
+    jit: compile the sampler's pixel loop with XLA (opt-in).
   """
 
   def __init__(self, model, max_samples=DEFAULT_MAX_SAMPLES, sampler='cached', jit=False):
@@ -168,7 +168,7 @@ def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sam
     version: version number (default: the next free one).
     max_samples: upper bound on ``num_samples`` per request.
     sampler: ``'cached'`` or ``'naive'``.
-    jit: compile the sampler's row loop with XLA (opt-in; the default is exact).
+    jit: compile the sampler's pixel loop with XLA (opt-in; the default is exact).
 
   Returns:
     The version directory.
@@ -199,7 +199,7 @@ def run(checkpoint, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES,
     checkpoint, config_name, overrides: the model (:func:`pic_tf.checkpoints.load`).
     export_dir, version, max_samples, sampler: as :func:`export`.
     fmt: ``'saved_model'`` (:func:`export`) or ``'weights'`` (:func:`export_weights`).
-    jit: compile the SavedModel's sampler row loop with XLA (opt-in).
+    jit: compile the SavedModel's sampler pixel loop with XLA (opt-in).
     precision: the SavedModel's compute precision (opt-in ``'mixed_bfloat16'`` or
       ``'auto'``; the weights format stores float32 weights either way).
     log: where the result line goes.

@@ -13,7 +13,7 @@ DEFAULT = 'cached'
 
 
 def make_sampler(model, name=DEFAULT, jit=False):
-  """A sampler of ``model`` by name; ``jit``: its row loop compiled with XLA (opt-in).
+  """A sampler of ``model`` by name; ``jit``: its pixel loop compiled with XLA (opt-in).
 
   Raises:
     ConfigError: an unknown name.

@@ -19,7 +19,7 @@ from pic_tf import stats
 from pic_tf.errors import ConfigError
 
 
-# The opt-in paths timed beside the exact ones: XLA row loop, bfloat16 model, both.
+# The opt-in paths timed beside the exact ones: XLA pixel loop, bfloat16 model, both.
 VARIANTS = ('cached', 'naive', 'xla', 'bf16', 'xla_bf16')
 VARIANT_NAMES = {'xla': 'XLA (--jit)', 'bf16': 'mixed bfloat16 (--precision)',
                  'xla_bf16': 'XLA + mixed bfloat16'}
