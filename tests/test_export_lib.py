@@ -190,6 +190,23 @@ def test_other_signatures(exported):
   np.testing.assert_array_equal(out, fullres.compose_full_resolution(gray, chroma)[:, 0])
 
 
+def test_jit_export_carries_the_compiled_pixel_loop(exported, tmp_path):
+  """``bin/export --jit``: the SavedModel holds the XLA-compiled pixel loop and serves
+  what the in-process XLA sampler draws (the default export stays uncompiled)."""
+  model = exported['model']
+  target = export_lib.export(model, str(tmp_path / 'serving'), jit=True)
+  graph = (pathlib.Path(target) / 'saved_model.pb').read_bytes()
+  assert b'_XlaMustCompile' in graph
+  assert b'_XlaMustCompile' not in (exported['dir'] / 'saved_model.pb').read_bytes()
+  served = tf.saved_model.load(target).signatures['serving_default'](
+      images=tf.constant(_image()), num_samples=tf.constant(2),
+      temperature=tf.constant(1.0), seed=tf.constant([3, 4], tf.int64))['colorizations']
+  gray = fullres.model_gray(_image(), model.config.image_size)
+  chroma = cached_sampling.CachedSampler(model, jit=True).sample(
+      gray, 2, 1.0, tf.constant([3, 4], tf.int64))
+  np.testing.assert_array_equal(served, fullres.compose_full_resolution(_image(), chroma))
+
+
 def test_second_export_is_version_2_and_original_checkpoints_export(exported, tmp_path):
   model, _ = _random_model(1)
   names = convert.original_name_map(model)
