@@ -81,7 +81,7 @@ class CachedSampler(sampling.Sampler):
   def __init__(self, model, record_params=False, jit=False):
     self.record_params = record_params
     self.last_params = None
-    super().__init__(model)
+    super().__init__(model)   # the row loop itself stays uncompiled (see ``jit``)
     self.jit = jit
     self._pixels_fn = tf.function(self._pixels, jit_compile=True) if jit else self._pixels
 
