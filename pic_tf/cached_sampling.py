@@ -78,11 +78,12 @@ class CachedSampler(sampling.Sampler):
       convolution).
   """
 
+  JIT_ROW_LOOP = False   # --jit compiles the pixel loop only (see ``jit``)
+
   def __init__(self, model, record_params=False, jit=False):
     self.record_params = record_params
     self.last_params = None
-    super().__init__(model)   # the row loop itself stays uncompiled (see ``jit``)
-    self.jit = jit
+    super().__init__(model, jit=jit)
     self._pixels_fn = tf.function(self._pixels, jit_compile=True) if jit else self._pixels
 
   def initial_state(self, canvas, embedding):

@@ -71,8 +71,8 @@ def native_bfloat16(path='/proc/cpuinfo'):
 def resolve_precision(precision, path='/proc/cpuinfo', log=None):
   """``'auto'`` -> ``'mixed_bfloat16'`` where bfloat16 is native, else ``'float32'``.
 
-  Other values are returned as they are; ``log`` (if given) gets
-  :func:`precision_warning` when the result is bfloat16 on a machine that emulates it.
+  Other values are returned as they are; ``log`` (if given) gets one warning line, with
+  the measured cost, when bfloat16 is forced on a machine that emulates it.
   """
   if precision not in ('auto', 'mixed_bfloat16'):
     return precision
@@ -91,17 +91,10 @@ _EMULATED_WARNING = (
     '--precision=auto (float32 here) or float32.')
 
 
-def precision_warning(precision, path='/proc/cpuinfo'):
-  """One warning line if ``precision`` asks for bfloat16 where it is emulated, else None."""
-  if precision != 'mixed_bfloat16' or native_bfloat16(path):
-    return None
-  return _EMULATED_WARNING
-
-
 def with_precision_resolved(config, log=None, path='/proc/cpuinfo'):
   """``config`` (a :class:`pic_tf.configs.Config`) with ``train.precision='auto'`` resolved.
 
-  Logs :func:`precision_warning` through ``log`` if bfloat16 would be emulated.
+  Logs the warning of :func:`resolve_precision` if bfloat16 would be emulated.
   """
   precision = resolve_precision(config.train.precision, path, log)
   if precision == config.train.precision:

@@ -51,13 +51,17 @@ class Sampler:
       path: the samples agree in distribution, not pixel for pixel.
   """
 
+  # What --jit compiles here: the whole row loop (a subclass may compile less itself).
+  JIT_ROW_LOOP = True
+
   def __init__(self, model, jit=False):
     self.model = model
     self.config = model.config
     self.jit = jit
+    whole = jit and self.JIT_ROW_LOOP
     # XLA compiles one program per shape: no shape relaxation when it is on.
-    self._rows_fn = tf.function(self._sample_rows, jit_compile=jit or None,
-                                reduce_retracing=not jit)
+    self._rows_fn = tf.function(self._sample_rows, jit_compile=whole or None,
+                                reduce_retracing=not whole)
     self._embed_fn = tf.function(self._embed, reduce_retracing=True)
 
   def embed(self, gray):

@@ -57,9 +57,12 @@ def test_auto_precision_fits_the_hardware(cpus):
 
 
 def test_forced_bfloat16_where_it_is_emulated_warns_once_with_the_cost(cpus):
-  assert hardware.precision_warning('mixed_bfloat16', cpus['native']) is None
-  assert hardware.precision_warning('float32', cpus['avx2']) is None
-  warning = hardware.precision_warning('mixed_bfloat16', cpus['avx2'])
+  lines = []
+  hardware.resolve_precision('mixed_bfloat16', cpus['native'], lines.append)
+  hardware.resolve_precision('float32', cpus['avx2'], lines.append)
+  assert lines == []
+  hardware.resolve_precision('mixed_bfloat16', cpus['avx2'], lines.append)
+  [warning] = lines
   assert warning.startswith('warning: ') and '12x slower than float32' in warning
   lines = []
   auto = overrides_lib.apply(configs.tiny(), ['train.precision=auto'])
