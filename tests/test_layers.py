@@ -133,6 +133,18 @@ def test_dropout_only_in_training_and_seeded():
   assert not np.allclose(train1, eval_out) and not np.allclose(train1, train3)
 
 
+def test_dropout_mask_is_the_float32_one_in_every_precision():
+  """float32: exactly TensorFlow's stateless dropout; bfloat16: the same units dropped."""
+  x = tf.constant(np.random.default_rng(11).normal(size=(4, 6, 6, 8)), tf.float32)
+  seed = tf.constant([3, 4])
+  ours = layers.stateless_dropout(x, 0.5, seed)
+  np.testing.assert_array_equal(ours, tf.nn.experimental.stateless_dropout(x, 0.5, seed))
+  low = layers.stateless_dropout(tf.cast(x, tf.bfloat16), 0.5, seed)
+  assert low.dtype == tf.bfloat16
+  np.testing.assert_array_equal(low.numpy() != 0, ours.numpy() != 0)
+  np.testing.assert_allclose(tf.cast(low, tf.float32), ours, rtol=1e-2)
+
+
 def test_layer_configs_round_trip():
   for layer in (layers.WeightNormConv2D(7, (1, 3), strides=2, init_scale=0.3),
                 layers.DownShiftedConv2D(5, (2, 3)),
