@@ -40,23 +40,25 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
                 log=print):
   """Training images/s of a paper config for precision x XLA x determinism variants.
 
-  Each variant builds its own trainer and runs ``warmup`` untimed steps (tracing,
-  compilation) then ``steps`` timed ones on one fixed random batch. The last two
-  default variants are the non-deterministic ones (``train.deterministic=false``:
-  TensorFlow's graph optimiser on), for the cost of bit-reproducibility.
+  Every variant builds its own trainer and runs ``warmup`` untimed steps (tracing,
+  compilation); then ``steps`` rounds time one step of each variant in turn, so that a
+  drift of the machine's speed hits all variants alike, and each variant's figure is
+  its median step. All on one fixed random batch. The last two default variants are the
+  non-deterministic ones (``train.deterministic=false``: TensorFlow's graph optimiser
+  on), for the cost of bit-reproducibility.
 
   Args:
     variants: ``(precision, jit, deterministic)`` tuples; the first is the 1.00x row.
 
   Returns:
     list of dicts ``{precision, jit, deterministic, images_per_second,
-    seconds_per_step}``.
+    seconds_per_step, step_seconds}`` (``step_seconds``: every timed step).
   """
   base = overrides_lib.apply(configs.get_config(config_name), [f'train.batch_size={batch_size}'])
   inputs = _random_inputs(base, batch_size)
   log(f'training speed, {config_name} paper config, batch {batch_size}, {steps} timed steps '
-      f'after {warmup} warm-up steps')
-  rows = []
+      f'per variant (interleaved) after {warmup} warm-up steps')
+  trainers = []
   for precision, jit, deterministic in variants:
     config = overrides_lib.apply(base, [f'train.precision={precision}',
                                      f'train.deterministic={deterministic}'])
@@ -64,14 +66,22 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
     trainer.initialize()
     for _ in range(warmup):
       float(trainer.train_step(inputs)[0])
-    start = time.perf_counter()
-    for _ in range(steps):
+    trainers.append(trainer)
+  times = [[] for _ in variants]
+  for _ in range(steps):
+    for trainer, variant_times in zip(trainers, times):
+      start = time.perf_counter()
       float(trainer.train_step(inputs)[0])
-    seconds = (time.perf_counter() - start) / steps
+      variant_times.append(time.perf_counter() - start)
+  rows = []
+  for (precision, jit, deterministic), step_seconds in zip(variants, times):
+    seconds = float(np.median(step_seconds))
     rows.append({'precision': precision, 'jit': jit, 'deterministic': deterministic,
-                 'seconds_per_step': seconds, 'images_per_second': batch_size / seconds})
+                 'seconds_per_step': seconds, 'images_per_second': batch_size / seconds,
+                 'step_seconds': step_seconds})
     log(f'  {precision:<15} XLA {"on " if jit else "off"}  deterministic '
-        f'{"yes" if deterministic else "no "}  {seconds:7.3f} s/step  '
+        f'{"yes" if deterministic else "no "}  {seconds:7.3f} s/step (median; '
+        f'{min(step_seconds):.3f}-{max(step_seconds):.3f})  '
         f'{batch_size / seconds:7.2f} img/s')
   reference = rows[0]['images_per_second']
   log(f'{"precision":<16}{"XLA":<6}{"determ.":<9}{"img/s":>9}{"ratio":>8}')
