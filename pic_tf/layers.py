@@ -37,8 +37,8 @@ def stateless_dropout(x, rate, seed):
 
   The mask is drawn in float32 whatever ``x``'s dtype: a mixed-precision run drops the
   same units as a float32 run with the same seed, and drawing bfloat16 uniforms is
-  slower on a CPU. For float32 ``x`` this is exactly
-  ``tf.nn.experimental.stateless_dropout``.
+  slower on a CPU. For float32 ``x`` it equals ``tf.nn.experimental.stateless_dropout``
+  to the bit.
 
   Args:
     x: float tensor.
@@ -52,8 +52,6 @@ def stateless_dropout(x, rate, seed):
     return x
   if seed is None:
     return tf.nn.dropout(x, rate=rate)
-  if x.dtype == tf.float32:
-    return tf.nn.experimental.stateless_dropout(x, rate=rate, seed=seed)
   keep = tf.random.stateless_uniform(tf.shape(x), seed=seed) >= rate
   return tf.where(keep, x * tf.cast(1.0 / (1.0 - rate), x.dtype), tf.zeros_like(x))
 

@@ -30,11 +30,11 @@ def test_same_outputs_and_gradients_as_tensorflow_in_float32(stride, padding, di
   rng = np.random.default_rng(0)
   x = tf.constant(rng.normal(size=(2, size, size, 5)), tf.float32)
   kernel = tf.constant(rng.normal(size=kernel_size + (5, 7)), tf.float32)
-  reference = _gradients(lambda a, k: tf.nn.conv2d(a, k, stride, padding.upper(), dilations=dilation),
-                         x, kernel)
+  reference = _gradients(
+      lambda a, k: tf.nn.conv2d(a, k, stride, padding.upper(), dilations=dilation), x, kernel)
   ours = _gradients(lambda a, k: matmul_conv.conv2d(a, k, stride, padding, dilation), x, kernel)
   np.testing.assert_array_equal(ours[0], reference[0])          # forward: TensorFlow's own
-  # keras.ops.conv (the layers' float32 path) dilates by space-to-batch: same numbers.
+  # keras.ops.conv (the layers' float32 path) dilates by space-to-batch: the same numbers to 1e-5.
   keras_out = keras.ops.conv(x, kernel, stride, padding, dilation_rate=dilation)
   np.testing.assert_allclose(ours[0], keras_out, rtol=0, atol=1e-5 * np.abs(keras_out).max())
   np.testing.assert_allclose(ours[1], reference[1], rtol=0, atol=1e-5 * np.abs(reference[1]).max())
