@@ -9,7 +9,7 @@ that is, for each tap ``(r, c)`` one ``[Cin, M] x [M, Cout]`` matrix product of 
 (strided) view of the padded input with the output gradient, ``M = B * H_out * W_out``.
 On a CPU in bfloat16 these products run ~1.3-1.6x faster than TensorFlow's
 ``Conv2DBackpropFilter`` (oneDNN) for the wide layers of PIC, measured on 2 cores with
-AVX512_BF16 (e.g. 320 -> 320 channels 3x3 at 16x16, batch 16: 23 ms against 35 ms);
+AVX512_BF16 (e.g. 320 -> 320 channels 3x3 at 16x16, batch 16: 25-26 ms against 31-38 ms);
 for narrow layers (``Cin * Cout`` < :data:`MIN_CHANNEL_PRODUCT`) the TensorFlow kernel
 is as fast or faster. The forward pass and the input gradient are TensorFlow's own
 kernels (``tf.nn.conv2d`` with native dilation: ~20% faster for PIC's dilated 512-channel
@@ -60,7 +60,8 @@ def filter_gradient(x, dy, kernel_shape, strides=1, padding='valid', dilation_ra
     x: ``[B, H, W, Cin]`` input of the convolution (static H, W).
     dy: ``[B, H_out, W_out, Cout]`` gradient of its output, same dtype.
     kernel_shape: ``(kh, kw, Cin, Cout)``.
-    strides, padding, dilation_rate: as the convolution's (``'same'`` or ``'valid'``).
+    strides, padding, dilation_rate: as the convolution's (``'same'`` or ``'valid'``,
+      either case).
 
   Returns:
     ``[kh, kw, Cin, Cout]`` in ``dy``'s dtype (the products accumulate in float32).
@@ -90,16 +91,16 @@ def conv2d(x, kernel, strides=1, padding='valid', dilation_rate=1):
   Returns:
     ``[B, H_out, W_out, Cout]``, exactly ``tf.nn.conv2d``'s output.
   """
-  s, d = int(strides), int(dilation_rate)
+  s, d, padding = int(strides), int(dilation_rate), padding.upper()
 
   @tf.custom_gradient
   def conv(x, kernel):
-    y = tf.nn.conv2d(x, kernel, s, padding.upper(), dilations=d)
+    y = tf.nn.conv2d(x, kernel, s, padding, dilations=d)
 
     def grad(dy):
       dx = tf.raw_ops.Conv2DBackpropInput(
           input_sizes=tf.shape(x), filter=kernel, out_backprop=dy, strides=[1, s, s, 1],
-          padding=padding.upper(), dilations=[1, d, d, 1])
+          padding=padding, dilations=[1, d, d, 1])
       return dx, filter_gradient(x, dy, kernel.shape, s, padding, d)
     return y, grad
   return conv(x, kernel)
