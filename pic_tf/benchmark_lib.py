@@ -45,7 +45,8 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
   drift of the machine's speed hits all variants alike, and each variant's figure is
   its median step. All on one fixed random batch. The last two default variants are the
   non-deterministic ones (``train.deterministic=false``: TensorFlow's graph optimiser
-  on), for the cost of bit-reproducibility.
+  on), for the cost of bit-reproducibility; every step runs under its own variant's
+  setting (:meth:`pic_tf.train_lib.Trainer.train_step` applies it).
 
   Args:
     variants: ``(precision, jit, deterministic)`` tuples; the first is the 1.00x row.

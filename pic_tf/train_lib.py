@@ -44,9 +44,13 @@ def set_deterministic(enabled):
   about the third step (by 1e-7 in the weights, then growing): some gradient of the
   embedding network is accumulated in a run-dependent order. ``enable_op_determinism``
   does not change that, and neither does turning oneDNN off; without Grappler the
-  step is bit-reproducible. It applies to functions traced afterwards.
+  step is bit-reproducible. TensorFlow reads the setting whenever a function is called
+  (it keeps one optimised instance of the function per setting), so
+  :meth:`Trainer.train_step` applies its trainer's setting before every step.
   """
-  tf.config.optimizer.set_experimental_options({'disable_meta_optimizer': bool(enabled)})
+  if tf.config.optimizer.get_experimental_options().get(
+      'disable_meta_optimizer', False) != bool(enabled):
+    tf.config.optimizer.set_experimental_options({'disable_meta_optimizer': bool(enabled)})
 
 
 def learning_rate_schedule(train_config):
@@ -147,6 +151,9 @@ class Trainer:
 
   def train_step(self, inputs):
     """One step on a (distributed) batch. Returns ``(bpd, aux_bpd)`` before the update."""
+    # The setting is process-wide and read at each call: another trainer in this
+    # process (a benchmark's other variant) may have changed it since.
+    set_deterministic(self.config.train.deterministic)
     return self._train_step(inputs)
 
   def evaluate(self, dataset, use_ema=True, progress=None):

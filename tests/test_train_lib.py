@@ -405,10 +405,18 @@ def test_training_parity_inside_the_originals_ensemble(reference_dir, tfds_dir, 
 
 
 def test_trainer_sets_deterministic_graph_optimisation():
+  trainers = {}
   for deterministic in (False, True):   # True last: the default for the rest of the run
-    train_lib.Trainer(overrides_lib.apply(configs.tiny(), [f'train.deterministic={deterministic}']))
+    trainers[deterministic] = train_lib.Trainer(
+        overrides_lib.apply(configs.tiny(), [f'train.deterministic={deterministic}']))
     options = tf.config.optimizer.get_experimental_options()
     assert options.get('disable_meta_optimizer', False) == deterministic
+  # TensorFlow reads the option at each call: every step must run under its own
+  # trainer's setting, whichever trainer was built (or stepped) last.
+  for deterministic in (False, True, False, True):
+    trainer = trainers[deterministic]
+    trainer._train_step = lambda inputs: tf.config.optimizer.get_experimental_options()
+    assert trainer.train_step(None).get('disable_meta_optimizer', False) == deterministic
 
 
 @pytest.mark.slow
