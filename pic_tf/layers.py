@@ -102,14 +102,19 @@ class WeightNormConv2D(keras.layers.Layer):
     self.g = self.add_weight(name='g', shape=(self.filters,), initializer='ones')
     self.b = self.add_weight(name='b', shape=(self.filters,), initializer='zeros')
 
-  def _pad(self, x):
-    """Padding applied before the convolution (the shifted subclasses override it)."""
-    return x
+  def _shift_padding(self):
+    """``((top, bottom), (left, right))`` zeros before a VALID conv; None: ``padding``."""
+    return None   # the shifted subclasses override it
 
   def _conv(self, x, kernel):
-    conv = matmul_conv.conv2d if matmul_conv.use_for(x.dtype, kernel.shape) else ops.conv
-    return conv(x, kernel, strides=self.strides, padding=self.padding,
-                dilation_rate=self.dilation_rate)
+    shift = self._shift_padding()
+    if matmul_conv.use_for(x.dtype, kernel.shape):
+      return matmul_conv.conv2d(x, kernel, self.strides, shift or self.padding,
+                                self.dilation_rate)
+    if shift:
+      x = ops.pad(x, [[0, 0], *shift, [0, 0]])
+    return ops.conv(x, kernel, strides=self.strides, padding=self.padding,
+                    dilation_rate=self.dilation_rate)
 
   def normalized_kernel(self):
     """``V / ||V||`` per output channel, as ``tf.nn.l2_normalize(V, [0, 1, 2])``."""
@@ -117,7 +122,6 @@ class WeightNormConv2D(keras.layers.Layer):
     return self.V * ops.rsqrt(ops.maximum(sq_norm, 1e-12))
 
   def call(self, x):
-    x = self._pad(x)
     if self._ddi_active:
       return self._data_dependent_init(x)
     return self._conv(x, self.normalized_kernel() * self.g) + self.b
@@ -150,9 +154,9 @@ class DownShiftedConv2D(WeightNormConv2D):
     kwargs.pop('dilation_rate', None)  # the original ignores dilation here
     super().__init__(filters, kernel_size, padding='valid', **kwargs)
 
-  def _pad(self, x):
+  def _shift_padding(self):
     kh, kw = self.kernel_size
-    return ops.pad(x, [[0, 0], [kh - 1, 0], [(kw - 1) // 2, (kw - 1) // 2], [0, 0]])
+    return (kh - 1, 0), ((kw - 1) // 2, (kw - 1) // 2)
 
 
 class DownRightShiftedConv2D(WeightNormConv2D):
@@ -168,9 +172,9 @@ class DownRightShiftedConv2D(WeightNormConv2D):
     kwargs.pop('dilation_rate', None)
     super().__init__(filters, kernel_size, padding='valid', **kwargs)
 
-  def _pad(self, x):
+  def _shift_padding(self):
     kh, kw = self.kernel_size
-    return ops.pad(x, [[0, 0], [kh - 1, 0], [kw - 1, 0], [0, 0]])
+    return (kh - 1, 0), (kw - 1, 0)
 
 
 CONV_TYPES = {

@@ -17,6 +17,13 @@ convolutions than the space-to-batch form ``keras.ops.conv`` takes, and equal to
 bfloat16 there), so only the filter gradient's summation order differs (in float32 the
 two agree to ~1e-7).
 
+The PixelCNN's shifted convolutions pass their zero rows and columns as explicit
+padding ``((top, bottom), (left, right))`` instead of copying the input into a padded
+tensor (and slicing that copy's gradient): 2-5% of a mixed-bfloat16 training step here.
+Their input gradient is then the forward convolution of ``dy`` with the flipped kernel,
+since TensorFlow's bfloat16 ``Conv2DBackpropInput`` with explicit padding has no oneDNN
+kernel (1.46 s against 0.02 s for 320 -> 320 channels at 16x16, batch 16).
+
 :func:`use_for` says where :class:`pic_tf.layers.WeightNormConv2D` uses it: bfloat16
 on a CPU only (GPUs have fast filter-gradient kernels of their own).
 """
@@ -53,6 +60,13 @@ def _same_padding(size, kernel, stride, dilation):
   return total // 2, total - total // 2
 
 
+def _explicit(padding):
+  """``((top, bottom), (left, right))`` for a list of pairs, None for a name."""
+  if isinstance(padding, str):
+    return None
+  return tuple(tuple(int(n) for n in pair) for pair in padding)
+
+
 def filter_gradient(x, dy, kernel_shape, strides=1, padding='valid', dilation_rate=1):
   """``dL/dW`` of ``conv(x, W)`` from ``dy = dL/dy``, one matrix product per tap.
 
@@ -60,16 +74,18 @@ def filter_gradient(x, dy, kernel_shape, strides=1, padding='valid', dilation_ra
     x: ``[B, H, W, Cin]`` input of the convolution (static H, W).
     dy: ``[B, H_out, W_out, Cout]`` gradient of its output, same dtype.
     kernel_shape: ``(kh, kw, Cin, Cout)``.
-    strides, padding, dilation_rate: as the convolution's (``'same'`` or ``'valid'``,
-      either case).
+    strides, padding, dilation_rate: as the convolution's (``'same'``, ``'valid'``,
+      either case, or explicit ``((top, bottom), (left, right))``).
 
   Returns:
     ``[kh, kw, Cin, Cout]`` in ``dy``'s dtype (the products accumulate in float32).
   """
   kh, kw, cin, cout = (int(n) for n in kernel_shape)
   s, d = int(strides), int(dilation_rate)
-  if padding.lower() == 'same':
+  pads = _explicit(padding)
+  if pads is None and padding.lower() == 'same':
     pads = [_same_padding(int(x.shape[1]), kh, s, d), _same_padding(int(x.shape[2]), kw, s, d)]
+  if pads is not None:
     x = tf.pad(x, [[0, 0], pads[0], pads[1], [0, 0]])
   out_h, out_w = int(dy.shape[1]), int(dy.shape[2])
   dy = tf.reshape(dy, [-1, cout])
@@ -87,20 +103,40 @@ def conv2d(x, kernel, strides=1, padding='valid', dilation_rate=1):
   Args:
     x: ``[B, H, W, Cin]`` with static H and W.
     kernel: ``[kh, kw, Cin, Cout]``, same dtype.
+    padding: ``'same'``, ``'valid'`` or ``((top, bottom), (left, right))``: explicit
+      zero padding inside the convolution, which spares the shifted convolutions'
+      separate pad (a copy of the input forward, a slice of its gradient backward).
 
   Returns:
     ``[B, H_out, W_out, Cout]``, exactly ``tf.nn.conv2d``'s output.
   """
-  s, d, padding = int(strides), int(dilation_rate), padding.upper()
+  s, d, pads = int(strides), int(dilation_rate), _explicit(padding)
+  if pads is None:
+    padding = padding.upper()
+  elif s != 1:
+    raise ValueError(f'explicit padding needs stride 1, got stride {s}')
+  else:
+    padding = [[0, 0], *pads, [0, 0]]
+
+  def input_gradient(dy, x, kernel):
+    if pads is None:
+      return tf.raw_ops.Conv2DBackpropInput(
+          input_sizes=tf.shape(x), filter=kernel, out_backprop=dy, strides=[1, s, s, 1],
+          padding=padding, dilations=[1, d, d, 1])
+    # The convolution of dy with the flipped, transposed kernel: TensorFlow's bfloat16
+    # Conv2DBackpropInput with explicit padding has no oneDNN kernel (~70x slower here).
+    kh, kw = (int(n) for n in kernel.shape[:2])
+    extent = ((kh - 1) * d + 1, (kw - 1) * d + 1)
+    flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
+    around = [[e - 1 - before, e - 1 - after] for e, (before, after) in zip(extent, pads)]
+    return tf.nn.conv2d(dy, flipped, 1, [[0, 0], *around, [0, 0]], dilations=d)
 
   @tf.custom_gradient
   def conv(x, kernel):
     y = tf.nn.conv2d(x, kernel, s, padding, dilations=d)
 
     def grad(dy):
-      dx = tf.raw_ops.Conv2DBackpropInput(
-          input_sizes=tf.shape(x), filter=kernel, out_backprop=dy, strides=[1, s, s, 1],
-          padding=padding, dilations=[1, d, d, 1])
-      return dx, filter_gradient(x, dy, kernel.shape, s, padding, d)
+      dx = input_gradient(dy, x, kernel)
+      return dx, filter_gradient(x, dy, kernel.shape, s, pads or padding, d)
     return y, grad
   return conv(x, kernel)
