@@ -19,10 +19,11 @@ two agree to ~1e-7).
 
 The PixelCNN's shifted convolutions pass their zero rows and columns as explicit
 padding ``((top, bottom), (left, right))`` instead of copying the input into a padded
-tensor (and slicing that copy's gradient): 2-5% of a mixed-bfloat16 training step here.
-Their input gradient is then the forward convolution of ``dy`` with the flipped kernel,
-since TensorFlow's bfloat16 ``Conv2DBackpropInput`` with explicit padding has no oneDNN
-kernel (1.46 s against 0.02 s for 320 -> 320 channels at 16x16, batch 16).
+tensor (and slicing that copy's gradient): 0.5-4.5% of a mixed-bfloat16 training step in
+three interleaved runs here. Their input gradient is then the forward convolution of
+``dy`` with the flipped kernel, since TensorFlow's bfloat16 ``Conv2DBackpropInput`` with
+explicit padding has no oneDNN kernel (1.46 s against 0.02 s for 320 -> 320 channels at
+16x16, batch 16).
 
 :func:`use_for` says where :class:`pic_tf.layers.WeightNormConv2D` uses it: bfloat16
 on a CPU only (GPUs have fast filter-gradient kernels of their own).
