@@ -168,7 +168,7 @@ class TrainConfig:
       optimiser (Grappler) rewrites the training step so that on a multi-core CPU
       some gradients are summed in a run-dependent order (1e-6 differences from the
       first steps, which training then amplifies); this turns it off. Measured cost
-      on a 2-core CPU: 0-8% (BUILD.md).
+      on a 2-core CPU: 0-11% (BUILD.md).
   """
   batch_size: int = 64
   learning_rate: float = 1e-3
