@@ -18,12 +18,13 @@ bfloat16 there), so only the filter gradient's summation order differs (in float
 two agree to ~1e-7).
 
 The PixelCNN's shifted convolutions pass their zero rows and columns as explicit
-padding ``((top, bottom), (left, right))`` instead of copying the input into a padded
-tensor (and slicing that copy's gradient): 0.5-4.5% of a mixed-bfloat16 training step in
-three interleaved runs here. Their input gradient is then the forward convolution of
-``dy`` with the flipped kernel, since TensorFlow's bfloat16 ``Conv2DBackpropInput`` with
-explicit padding has no oneDNN kernel (1.46 s against 0.02 s for 320 -> 320 channels at
-16x16, batch 16).
+padding ``((top, bottom), (left, right))`` instead of a separate pad before a VALID
+convolution: the input gradient then comes out unpadded (no slice of it), and only the
+weight gradient pads the input (its per-tap views need the zeros); 0.5-4.5% of a
+mixed-bfloat16 training step in three interleaved runs here. Their input gradient is
+then the forward convolution of ``dy`` with the flipped kernel, since TensorFlow's
+bfloat16 ``Conv2DBackpropInput`` with explicit padding has no oneDNN kernel (1.46 s
+against 0.02 s for 320 -> 320 channels at 16x16, batch 16).
 
 :func:`use_for` says where :class:`pic_tf.layers.WeightNormConv2D` uses it: bfloat16
 on a CPU only (GPUs have fast filter-gradient kernels of their own).
@@ -106,7 +107,7 @@ def conv2d(x, kernel, strides=1, padding='valid', dilation_rate=1):
     kernel: ``[kh, kw, Cin, Cout]``, same dtype.
     padding: ``'same'``, ``'valid'`` or ``((top, bottom), (left, right))``: explicit
       zero padding inside the convolution, which spares the shifted convolutions'
-      separate pad (a copy of the input forward, a slice of its gradient backward).
+      separate pad and the slice of its gradient.
 
   Returns:
     ``[B, H_out, W_out, Cout]``, exactly ``tf.nn.conv2d``'s output.
