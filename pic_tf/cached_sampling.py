@@ -15,6 +15,9 @@ This one computes exactly the same numbers from the same weights with far less w
 A mixed_bfloat16 model's products run in bfloat16 (sums, histories, mixture in float32):
 then the numbers match its full bfloat16 pass to bfloat16 rounding, not exactly.
 
+Just over 300 lines because the row terms and the pixel loop share one layout of
+kernels, histories and per-column terms, and read best side by side.
+
 Shapes as in :mod:`pic_tf.sampling`: B sampling batch, h x w chroma grid, C width,
 E embedding channels.
 """
@@ -47,14 +50,27 @@ def _matmul(x, kernel, equation=None):
   return tf.cast(out, tf.float32)
 
 
-def _taps(window, current, kernel_row):
+def _taps(window, current, kernel_row, parallel=False):
   """Current-row part of a down-right 3x3 conv: sum over columns j-2, j-1, j.
 
   Args:
     window: ``(x[j-2], x[j-1])`` each ``[B, Cin]`` (zeros left of the image).
     current: ``x[j]`` ``[B, Cin]``.
     kernel_row: ``[3, Cin, Cout]`` (the kernel's last row).
+    parallel: for XLA, which runs each matrix product on one thread and independent
+      ones side by side: the window's part (known before this pixel) is its own
+      product, and the current pixel's, the only one this pixel waits for, is two
+      half-width products, so both cores work on it.
   """
+  if parallel:
+    cout = int(kernel_row.shape[-1])
+    halves = (kernel_row[2, :, :cout // 2], kernel_row[2, :, cout // 2:])
+    now = tf.concat([_matmul(current, k) for k in halves], axis=-1)
+    if kernel_row.dtype == tf.float32:
+      return _matmul(window[0], kernel_row[0]) + _matmul(window[1], kernel_row[1]) + now
+    past = _matmul(tf.concat(window, axis=-1),
+                   tf.reshape(kernel_row[:2], [-1, kernel_row.shape[-1]]))
+    return past + now
   if kernel_row.dtype == tf.float32:
     return (_matmul(window[0], kernel_row[0]) + _matmul(window[1], kernel_row[1]) +
             _matmul(current, kernel_row[2]))
@@ -62,6 +78,18 @@ def _taps(window, current, kernel_row):
   # convolution it rounds once (float32 keeps three, as the exact path always had).
   inputs = tf.concat([window[0], window[1], current], axis=-1)
   return _matmul(inputs, tf.reshape(kernel_row, [-1, kernel_row.shape[-1]]))
+
+
+def _fusable_elu(x):
+  """elu with ``exp(x) - 1`` for XLA: its CPU backend fuses ``exp`` into the element-wise
+  kernel around it but runs ``expm1`` (what ``tf.nn.elu`` lowers to) as a kernel of
+  its own, nine per pixel here. Differs from ``tf.nn.elu`` by < 1e-7 (float32 ``exp``
+  near 1)."""
+  return tf.where(x > 0, x, tf.exp(tf.minimum(x, 0.0)) - 1.0)
+
+
+def _fusable_celu(x):
+  return _fusable_elu(tf.concat([x, -x], axis=-1))
 
 
 class CachedSampler(sampling.Sampler):
@@ -250,6 +278,7 @@ class CachedSampler(sampling.Sampler):
       per-block ul conv inputs ``[B, w, Cin]`` for the next row's histories.
     """
     (k_dr, b_dr), (k_last, b_last) = weights['down_right'], weights['last']
+    celu, elu = (_fusable_celu, _fusable_elu) if self.jit else (_celu, tf.nn.elu)
     k_dr, k_last, dtype = k_dr[:, 0], k_last[0, 0], k_last.dtype
     taps = [(b['ul1'][0][2], b['ul2'][0][2]) for b in weights['blocks']]   # current-row taps
     w, batch = tf.shape(terms)[0], tf.shape(terms)[1]
@@ -268,19 +297,19 @@ class CachedSampler(sampling.Sampler):
       new_windows, written = [], []
       for n, (k1, k2) in enumerate(taps):
         in_prev2, in_prev1, mid_prev2, mid_prev1 = windows[n]
-        x_in = _celu(ul)
+        x_in = celu(ul)
         written.append(x_in)
         x_in = tf.cast(x_in, dtype)
-        c1 = row_bias[2 * n] + _taps((in_prev2, in_prev1), x_in, k1)
+        c1 = row_bias[2 * n] + _taps((in_prev2, in_prev1), x_in, k1, self.jit)
         c1 += ul_aux[n]
-        mid = _celu(c1)
+        mid = celu(c1)
         written.append(mid)
         mid = tf.cast(mid, dtype)
-        c2 = row_bias[2 * n + 1] + _taps((mid_prev2, mid_prev1), mid, k2)
+        c2 = row_bias[2 * n + 1] + _taps((mid_prev2, mid_prev1), mid, k2, self.jit)
         value, gate = tf.split(c2, 2, axis=-1)
         ul = ul + value * tf.sigmoid(gate)
         new_windows.append((in_prev1, x_in, mid_prev1, mid))
-      params = _matmul(tf.nn.elu(ul), k_last) + b_last           # [B, 8K]
+      params = _matmul(elu(ul), k_last) + b_last           # [B, 8K]
       dist = distribution.ChromaMixture(params, lum[:, 0],
                                         num_mix=self.config.nr_logistic_mix)
       ab = dist.sample(seed=tf.random.experimental.stateless_fold_in(seed, row * w + col),
