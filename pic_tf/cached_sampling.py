@@ -3,7 +3,8 @@
 The naive sampler reruns the whole PixelCNN for every chroma pixel (``h * w`` passes).
 This one computes exactly the same numbers from the same weights with far less work:
 
-- the embedding, and every conditioning term that only depends on it, once per image;
+- the embedding once per image, and every conditioning term that only depends on it
+  in one product for all rows;
 - the vertical (u) stream once per chroma row: a down-shifted 3x3 conv at row i reads
   rows i-2..i of its input, so each u block keeps the last two rows of its inputs;
 - the horizontal (ul) stream one pixel at a time: a down-right-shifted 3x3 conv at
@@ -15,8 +16,8 @@ This one computes exactly the same numbers from the same weights with far less w
 A mixed_bfloat16 model's products run in bfloat16 (sums, histories, mixture in float32):
 then the numbers match its full bfloat16 pass to bfloat16 rounding, not exactly.
 
-Just over 300 lines because the row terms and the pixel loop share one layout of
-kernels, histories and per-column terms, and read best side by side.
+About 350 lines because the row terms and the pixel loop share one layout of kernels,
+histories and per-column terms, and read best side by side.
 
 Shapes as in :mod:`pic_tf.sampling`: B sampling batch, h x w chroma grid, C width,
 E embedding channels.
@@ -38,10 +39,13 @@ def _kernel(conv, dtype):
   return tf.cast(kernel, dtype), tf.cast(tf.convert_to_tensor(conv.b), tf.float32)
 
 
-def _valid_conv(x, kernel):
-  """Products run in the kernel's dtype; what they return, and every sum, is float32."""
-  out = tf.nn.conv2d(tf.cast(x, kernel.dtype), kernel, strides=1, padding='VALID')
-  return tf.cast(out, tf.float32)
+def _conv(x, kernel, left_right=(0, 0)):
+  """A conv over whole rows, the width zero-padded by ``left_right`` inside the conv.
+
+  Products run in the kernel's dtype; what they return, and every sum, is float32.
+  """
+  padding = [[0, 0], [0, 0], list(left_right), [0, 0]]
+  return tf.cast(tf.nn.conv2d(tf.cast(x, kernel.dtype), kernel, 1, padding), tf.float32)
 
 
 def _matmul(x, kernel, equation=None):
@@ -58,26 +62,24 @@ def _taps(window, current, kernel_row, parallel=False):
     current: ``x[j]`` ``[B, Cin]``.
     kernel_row: ``[3, Cin, Cout]`` (the kernel's last row).
     parallel: for XLA, which runs each matrix product on one thread and independent
-      ones side by side: the window's part (known before this pixel) is its own
-      product, and the current pixel's, the only one this pixel waits for, is two
-      half-width products, so both cores work on it.
+      ones side by side: the window's part (known before this pixel) is a product of
+      its own, and the current pixel's, the only one this pixel waits for, is two
+      half-width products, so that both cores work on it.
   """
-  if parallel:
-    cout = int(kernel_row.shape[-1])
-    halves = (kernel_row[2, :, :cout // 2], kernel_row[2, :, cout // 2:])
-    now = tf.concat([_matmul(current, k) for k in halves], axis=-1)
-    if kernel_row.dtype == tf.float32:
-      return _matmul(window[0], kernel_row[0]) + _matmul(window[1], kernel_row[1]) + now
-    past = _matmul(tf.concat(window, axis=-1),
-                   tf.reshape(kernel_row[:2], [-1, kernel_row.shape[-1]]))
-    return past + now
-  if kernel_row.dtype == tf.float32:
-    return (_matmul(window[0], kernel_row[0]) + _matmul(window[1], kernel_row[1]) +
-            _matmul(current, kernel_row[2]))
-  # In bfloat16 one product over the three columns: fewer ops and casts, and like a
-  # convolution it rounds once (float32 keeps three, as the exact path always had).
-  inputs = tf.concat([window[0], window[1], current], axis=-1)
-  return _matmul(inputs, tf.reshape(kernel_row, [-1, kernel_row.shape[-1]]))
+  if kernel_row.dtype == tf.float32:   # three products, as the exact path always had
+    past = _matmul(window[0], kernel_row[0]) + _matmul(window[1], kernel_row[1])
+  elif parallel:
+    past = _matmul(tf.concat(window, -1), tf.reshape(kernel_row[:2], [-1, kernel_row.shape[-1]]))
+  else:
+    # In bfloat16 one product over the three columns: fewer ops and casts, and like a
+    # convolution it rounds once.
+    inputs = tf.concat([window[0], window[1], current], axis=-1)
+    return _matmul(inputs, tf.reshape(kernel_row, [-1, kernel_row.shape[-1]]))
+  if not parallel:
+    return past + _matmul(current, kernel_row[2])
+  cout = int(kernel_row.shape[-1])
+  halves = (kernel_row[2, :, :cout // 2], kernel_row[2, :, cout // 2:])
+  return past + tf.concat([_matmul(current, k) for k in halves], axis=-1)
 
 
 def _fusable_elu(x):
@@ -89,7 +91,7 @@ def _fusable_elu(x):
 
 
 def _fusable_celu(x):
-  return _fusable_elu(tf.concat([x, -x], axis=-1))
+  return _fusable_elu(tf.concat([x, -x], axis=-1))   # concat_elu for XLA
 
 
 class CachedSampler(sampling.Sampler):
@@ -128,10 +130,12 @@ class CachedSampler(sampling.Sampler):
       # Starting below rows that are already final: rebuild the histories from them.
       state = self._histories(canvas, embedding, row_start)
     weights = self._weights()
+    conditioning = self._conditioning(embedding[:, row_start:row_end], weights)
     params = tf.TensorArray(tf.float32, size=row_end - row_start)
     for row in tf.range(row_start, row_end):
+      band_row = [[t[:, row - row_start] for t in block] for block in conditioning]
       canvas, chroma, state, row_params = self._row(
-          canvas, chroma, embedding, lum, row, seed, temperature, state, weights)
+          canvas, chroma, band_row, lum, row, seed, temperature, state, weights)
       if self.record_params:
         params = params.write(row - row_start, row_params)
     if self.record_params:
@@ -156,11 +160,38 @@ class CachedSampler(sampling.Sampler):
           'u1': _kernel(u_block.conv1, dtype), 'u2': _kernel(u_block.conv2, dtype),
           'u_aux': _kernel(u_block.conv_aux, dtype),
           'ul1': _kernel(ul_block.conv1, dtype), 'ul2': _kernel(ul_block.conv2, dtype),
-          'ul_aux': _kernel(ul_block.conv_aux, dtype),
+          'ul_aux': self._split_ul_aux(_kernel(ul_block.conv_aux, dtype)),
       })
     return {'down': _kernel(cnn.conv_down, dtype), 'down_2': _kernel(cnn.conv_down_2, dtype),
             'down_right': _kernel(cnn.conv_down_right, dtype),
             'last': _kernel(cnn.conv_last, dtype), 'blocks': blocks}
+
+  def _split_ul_aux(self, kernel_bias):
+    """A ul block's conditioning sees ``celu([u, e]) = [elu(u), elu(e), elu(-u), elu(-e)]``.
+
+    Returns its 1x1 kernel's rows for ``celu(u)`` and for ``celu(e)`` (``[2C, C]``,
+    ``[2E, C]``) and the bias, so that the embedding's part can be computed ahead.
+    """
+    (kernel, bias), c = kernel_bias, self.config.nr_channels
+    kernel, e = kernel[0, 0], int(kernel.shape[2]) // 2 - c
+    return (tf.concat([kernel[:c], kernel[c + e:2 * c + e]], 0),
+            tf.concat([kernel[c:c + e], kernel[2 * c + e:]], 0), bias)
+
+  def _conditioning(self, embedding, weights):
+    """Every block's conditioning terms that only depend on the embedding, for a band of
+    rows in one product (``embedding`` ``[B, rows, w, E]``).
+
+    Returns:
+      per block ``[u_aux, ul_aux_e]``, float32 ``[B, rows, w, C]`` each with its bias:
+      the u block's ``conv_aux`` and the embedding's part of the ul block's.
+    """
+    e = _celu(tf.cast(embedding, tf.float32))
+    out = []
+    for block in weights['blocks']:
+      (k_u, b_u), (_, k_e, b_e) = block['u_aux'], block['ul_aux']
+      both = _matmul(e, tf.concat([k_u[0, 0], k_e], -1), 'bhwc,cd->bhwd')
+      out.append([both[..., :b_u.shape[0]] + b_u, both[..., b_u.shape[0]:] + b_e])
+    return out
 
   # -- state kept between rows ----------------------------------------------------
 
@@ -194,8 +225,10 @@ class CachedSampler(sampling.Sampler):
 
   # -- one chroma row ---------------------------------------------------------------
 
-  def _row_terms(self, canvas, embedding, lum, row, state, weights):
+  def _row_terms(self, canvas, conditioning, lum, row, state, weights):
     """Everything of one chroma row that needs no pixel of it.
+
+    ``conditioning``: this row's slices of :meth:`_conditioning`, ``[B, w, C]``.
 
     Returns:
       ``(terms, sizes, state)``: float32 ``[w, B, sum(sizes)]``, per column the
@@ -204,48 +237,40 @@ class CachedSampler(sampling.Sampler):
       their channel counts); the histories with this row's u stream inputs.
     """
     w = tf.shape(canvas)[2]
-    embedding = tf.cast(embedding, tf.float32)
     x = tf.concat([canvas, tf.ones_like(canvas[..., :1])], axis=-1)     # [B, h, w, 4]
     x_padded = tf.pad(x, [[0, 0], [2, 0], [1, 1], [0, 0]])               # zero rows above
     # u0 and the 1x3 part of ul0 at this row come from canvas rows row-2, row-1.
     rows_above = x_padded[:, row:row + 2]                                # rows row-2, row-1
     k_down, b_down = weights['down']
-    u = _valid_conv(rows_above, k_down)[:, 0] + b_down                   # [B, w, C]
+    u = _conv(rows_above, k_down)[:, 0] + b_down                   # [B, w, C]
     u = tf.where(row > 0, u, tf.zeros_like(u))                           # down_shift
     k_down2, b_down2 = weights['down_2']
-    ul_above = _valid_conv(rows_above[:, 1:], k_down2)[:, 0] + b_down2
+    ul_above = _conv(rows_above[:, 1:], k_down2)[:, 0] + b_down2
     ul_above = tf.where(row > 0, ul_above, tf.zeros_like(ul_above))      # [B, w, C]
-    emb_row = embedding[:, row]                                          # [B, w, E]
 
     new_state = {k: list(v) for k, v in state.items()}
     row_bias, ul_aux = [], []
-    for n, block in enumerate(weights['blocks']):
+    for n, (block, (u_aux, ul_aux_e)) in enumerate(zip(weights['blocks'], conditioning)):
       # Vertical stream: the whole row at once from the two rows above it.
       u_in = _celu(u)[:, None]                                           # [B, 1, w, 2C]
       rows = tf.concat([state['u_in'][n], u_in], axis=1)                 # rows row-2..row
       k1, b1 = block['u1']
-      ka, ba = block['u_aux']
-      c1 = _valid_conv(tf.pad(rows, [[0, 0], [0, 0], [1, 1], [0, 0]]), k1)[:, 0] + b1
-      c1 += _matmul(_celu(emb_row), ka[0, 0], 'bwc,cd->bwd') + ba
+      c1 = _conv(rows, k1, (1, 1))[:, 0] + b1 + u_aux
       mid = _celu(c1)[:, None]
       k2, b2 = block['u2']
       mid_rows = tf.concat([state['u_mid'][n], mid], axis=1)
-      c2 = _valid_conv(tf.pad(mid_rows, [[0, 0], [0, 0], [1, 1], [0, 0]]), k2)[:, 0] + b2
+      c2 = _conv(mid_rows, k2, (1, 1))[:, 0] + b2
       value, gate = tf.split(c2, 2, axis=-1)
       u = u + value * tf.sigmoid(gate)
       new_state['u_in'][n] = rows[:, 1:]
       new_state['u_mid'][n] = mid_rows[:, 1:]
       # Conditioning of the ul block on (u, embedding) for the whole row.
-      kx, bx = block['ul_aux']
-      ul_aux.append(_matmul(_celu(tf.concat([u, emb_row], -1)), kx[0, 0],
-                            'bwc,cd->bwd') + bx)
+      ul_aux.append(_matmul(_celu(u), block['ul_aux'][0], 'bwc,cd->bwd') + ul_aux_e)
       # Contribution of the two rows above to this row's ul convs (incl. biases).
       k1, b1 = block['ul1']
       k2, b2 = block['ul2']
-      pad = [[0, 0], [0, 0], [2, 0], [0, 0]]
-      row_bias.append((
-          _valid_conv(tf.pad(state['ul_in'][n], pad), k1[:2])[:, 0] + b1,
-          _valid_conv(tf.pad(state['ul_mid'][n], pad), k2[:2])[:, 0] + b2))
+      row_bias.append((_conv(state['ul_in'][n], k1[:2], (2, 0))[:, 0] + b1,
+                       _conv(state['ul_mid'][n], k2[:2], (2, 0))[:, 0] + b2))
 
     # What each pixel reads of these comes as one slice per column (one op per pixel).
     above = x_padded[:, row + 1, :w]                 # canvas row-1, columns col-1 ([B, w, 4])
@@ -253,9 +278,9 @@ class CachedSampler(sampling.Sampler):
     sizes = [int(t.shape[-1]) for t in terms]
     return tf.transpose(tf.concat(terms, axis=-1), [1, 0, 2]), sizes, new_state
 
-  def _row(self, canvas, chroma, embedding, lum, row, seed, temperature, state, weights):
+  def _row(self, canvas, chroma, conditioning, lum, row, seed, temperature, state, weights):
     h = tf.shape(canvas)[1]
-    terms, sizes, new_state = self._row_terms(canvas, embedding, lum, row, state, weights)
+    terms, sizes, new_state = self._row_terms(canvas, conditioning, lum, row, state, weights)
     row_rgb, row_ab, in_rows, mid_rows, row_params = self._pixels_fn(
         terms, sizes, row, seed, temperature, weights)
     row_mask = tf.reshape(tf.one_hot(row, h), [1, h, 1, 1])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pic_tf import cached_sampling
 from pic_tf import checkpoints
 from pic_tf import color
 from pic_tf import configs
@@ -43,6 +44,39 @@ def test_compiled_steps_compute_the_uncompiled_mixture_parameters(tiny):
                                              tf.constant([3, 4]), tf.constant(1.0))
   full = tiny.pixelcnn(canvas, embedding)[:, 1:h].numpy()
   np.testing.assert_allclose(params.numpy(), full, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize('dtype,tolerance', [(tf.float32, 1e-6), (tf.bfloat16, 0.02)])
+def test_xla_pixel_products_equal_the_plain_ones(dtype, tolerance):
+  """--jit splits the tap products (window apart, the current pixel in two halves)."""
+  window = [tf.random.stateless_normal([4, 6], seed=[i, 1]) for i in range(2)]
+  current = tf.random.stateless_normal([4, 6], seed=[2, 1])
+  kernel_row = tf.random.stateless_normal([3, 6, 7], seed=[3, 1])   # odd Cout: unequal halves
+  args = ([tf.cast(x, dtype) for x in window], tf.cast(current, dtype), tf.cast(kernel_row, dtype))
+  parallel = cached_sampling._taps(*args, parallel=True)
+  plain = cached_sampling._taps(*args)
+  exact = tf.einsum('kbc,kcd->bd', tf.stack(window + [current]), kernel_row)
+  assert parallel.shape == (4, 7) and parallel.dtype == tf.float32
+  np.testing.assert_allclose(parallel, plain, atol=tolerance * 10, rtol=0)
+  np.testing.assert_allclose(parallel, exact, atol=tolerance * 10, rtol=tolerance)
+
+
+def test_xla_elu_fuses_and_equals_elu(tiny):
+  x = tf.concat([tf.linspace(-20.0, 5.0, 2001), tf.constant([-1e-8, 0.0, 1e-8])], 0)
+  np.testing.assert_allclose(cached_sampling._fusable_elu(x), tf.nn.elu(x), atol=1.2e-7, rtol=0)
+  # tf.nn.elu compiles to expm1, which XLA's CPU backend leaves outside the fused kernels.
+  sampler = samplers.make_sampler(tiny, 'cached', jit=True)
+  embedding, lum = sampler.embed(tf.zeros([2, 8, 8, 1]))
+  h = tiny.config.chroma_size
+  canvas = tf.zeros([2, h, h, 3])
+  weights = sampler._weights()
+  band = [[t[:, 0] for t in block] for block in sampler._conditioning(embedding, weights)]
+  terms, sizes, _ = sampler._row_terms(canvas, band, lum, tf.constant(0),
+                                       sampler.initial_state(canvas, embedding), weights)
+  hlo = sampler._pixels_fn.experimental_get_compiler_ir(
+      terms, sizes, tf.constant(0), tf.constant([1, 2]), tf.constant(1.0), weights)(
+          stage='optimized_hlo')
+  assert 'exponential(' in hlo and 'exponential-minus-one' not in hlo
 
 
 @pytest.mark.parametrize('jit', [False, True])
