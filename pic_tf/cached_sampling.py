@@ -14,7 +14,9 @@ This one computes exactly the same numbers from the same weights with far less w
   kept in a sliding window, are convolved per step.
 
 A mixed_bfloat16 model's products run in bfloat16 (sums, histories, mixture in float32):
-then the numbers match its full bfloat16 pass to bfloat16 rounding, not exactly.
+then the numbers match its full bfloat16 pass to bfloat16 rounding, not exactly. (Under
+XLA the pixel loop's products take the bfloat16-rounded operands but multiply in float32:
+XLA's CPU backend converts bfloat16 matrix products, the weights once before the loop.)
 
 About 350 lines because the row terms and the pixel loop share one layout of kernels,
 histories and per-column terms, and read best side by side.
@@ -242,7 +244,7 @@ class CachedSampler(sampling.Sampler):
     # u0 and the 1x3 part of ul0 at this row come from canvas rows row-2, row-1.
     rows_above = x_padded[:, row:row + 2]                                # rows row-2, row-1
     k_down, b_down = weights['down']
-    u = _conv(rows_above, k_down)[:, 0] + b_down                   # [B, w, C]
+    u = _conv(rows_above, k_down)[:, 0] + b_down                         # [B, w, C]
     u = tf.where(row > 0, u, tf.zeros_like(u))                           # down_shift
     k_down2, b_down2 = weights['down_2']
     ul_above = _conv(rows_above[:, 1:], k_down2)[:, 0] + b_down2
@@ -334,7 +336,7 @@ class CachedSampler(sampling.Sampler):
         value, gate = tf.split(c2, 2, axis=-1)
         ul = ul + value * tf.sigmoid(gate)
         new_windows.append((in_prev1, x_in, mid_prev1, mid))
-      params = _matmul(elu(ul), k_last) + b_last           # [B, 8K]
+      params = _matmul(elu(ul), k_last) + b_last                 # [B, 8K]
       dist = distribution.ChromaMixture(params, lum[:, 0],
                                         num_mix=self.config.nr_logistic_mix)
       ab = dist.sample(seed=tf.random.experimental.stateless_fold_in(seed, row * w + col),
