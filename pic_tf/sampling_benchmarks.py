@@ -29,10 +29,11 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
                  clock=time.perf_counter, xla=True, repeats=3):
   """Seconds per image of the naive and the cached sampler, side by side.
 
-  Random weights (speed does not depend on them). Both samplers are traced first. The
-  cached sampler is timed over the whole image; the naive one over ``naive_rows`` chroma
-  rows (default: all) and scaled to the whole image -- exact, since every pixel costs
-  the naive sampler the same full network pass.
+  Random weights (speed does not depend on them). Every path is traced first, then
+  timed in ``repeats`` rounds over all paths, and its median counts. The cached sampler
+  is timed over the whole image; the naive one over ``naive_rows`` chroma rows (default:
+  all) and scaled to the whole image -- exact, since every pixel costs the naive sampler
+  the same full network pass.
 
   Two uses are reported: a batch of distinct photos (one embedding per sample), and
   the batch as that many samples of one photo, as ``bin/colorize --num_samples``
@@ -44,7 +45,7 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
     log: where the lines go.
     clock: seconds now (a test passes a fake one).
     xla: also time the opt-in paths of :data:`VARIANTS` (XLA, mixed bfloat16, both).
-    repeats: timings of every path but the naive one, of which the median counts.
+    repeats: rounds of timings over all paths (the naive one too).
 
   Returns:
     list of dicts ``{config, batch, naive_s_per_image, cached_s_per_image, speedup,
@@ -52,53 +53,40 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
     embedding's time, ``one_photo_speedup`` for ``batch`` samples of one photo.
   """
   log('sampling speed (seconds per image)')
-
-  def timed_median(work, count):
-    spans = []
-    for _ in range(count):
-      start = clock()
-      work()
-      spans.append(clock() - start)
-    return float(np.median(spans))
-
   rows = []
   for name, batch in cases:
     config = configs.get_config(name).model
     models = {'float32': networks.build_model(config)}
     if xla:   # random weights: speed does not depend on them
       models['mixed_bfloat16'] = networks.build_model(config, 'mixed_bfloat16')
-    h = config.chroma_size
     gray = tf.random.stateless_uniform([batch, config.image_size, config.image_size, 1],
                                        seed=[1, 2], minval=-1.0)
+    labels = VARIANTS if xla else VARIANTS[:2]
+    paths = {label: _timed_work(models['mixed_bfloat16' if 'bf16' in label else 'float32'],
+                                label, gray, naive_rows) for label in labels}
+    spans = {label: {part: [] for part in paths[label][1]} for label in labels}
+    # Rounds over all paths, every other one in reverse order: the VM's speed drifts over
+    # minutes, so each path's median covers the same stretch of time as the others'.
+    for turn in range(repeats):
+      for label in labels if turn % 2 == 0 else labels[::-1]:
+        for part, work in paths[label][1].items():
+          start = clock()
+          work()
+          spans[label][part].append(clock() - start)
+    h = config.chroma_size
     results = {}
-    for label in VARIANTS if xla else VARIANTS[:2]:
-      model = models['mixed_bfloat16' if 'bf16' in label else 'float32']
-      sampler = samplers.make_sampler(model, 'naive' if label == 'naive' else 'cached',
-                                      jit='xla' in label)
-      embedding, lum = sampler.embed(gray)
-      canvas = tf.zeros([batch, h, h, 3])
-      chroma = tf.zeros([batch, h, h, 2])
-      seed, temperature = tf.constant([1, 1]), tf.constant(1.0)
-      state = sampler.initial_state(canvas, embedding)
-      timed = h if label != 'naive' or naive_rows is None else min(naive_rows, h)
-      run = lambda end, s=sampler, st=state, e=embedding, l=lum: s.sample_rows(
-          canvas, chroma, e, l, tf.constant(0), tf.constant(end), seed, temperature, st)[1].numpy()
-      run(h if 'xla' in label else 1)   # trace (XLA: compile) and warm up
-      # The fast paths: the median of `repeats` timings (one is noisy on a shared VM).
-      spans = 1 if label == 'naive' else repeats
-      seconds = timed_median(lambda: run(timed), spans) * h / timed
+    for label in labels:
+      timed = paths[label][0]
+      seconds, embed_seconds, one_embed = (
+          float(np.median(spans[label][part])) for part in ('rows', 'embed', 'one_photo'))
+      seconds *= h / timed
       # The embedding is computed once per image by both samplers; add it.
-      embed_seconds = timed_median(lambda: sampler.embed(gray)[0].numpy(), spans)
-      one_photo = gray[:1]
-      sampler.embed(one_photo)[0].numpy()   # trace
-      one_embed = timed_median(lambda: sampler.embed(one_photo)[0].numpy(), spans)
       results[label + '_one_photo'] = (seconds + one_embed) / batch
       results[label] = (seconds + embed_seconds) / batch
       results[label + '_pixels'] = seconds / batch
       results[label + '_embedding'] = embed_seconds / batch
-      seconds += embed_seconds
       note = '' if timed == h else f' (timed {timed} of {h} rows, scaled)'
-      log(f'  {name:<9} batch {batch:3d}  {label:<8} {seconds / batch:9.3f} s/image{note}')
+      log(f'  {name:<9} batch {batch:3d}  {label:<8} {results[label]:9.3f} s/image{note}')
     rows.append({'config': name, 'batch': batch, 'naive_s_per_image': results['naive'],
                  'cached_s_per_image': results['cached'],
                  'speedup': results['naive'] / results['cached'],
@@ -135,6 +123,32 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
           + (f', {7.0 / row[label + "_s_per_image"]:.1f}x the original'
              if row['config'] == 'cifar10' else ''))
   return rows
+
+
+def _timed_work(model, label, gray, naive_rows):
+  """One path's sampler, traced and warmed up.
+
+  Returns:
+    ``(rows timed, {part: work})``: the pixel loop over the timed rows, the embedding of
+    the batch, and the embedding of one photo.
+  """
+  sampler = samplers.make_sampler(model, 'naive' if label == 'naive' else 'cached',
+                                  jit='xla' in label)
+  batch, h = int(gray.shape[0]), model.config.chroma_size
+  embedding, lum = sampler.embed(gray)
+  canvas, chroma = tf.zeros([batch, h, h, 3]), tf.zeros([batch, h, h, 2])
+  seed, temperature = tf.constant([1, 1]), tf.constant(1.0)
+  state = sampler.initial_state(canvas, embedding)
+  timed = h if label != 'naive' or naive_rows is None else min(naive_rows, h)
+  run = lambda end: sampler.sample_rows(canvas, chroma, embedding, lum, tf.constant(0),
+                                        tf.constant(end), seed, temperature, state)[1].numpy()
+  run(h if 'xla' in label else 1)   # trace (XLA: compile) and warm up
+  work = {'rows': lambda: run(timed),
+          'embed': lambda: sampler.embed(gray)[0].numpy(),
+          'one_photo': lambda: sampler.embed(gray[:1])[0].numpy()}
+  for part in ('embed', 'one_photo'):
+    work[part]()   # trace
+  return timed, work
 
 
 # The opt-in paths as (precision, jit), checked against the exact path's seed spread.
