@@ -5,6 +5,7 @@ import itertools
 import pytest
 
 from pic_tf import eval_lib
+from pic_tf import networks
 from pic_tf import sampling_benchmarks
 from pic_tf.errors import ConfigError
 
@@ -38,6 +39,7 @@ def test_sample_speed_times_all_paths_in_alternating_rounds(monkeypatch):
     return 1, {part: lambda label=label: calls.append(label)
                for part in ('rows', 'embed', 'one_photo')}
   monkeypatch.setattr(sampling_benchmarks, '_timed_work', stub)
+  monkeypatch.setattr(networks, 'build_model', lambda config, precision=None: None)
   sampling_benchmarks.sample_speed(cases=(('tiny', 2),), log=lambda line: None, repeats=3)
   paths = list(sampling_benchmarks.VARIANTS)
   assert calls[::3] == paths + paths[::-1] + paths
