@@ -29,7 +29,6 @@ def test_sample_speed_scales_the_naive_rows_and_adds_the_embedding():
   assert lines[-1].endswith('float32 (default): 1.000 s/image (embedding 0.500)')
 
 
-
 def test_sample_speed_times_all_paths_in_alternating_rounds(monkeypatch):
   """Each path is timed once per round, every other round in reverse order, so that the
   VM's drift over minutes falls on all paths alike (stubbed work records the order)."""
@@ -43,6 +42,7 @@ def test_sample_speed_times_all_paths_in_alternating_rounds(monkeypatch):
   sampling_benchmarks.sample_speed(cases=(('tiny', 2),), log=lambda line: None, repeats=3)
   paths = list(sampling_benchmarks.VARIANTS)
   assert calls[::3] == paths + paths[::-1] + paths
+
 
 def test_fast_path_metrics_flags_a_path_outside_the_seed_spread(monkeypatch):
   """Stubbed metrics: exact seeds spread around 0.30; the bf16 path is far off."""
