@@ -75,8 +75,7 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
           spans[label][part].append(clock() - start)
     h = config.chroma_size
     results = {}
-    for label in labels:
-      timed = paths[label][0]
+    for label, (timed, _) in paths.items():
       seconds, embed_seconds, one_embed = (
           float(np.median(spans[label][part])) for part in ('rows', 'embed', 'one_photo'))
       seconds *= h / timed
