@@ -108,10 +108,14 @@ MODES = ('train_speed', 'sample_speed', 'fast_path_metrics', 'serving_load', 'le
          'training_parity', 'training_parity_ensemble')
 
 
-def run(mode, reference_dir=None, data_dir=None, batch_size=16, steps=None, seed=0,
+def run(mode, *, reference_dir=None, data_dir=None, batch_size=16, steps=None, seed=0,
         perturb_seed=None, naive_rows=None, runs=6, first_seed=100, output_json=None,
-        saved_model=None, requests=200, threads=8, log=print):
+        saved_model=None, requests=200, threads=8, ema_order=None, log=print):
   """Runs one mode of ``bin/benchmark`` (:data:`MODES`) after a line describing the machine.
+
+  The keyword arguments are ``bin/benchmark``'s flags of the same names; each mode reads
+  the ones its help names (``ema_order``: the parity modes of the deterministic
+  protocol, default the config's).
 
   Returns:
     The mode's results (written to ``output_json`` too, if given; the ensemble mode
@@ -130,10 +134,11 @@ def run(mode, reference_dir=None, data_dir=None, batch_size=16, steps=None, seed
     results = parity_benchmarks.learning_curve(reference_dir, data_dir, steps, seed, log=log)
   elif mode == 'training_parity':
     results = parity_benchmarks.training_parity(reference_dir, data_dir, steps, perturb_seed,
-                                                log=log)
+                                                ema_order=ema_order, log=log)
   elif mode == 'training_parity_ensemble':
-    return parity_benchmarks.training_parity_ensemble(reference_dir, data_dir, runs,
-                                                      first_seed, output_json, steps, log=log)
+    return parity_benchmarks.training_parity_ensemble(
+        reference_dir, data_dir, runs=runs, first_seed=first_seed, output_json=output_json,
+        steps=steps, ema_order=ema_order, log=log)
   else:
     raise ConfigError(f'unknown benchmark mode {mode!r}; choose one of {sorted(MODES)}')
   if output_json:

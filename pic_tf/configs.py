@@ -129,6 +129,7 @@ class ModelConfig:
 
 
 PRECISIONS = ('float32', 'mixed_bfloat16', 'mixed_float16', 'auto')
+EMA_ORDERS = ('before_update', 'after_update')
 _ZERO_MEANS = {'num_steps': 'train.num_epochs epochs', 'eval_every': 'only at the end',
                'eval_examples': 'the whole test split', 'sample_every': 'never'}
 
@@ -145,6 +146,13 @@ class TrainConfig:
     num_steps: total steps; 0 means derived from ``num_epochs``.
     adam_beta1, adam_beta2, adam_epsilon: Adam parameters.
     polyak_decay: EMA decay of the weights (no bias correction, updated every step).
+    ema_order: which weights each step's Polyak update averages. ``'before_update'``
+      (the default, as the original): the weights the step starts from,
+      ``EMA_k = d * EMA_{k-1} + (1 - d) * w_{k-1}``. The original's ``main.py`` runs the
+      Adam step and the EMA update in one ``sess.run`` with no ordering between them,
+      and the update's reads run first (checked on the original, every variable, at
+      several steps), so its averages lag the weights by one step.
+      ``'after_update'``: the textbook order, ``EMA_k = d * EMA_{k-1} + (1 - d) * w_k``.
     flip: ``'batch'`` flips the whole batch horizontally with probability 0.5, as the
       original (one coin per step); ``'image'`` flips each image independently;
       ``'none'`` disables flips.
@@ -179,6 +187,7 @@ class TrainConfig:
   adam_beta2: float = 0.9995
   adam_epsilon: float = 1e-6
   polyak_decay: float = 0.999
+  ema_order: str = 'before_update'
   flip: str = 'batch'
   init: str = 'original'
   init_batch_size: int = 100
@@ -196,6 +205,9 @@ class TrainConfig:
   def __post_init__(self):
     if self.flip not in ('batch', 'image', 'none'):
       raise ConfigError(f'train.flip must be batch, image or none, got {self.flip!r}')
+    if self.ema_order not in EMA_ORDERS:
+      raise ConfigError(f'train.ema_order must be one of {", ".join(EMA_ORDERS)}, got '
+                        f'{self.ema_order!r}')
     if self.init not in ('original', 'data_dependent'):
       raise ConfigError(f'train.init must be original or data_dependent, got {self.init!r}')
     if self.precision not in PRECISIONS:

@@ -1,8 +1,10 @@
 """Polyak averaging of the weights, as the original's ``tf.train.ExponentialMovingAverage``.
 
-``average <- decay * average + (1 - decay) * weight`` after every optimizer step,
-with the averages starting equal to the initial weights and no bias correction
-and no ``num_updates`` warm-up (the original passed neither).
+``average <- decay * average + (1 - decay) * weight`` once per optimizer step, with
+the averages starting equal to the initial weights and no bias correction and no
+``num_updates`` warm-up (the original passed neither). Which weights a step averages,
+those it starts from (the original's order) or those it ends with, is the trainer's
+choice (``train.ema_order``, :class:`pic_tf.train_lib.Trainer`).
 """
 
 import contextlib
@@ -41,7 +43,7 @@ class ExponentialMovingAverage(tf.Module):
     return self._variables.items
 
   def update(self):
-    """One averaging step (call after each optimizer step)."""
+    """One averaging step of the variables' present values."""
     for avg, var in zip(self.averages, self._variables.items):
       avg.assign(self.decay * avg + (1.0 - self.decay) * tf.convert_to_tensor(var))
 

@@ -3,15 +3,17 @@
 The protocol (``training_parity_c32_l2.json`` in the original's reference folder):
 the ``cifar_c32_l2`` checkpoint (32 channels, 2 blocks per stage) trained on recorded
 CIFAR-10 batches of 16 (positions in the tfds train split, on-disk order) with
-dropout off and no flips; the EMA starts equal to the checkpoint. Step ``k`` reports
-``(bpd, aux_bpd)`` of its batch before the update; test bpd of the raw and EMA
-weights on the first ``ntest`` test images at steps 50, 100 and 200.
+dropout off and no flips; the EMA starts equal to the checkpoint and each step
+averages the weights it starts from, as the original's ``main.py``
+(``train.ema_order``). Step ``k`` reports ``(bpd, aux_bpd)`` of its batch before the
+update; test bpd of the raw and EMA weights on the first ``ntest`` test images at
+steps 50, 100 and 200.
 
 Training is chaotic: runs whose starting weights differ by one part in a million
 (``w * (1 + 1e-6 N(0, 1))``, the original's own ``float_noise``) take different paths
 (raw test bpd at step 50 differs by up to 0.5 between them) yet end close together.
 So past the first steps one run is compared with the *distribution* of the
-original's runs (``training_parity_ensemble_c32_l2.json``), on the quantities of
+original's runs (:data:`ENSEMBLE_JSON`, one ensemble per EMA order), on the quantities of
 :data:`QUANTITIES`: with two-sample tests for an ensemble of ours
 (:func:`compare_ensembles`), or, for one run, with a prediction interval of the
 original's runs (:func:`outside_band`).
@@ -33,7 +35,10 @@ from pic_tf import train_lib
 
 LEARNING_CURVE_JSON = 'learning_curve_cifar_c160_l4_b16.json'
 PARITY_JSON = 'training_parity_c32_l2.json'
-ENSEMBLE_JSON = 'training_parity_ensemble_c32_l2.json'
+# The original's ensemble of each EMA order: ``before_update`` as its main.py trains,
+# ``after_update`` as an earlier reference harness ran it (for the textbook option).
+ENSEMBLE_JSON = {'before_update': 'training_parity_ensemble_mainpy_c32_l2.json',
+                 'after_update': 'training_parity_ensemble_c32_l2.json'}
 EVAL_STEPS = (50, 100, 200)
 WINDOWS = ((1, 50), (51, 100), (101, 200))
 # Steps whose train bpd is compared alone: before chaos sets in (from step 4 on the
@@ -66,6 +71,16 @@ def load_reference(reference_dir, name=PARITY_JSON):
                             'reference outputs')
   with open(path) as f:
     return json.load(f)
+
+
+def ensemble(reference_dir, ema_order=None):
+  """The original's runs of the protocol in ``ema_order`` (default: the config's default).
+
+  Returns:
+    list of run records (``perturbation_seed``, ``steps``, ``eval``, ...).
+  """
+  ema_order = ema_order or configs.TrainConfig().ema_order
+  return load_reference(reference_dir, ENSEMBLE_JSON[ema_order])['runs']
 
 
 def protocol(reference_dir, data_dir=None, overrides=(), trainer_cls=train_lib.Trainer):

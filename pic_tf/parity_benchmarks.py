@@ -20,6 +20,7 @@ from pic_tf import fileutil
 from pic_tf import overrides as overrides_lib
 from pic_tf import parity
 from pic_tf import train_lib
+from pic_tf.errors import ConfigError
 
 
 def learning_curve(reference_dir, data_dir=None, steps=None, seed=0, log=print):
@@ -98,12 +99,14 @@ def learning_curve(reference_dir, data_dir=None, steps=None, seed=0, log=print):
 
 
 def training_parity(reference_dir, data_dir=None, steps=None, perturb_seed=None, log=print,
-                    test_examples=None):
+                    test_examples=None, ema_order=None):
   """Runs the deterministic parity protocol and prints it beside the original.
 
-  With ``perturb_seed`` the starting weights are multiplied by ``1 + 1e-6 N(0, 1)``
-  first, as the original's ``float_noise`` run: how far this implementation drifts
-  from itself shows what the comparison with the original can mean.
+  The original's figures are those of its unperturbed run in ``ema_order``
+  (:func:`pic_tf.parity.ensemble`), with the range of its perturbed runs beside them.
+  With ``perturb_seed`` our starting weights are multiplied by ``1 + 1e-6 N(0, 1)``
+  first, as the original's perturbed runs: how far this implementation drifts from
+  itself shows what the comparison with the original can mean.
 
   Args:
     reference_dir: the original's reference folder.
@@ -113,31 +116,38 @@ def training_parity(reference_dir, data_dir=None, steps=None, perturb_seed=None,
     log: where the lines go.
     test_examples: test images per evaluation (default: the protocol's ``ntest``;
       fewer only to try the harness quickly).
+    ema_order: ``train.ema_order`` of our run and of the original's runs compared
+      (default: the config's, the original's main.py order).
 
   Returns:
     ``{'steps': [{step, bpd, aux_bpd}], 'eval': [{step, raw, ema}], 'norm_ratios':
     {'raw': [min, median, max], 'ema': [...]}}``; the ratios (our L2 norm of every
-    variable over the original's) only after the protocol's full run.
+    variable over the original's unperturbed run's) only after the protocol's full run.
   """
-  ref, config, trainer, step = parity.protocol(reference_dir, data_dir)
+  ema_order = ema_order or configs.TrainConfig().ema_order
+  ref, config, trainer, step = parity.protocol(reference_dir, data_dir,
+                                               [f'train.ema_order={ema_order}'])
   cfg = ref['config']
   steps = steps or cfg['steps']
   if perturb_seed is not None:
     parity.perturb(trainer, perturb_seed, list(ref['final_weight_l2']))
   log(f'training parity: cifar_c32_l2 from the original\'s checkpoint, {steps} recorded '
-      f'batches of {cfg["batch"]}, dropout off, no flips'
+      f'batches of {cfg["batch"]}, dropout off, no flips, EMA order {ema_order}'
       + ('' if perturb_seed is None else f', start weights * (1 + 1e-6 N(0,1)), seed {perturb_seed}'))
   test_ds, _ = data.eval_dataset(config, 100, test_examples or cfg['ntest'], data_dir,
                                  download=False)
-  theirs = {row['step']: row for row in ref['eval']}
-  perturbed = {row['step']: row for row in ref['float_noise']['eval_perturbed']}
+  runs = parity.ensemble(reference_dir, ema_order)
+  original = [r for r in runs if r['perturbation_seed'] is None][0]
+  theirs = {row['step']: row for row in original['eval']}
+  perturbed = [{row['step']: row for row in r['eval']} for r in runs
+               if r['perturbation_seed'] is not None]
   eval_steps = sorted({s for s in theirs if 0 < s <= steps} | {steps})
   rows, evals = [], []
   for k in range(1, steps + 1):
     bpd, aux = (float(v) for v in step(k))
     rows.append({'step': k, 'bpd': bpd, 'aux_bpd': aux})
     if k <= 5 or k % 25 == 0:
-      orig = ref['steps'][k - 1]
+      orig = original['steps'][k - 1]
       log(f'step {k:4d} train bpd ours {bpd:.5f} original {orig["bpd"]:.5f} '
           f'({bpd - orig["bpd"]:+.1e})   aux ours {aux:.4f} original '
           f'{orig["bpd_embedding"]:.4f}')
@@ -149,17 +159,19 @@ def training_parity(reference_dir, data_dir=None, steps=None, perturb_seed=None,
       if k in theirs:
         line += (f'   original: raw {theirs[k]["raw"]:.4f} ema {theirs[k]["ema"]:.4f} '
                  f'(diff {raw - theirs[k]["raw"]:+.4f} / {ema - theirs[k]["ema"]:+.4f})')
-      if k in perturbed:
-        line += (f'   original perturbed: raw {perturbed[k]["raw"]:.4f} '
-                 f'ema {perturbed[k]["ema"]:.4f}')
+      others = [p[k] for p in perturbed if k in p]
+      if others:
+        line += (f'   original perturbed ({len(others)}): raw '
+                 f'{min(o["raw"] for o in others):.4f}-{max(o["raw"] for o in others):.4f} '
+                 f'ema {min(o["ema"] for o in others):.4f}-{max(o["ema"] for o in others):.4f}')
       log(line)
   ratios = {}
   if steps == cfg['steps']:
     names = convert.original_name_map(trainer.model)
-    ratios['raw'] = [float(np.linalg.norm(v.numpy())) / ref['final_weight_l2'][n]
+    ratios['raw'] = [float(np.linalg.norm(v.numpy())) / original['final_weight_l2'][n]
                      for n, v in names.items()]
     with trainer.ema.swapped():
-      ratios['ema'] = [float(np.linalg.norm(v.numpy())) / ref['final_ema_weight_l2'][n]
+      ratios['ema'] = [float(np.linalg.norm(v.numpy())) / original['final_ema_weight_l2'][n]
                        for n, v in names.items()]
     ratios = {k: [min(v), float(np.median(v)), max(v)] for k, v in ratios.items()}
     for key, (low, mid, high) in ratios.items():
@@ -176,14 +188,14 @@ def _at(rows, step, key):
 
 
 def training_parity_ensemble(reference_dir, data_dir=None, runs=6, first_seed=100,
-                             output_json=None, steps=None, log=print):
+                             output_json=None, steps=None, ema_order=None, log=print):
   """Runs of ours under the original's 1e-6 perturbation, compared with its ensemble.
 
   Each run is the deterministic protocol from weights perturbed with its own seed
   (:func:`pic_tf.parity.perturb`; seeds ``first_seed, first_seed + 1, ...``, skipping
   those already in ``output_json``). Runs are appended to ``output_json`` as each
   finishes, so an ensemble can be built over several invocations; the comparison
-  uses every run in the file.
+  uses every run in the file, against the original's runs of the same EMA order.
 
   Args:
     reference_dir: the original's reference folder.
@@ -192,28 +204,41 @@ def training_parity_ensemble(reference_dir, data_dir=None, runs=6, first_seed=10
     first_seed: the first perturbation seed to try.
     output_json: where the runs are kept (None: only in memory).
     steps: shorter runs, to try the command (the comparison needs the full 200).
+    ema_order: ``train.ema_order`` of our runs and of the original's ensemble
+      (default: the config's, the original's main.py order).
     log: where the lines go.
 
   Returns:
     ``{'runs': [...], 'comparison': [...]}`` (:func:`pic_tf.parity.compare_ensembles`).
+
+  Raises:
+    ConfigError: ``output_json`` holds runs of the other EMA order.
   """
-  theirs = parity.load_reference(reference_dir, parity.ENSEMBLE_JSON)['runs']
+  ema_order = ema_order or configs.TrainConfig().ema_order
+  theirs = parity.ensemble(reference_dir, ema_order)
   ours = []
   if output_json and os.path.exists(output_json):
     with open(output_json) as f:
-      ours = json.load(f)['runs']
-  log(f'training parity ensemble: {len(ours)} run(s) of ours in {output_json}, adding '
-      f'{runs}; the original: {len(theirs)} runs')
+      kept = json.load(f)
+    if kept.get('ema_order', 'after_update') != ema_order:
+      raise ConfigError(f'{output_json} holds runs with EMA order '
+                        f'{kept.get("ema_order", "after_update")}, not {ema_order}: give '
+                        'another --output_json')
+    ours = kept['runs']
+  log(f'training parity ensemble, EMA order {ema_order}: {len(ours)} run(s) of ours in '
+      f'{output_json}, adding {runs}; the original: {len(theirs)} runs')
   seed = first_seed
   for _ in range(runs):
     while any(r['perturbation_seed'] == seed for r in ours):
       seed += 1
     start = time.time()
-    ours.append(parity.run(reference_dir, data_dir, perturb_seed=seed, steps=steps, log=log))
+    ours.append(parity.run(reference_dir, data_dir, perturb_seed=seed, steps=steps,
+                           overrides=[f'train.ema_order={ema_order}'], log=log))
     log(f'run with seed {seed} took {time.time() - start:.0f} s')
     if output_json:
       fileutil.write_json({'protocol': 'pic_tf.parity.run, perturbed as the original\'s '
-                                       'ensemble', 'runs': ours}, output_json)
+                                       'ensemble', 'ema_order': ema_order, 'runs': ours},
+                          output_json)
   comparison = parity.compare_ensembles(ours, theirs)
   log(parity.format_comparison(comparison))
   return {'runs': ours, 'comparison': comparison}

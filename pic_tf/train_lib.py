@@ -2,9 +2,10 @@
 
 loss = bpd + bpd of the auxiliary embedding head (:mod:`pic_tf.objective`), each the
 mean over the global batch; Adam(0.95, 0.9995, 1e-6); step k (1-based) uses the
-learning rate ``lr0 * decay**(k - 1)``; after every Adam step the Polyak averages are
-updated (decay 0.999, no bias correction); dropout 0.5 in every gated block; the
-whole batch flipped horizontally with probability 0.5.
+learning rate ``lr0 * decay**(k - 1)``; every step updates the Polyak averages (decay
+0.999, no bias correction) from the weights the step starts from, as the original's
+``main.py`` does (``train.ema_order``); dropout 0.5 in every gated block; the whole
+batch flipped horizontally with probability 0.5.
 
 Everything random is a function of ``(train.seed, step)`` (data order, flips,
 dropout), so a run restarted from its last checkpoint continues exactly as an
@@ -142,8 +143,14 @@ class Trainer:
     return bpd, aux
 
   def _distributed_step(self, inputs):
+    # tf.function keeps the program order of reads and writes of one variable, so an
+    # update placed before the Adam step averages the weights the step starts from.
+    before = self.config.train.ema_order == 'before_update'
+    if before:
+      self.ema.update()
     bpd, aux = self.strategy.run(self._replica_step, args=(inputs, self.step))
-    self.ema.update()   # after the Adam step, as the original
+    if not before:
+      self.ema.update()
     self.step.assign_add(1)
     mean = tf.distribute.ReduceOp.MEAN
     return (self.strategy.reduce(mean, bpd, axis=None),

@@ -9,7 +9,8 @@ from pic_tf import parity
 
 @pytest.fixture(scope='module')
 def ensemble(reference_dir):
-  return parity.load_reference(str(reference_dir), parity.ENSEMBLE_JSON)['runs']
+  """The original's runs in the default EMA order: main.py's."""
+  return parity.ensemble(str(reference_dir))
 
 
 def _shifted(record, quantity, delta):
@@ -21,11 +22,22 @@ def _shifted(record, quantity, delta):
   return record
 
 
-def test_quantities_of_the_originals_runs(ensemble):
+def test_the_default_ensemble_is_main_pys_order(reference_dir, ensemble):
+  name = parity.ENSEMBLE_JSON['before_update']
+  assert parity.load_reference(str(reference_dir), name)['ema_order'] == 'mainpy'
+  assert len(ensemble) >= 6
+  # Its own check: every run's EMA averaged the pre-update weights, never the post-update.
+  for run in ensemble:
+    assert all(read['after'] == 0 and read['before'] > read['neither'] for read in run['ema_reads'])
+
+
+def test_quantities_of_the_originals_runs(ensemble, reference_dir):
   full = parity.quantities(ensemble[0])
   assert list(full) == list(parity.QUANTITIES)
-  assert full['raw@200'] == pytest.approx(4.3236, abs=1e-4)   # the README's unperturbed run
-  evals_only = [r for r in ensemble if 'steps' not in r][0]
+  assert full['raw@200'] == pytest.approx(4.2626, abs=1e-4)   # its unperturbed run
+  after = parity.ensemble(str(reference_dir), 'after_update')
+  assert parity.quantities(after[0])['raw@200'] == pytest.approx(4.3236, abs=1e-4)
+  evals_only = [r for r in after if 'steps' not in r][0]
   assert set(parity.quantities(evals_only)) == {q for q in parity.QUANTITIES
                                                 if not q.startswith('train')}
 

@@ -335,41 +335,40 @@ def test_first_training_steps_match_the_original(reference_dir, tfds_dir):
   assert abs(float(step(2)[0]) - ref['steps'][1]['bpd']) > 1e-3
 
 
-class _EmaBeforeAdamTrainer(train_lib.Trainer):
-  """An injected bug: the Polyak average updated before the Adam step, not after."""
+@pytest.mark.parametrize('overrides,order', [((), 'before_update'),
+                                             (('train.ema_order=after_update',), 'after_update')])
+def test_ema_averages_the_weights_of_its_order(overrides, order):
+  """One compiled step from known weights and averages: the EMA is the order's formula.
 
-  def _distributed_step(self, inputs):
-    self.ema.update()
-    bpd, aux = self.strategy.run(self._replica_step, args=(inputs, self.step))
-    self.step.assign_add(1)
-    mean = tf.distribute.ReduceOp.MEAN
-    return (self.strategy.reduce(mean, bpd, axis=None),
-            self.strategy.reduce(mean, aux, axis=None))
-
-
-def test_ema_is_updated_after_the_adam_step():
-  """One step from EMA = w0: the average is d * w0 + (1 - d) * w1, w1 after the update.
-
-  A one-step lag of the average moves the EMA test bpd by about 0.01 at step 50, below
-  what the original's 4-run ensemble resolves (its prediction interval there is
-  +-0.05), so the order is checked here, where the injected bug fails.
+  ``before_update`` (the default: the tiny config as it is, so the test fails if the
+  default changes; the original's main.py order): ``d * a0 + (1 - d) * w0``;
+  ``after_update``: ``d * a0 + (1 - d) * w1``. The averages start away from the
+  weights (``a0 = w0 / 2``), so the two formulas differ by ``(1 - d) * (w1 - w0)`` in
+  every variable the step moves, and each order's result must equal its own formula to
+  the bit and miss the other's.
   """
-  config = configs.tiny()
+  config = overrides_lib.apply(configs.tiny(), overrides)
   batch = data.preprocess_batch(np.random.default_rng(0).integers(
       0, 256, size=(8, 8, 8, 3), dtype=np.uint8), config.model.downsample)
-  for trainer_cls, correct in ((train_lib.Trainer, True), (_EmaBeforeAdamTrainer, False)):
-    trainer = trainer_cls(config)
-    trainer.initialize()
-    before = [v.numpy() for v in trainer.model.trainable_variables]
-    trainer.train_step(batch)
-    d = config.train.polyak_decay
-    expected = [d * w0 + (1 - d) * v.numpy()
-                for w0, v in zip(before, trainer.model.trainable_variables)]
-    # The average's own step (1 - d) * (w1 - w0) is ~1e-6: the error must be far below it.
-    errors = [np.abs(avg.numpy() - e).max() / np.abs(e - w0).max()
-              for avg, e, w0 in zip(trainer.ema.averages, expected, before)
-              if np.abs(e - w0).max() > 0]
-    assert (max(errors) < 0.1) == correct, (trainer_cls.__name__, max(errors))
+  trainer = train_lib.Trainer(config)
+  trainer.initialize()
+  w0 = [v.numpy() for v in trainer.model.trainable_variables]
+  a0 = [w / 2 for w in w0]
+  for avg, value in zip(trainer.ema.averages, a0):
+    avg.assign(value)
+  trainer.train_step(batch)
+  w1 = [v.numpy() for v in trainer.model.trainable_variables]
+  d = np.float32(config.train.polyak_decay)
+  formulas = {name: [d * a + np.float32(1.0 - config.train.polyak_decay) * w
+                     for a, w in zip(a0, weights)]
+              for name, weights in (('before_update', w0), ('after_update', w1))}
+  moved = [i for i, (x, y) in enumerate(zip(w0, w1)) if not np.array_equal(x, y)]
+  assert len(moved) > len(w0) // 2
+  averages = [avg.numpy() for avg in trainer.ema.averages]
+  for i, avg in enumerate(averages):
+    np.testing.assert_array_equal(avg, formulas[order][i], err_msg=f'{order}, variable {i}')
+  other = [o for o in configs.EMA_ORDERS if o != order][0]
+  assert not any(np.array_equal(averages[i], formulas[other][i]) for i in moved)
 
 
 # name -> (config overrides, expected to pass)
@@ -394,7 +393,7 @@ def test_training_parity_inside_the_originals_ensemble(reference_dir, tfds_dir, 
   "Training parity"). Each variant is one 200-step run; the bugs must fail it.
   """
   overrides, should_pass = PARITY_VARIANTS[variant]
-  theirs = parity.load_reference(str(reference_dir), parity.ENSEMBLE_JSON)['runs']
+  theirs = parity.ensemble(str(reference_dir))   # main.py's EMA order, as our default
   # A run already outside the band stops there: a bug fails in seconds, not minutes.
   record = parity.run(str(reference_dir), str(tfds_dir), perturb_seed=7, overrides=overrides,
                       stop=lambda r: bool(parity.outside_band(r, theirs)))
