@@ -7,7 +7,7 @@ library; nothing in the library reads ``FLAGS``. A binary starts with::
   ...flags...
   def main(argv):
     ...check the flags...
-    train_lib = cli.import_library('train_lib')   # the first import of TensorFlow
+    train_lib = cli.import_library('training.trainer')   # the first import of TensorFlow
     train_lib.train(...)
   if __name__ == '__main__':
     cli.run(main)
@@ -25,6 +25,7 @@ from absl import logging
 
 from pic_tf import configs
 from pic_tf import errors
+from pic_tf import options
 from pic_tf import overrides as overrides_lib
 
 HELP_FLAGS = ('-h', '-help', '--help', '-?', '--helpshort')
@@ -62,7 +63,7 @@ def define_config_flags():
 def define_inference_flags():
   """Defines ``--precision`` and ``--jit``, the opt-in speed-ups of running a trained model."""
   flags.DEFINE_enum(
-      'precision', 'float32', ['float32', 'mixed_bfloat16', 'auto'],
+      'precision', 'float32', list(options.INFERENCE_PRECISIONS),
       'Compute precision of the model: float32 (exact, the default); mixed_bfloat16 '
       '(bfloat16 compute, float32 weights and likelihood; faster where bfloat16 is native, '
       'close but not equal results); auto: mixed_bfloat16 where native, else float32.')

@@ -12,59 +12,21 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from pic_tf import baseline
-from pic_tf import checkpoints
-from pic_tf import data
-from pic_tf import fileutil
-from pic_tf import fullres
-from pic_tf import image_io
-from pic_tf import progress as progress_lib
-from pic_tf import samplers
+from pic_tf.data import datasets
+from pic_tf.data import image_io
 from pic_tf.errors import ImageError
 from pic_tf.errors import PicError
+from pic_tf import export_lib
+from pic_tf import options as options_lib
+from pic_tf import progress as progress_lib
+from pic_tf.sampling import fullres
+from pic_tf.sampling import pipeline
+from pic_tf.storage import checkpoints
+from pic_tf.storage import fileutil
 
 GRID_CELL_MIN = 128    # dataset grids upscale small images to at least this height
 GRID_CELL_MAX = 512    # photo grids downscale taller cells
 NATIVE_SIZE = {'cifar10': 32, 'cifar10_bundled': 32, 'imagenet2012': 128}   # for SavedModels
-# The small CIFAR-10 model shipped inside the package (BUILD.md, "The shipped demo model").
-DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'assets',
-                             'cifar10_demo')
-
-
-class ModelColorizer:
-  """Colourises uint8 images with an in-process model.
-
-  Args:
-    model: a :class:`pic_tf.networks.PICModel` holding the weights to sample with.
-    sampler: ``'cached'`` (fast, the default) or ``'naive'`` (the original's loop);
-      both draw the same samples.
-  """
-
-  def __init__(self, model, sampler='cached', jit=False):
-    self.model = model
-    self.config = model.config
-    self.sampler = samplers.make_sampler(model, sampler, jit)
-
-  @property
-  def progress_steps(self):
-    """Progress units of one :meth:`colorize` call: chroma rows."""
-    return self.config.chroma_size
-
-  @property
-  def image_size(self):
-    return self.config.image_size
-
-  def colorize(self, images, num_samples, temperature, seed, progress=None):
-    """uint8 ``[N, H, W, 3]`` -> uint8 ``[N, num_samples, H, W, 3]``."""
-    gray = fullres.model_gray(images, self.config.image_size)
-    chroma = self.sampler.sample(gray, num_samples, temperature, seed, progress)
-    return fullres.compose_full_resolution(images, chroma).numpy()
-
-  def baseline(self, images):
-    """The g^w baseline (pixel-wise MAP): uint8 ``[N, 1, H, W, 3]``."""
-    gray = fullres.model_gray(images, self.config.image_size)
-    chroma = baseline.embedding_mode_colorization(self.model, gray)[:, None]
-    return fullres.compose_full_resolution(images, chroma).numpy()
 
 
 class SavedModelColorizer:
@@ -76,13 +38,15 @@ class SavedModelColorizer:
   """
 
   def __init__(self, path):
-    loaded = checkpoints.load_saved_model(path)
+    loaded = export_lib.load_saved_model(path)
     self._loaded = loaded   # keeps the variables alive
     self._colorize = loaded.signatures['serving_default']
     self.progress_steps = 1
     self.image_size = None
 
   def colorize(self, images, num_samples, temperature, seed, progress=None):
+    """uint8 ``[N, H, W, C]`` -> uint8 ``[N, num_samples, H, W, 3]``, as
+    :meth:`pic_tf.sampling.pipeline.Colorizer.colorize`."""
     out = self._colorize(images=tf.constant(images, tf.uint8),
                          num_samples=tf.constant(num_samples, tf.int32),
                          temperature=tf.constant(temperature, tf.float32),
@@ -92,12 +56,11 @@ class SavedModelColorizer:
     return out
 
 
-def load_colorizer(checkpoint, config_name=None, overrides=(), sampler='cached', jit=False,
-                   precision='float32', log=None):
-  """A :class:`ModelColorizer` with the EMA weights of a workdir or an original checkpoint."""
-  model = checkpoints.load(checkpoint, config_name, overrides, precision=precision,
-                           log=log).model
-  return ModelColorizer(model, sampler, jit)
+def load_colorizer(source, sample_options=options_lib.SampleOptions(), log=None):
+  """A :class:`pic_tf.sampling.pipeline.Colorizer` with the EMA weights of ``source``
+  (a :class:`pic_tf.options.Source`), with ``sample_options``' sampler and jit."""
+  model = checkpoints.load_source(source, log=log).model
+  return pipeline.Colorizer(model, sample_options.sampler, sample_options.jit)
 
 
 def _gray_rgb(image):
@@ -114,7 +77,7 @@ def _output_stems(files):
   return stems
 
 
-def colorize_files(colorizer, patterns, output_dir, num_samples=4, temperature=1.0, seed=0,
+def colorize_files(colorizer, patterns, output_dir, sample_options=options_lib.SampleOptions(),
                    log=print):
   """Colourises every image named by ``patterns`` and writes PNGs to ``output_dir``.
 
@@ -122,12 +85,11 @@ def colorize_files(colorizer, patterns, output_dir, num_samples=4, temperature=1
   and the others are still processed.
 
   Args:
-    colorizer: e.g. a :class:`ModelColorizer`.
+    colorizer: a :class:`pic_tf.sampling.pipeline.Colorizer` or :class:`SavedModelColorizer`.
     patterns: files, globs or folders.
     output_dir: where ``<name>_sample<k>.png`` and ``<name>_grid.png`` go.
-    num_samples: colourisations per input.
-    temperature: logistic noise scale.
-    seed: int; with the same seed an input gets the same colourisations.
+    sample_options: a :class:`pic_tf.options.SampleOptions` (samples per input,
+      temperature, seed: with the same seed an input gets the same colourisations).
     log: where messages go.
 
   Returns:
@@ -147,7 +109,8 @@ def colorize_files(colorizer, patterns, output_dir, num_samples=4, temperature=1
     bar = progress_lib.Progress(colorizer.progress_steps, f'{os.path.basename(path)} '
                                 f'{image.shape[1]}x{image.shape[0]}', 'row')
     try:
-      samples = colorizer.colorize(image[None], num_samples, temperature, (seed, 0), bar)[0]
+      samples = np.asarray(colorizer.colorize(image[None], sample_options.num_samples,
+                                              sample_options.temperature, (sample_options.seed, 0), bar))[0]
     except (tf.errors.OpError, PicError) as e:
       errors.append(f'{path}: {e}')
       log(f'error: {path}: {e}')
@@ -164,24 +127,34 @@ def colorize_files(colorizer, patterns, output_dir, num_samples=4, temperature=1
   return errors
 
 
-def colorize_dataset(colorizer, dataset, split, num_images, output_dir, num_samples=4,
-                     temperature=1.0, seed=0, data_dir=None, download=True, log=print):
-  """Colourises the first ``num_images`` images of a dataset split into one grid PNG.
+def colorize_dataset(colorizer, selection, output_dir, sample_options=options_lib.SampleOptions(),
+                     log=print):
+  """Colourises the first images of a dataset split into one grid PNG.
 
   Rows are images; columns are gray input | samples | original, as the paper's
   figures. Each sample is also written as its own PNG.
 
+  Args:
+    colorizer: as :func:`colorize_files`.
+    selection: a :class:`pic_tf.options.Selection` (its ``dataset`` is required).
+    output_dir: where the PNGs go.
+    sample_options: a :class:`pic_tf.options.SampleOptions`.
+    log: where messages go.
+
   Returns:
     The grid's path.
   """
+  dataset, split = selection.dataset, selection.split
   size = colorizer.image_size or NATIVE_SIZE.get(dataset, 128)
-  images, count = data.load_images(dataset, split, size, data_dir, download)
-  images = next(iter(images.batch(num_images))).numpy()
+  images, count = datasets.load_images(dataset, split, size, selection.data_dir,
+                                       selection.download)
+  images = next(iter(images.batch(selection.num_images or count))).numpy()
   name = dataset.replace(':', '_').replace('/', '_')
-  log(f'colourising {len(images)} of {count} {dataset} {split} images, {num_samples} samples '
-      'each')
+  log(f'colourising {len(images)} of {count} {dataset} {split} images, '
+      f'{sample_options.num_samples} samples each')
   bar = progress_lib.Progress(colorizer.progress_steps, 'sampling', 'row')
-  samples = colorizer.colorize(images, num_samples, temperature, (seed, 0), bar)
+  samples = np.asarray(colorizer.colorize(images, sample_options.num_samples, sample_options.temperature,
+                                          (sample_options.seed, 0), bar))
   fileutil.ensure_dir(output_dir, '--output_dir')
   scale = max(1, -(-GRID_CELL_MIN // images.shape[1]))
   rows = []
@@ -201,15 +174,19 @@ def stderr_log(message):
   print(message, file=sys.stderr, flush=True)
 
 
-def run(output_dir, inputs=(), dataset=None, checkpoint=None, saved_model=None,
-        config_name=None, overrides=(), sampler='cached', split='test', num_images=16,
-        num_samples=4, temperature=1.0, seed=0, data_dir=None, download=True, jit=False,
-        precision='float32', log=stderr_log):
+def run(output_dir, *, source=None, saved_model=None, inputs=(), selection=None,
+        sample_options=options_lib.SampleOptions(), log=stderr_log):
   """``bin/colorize``: colourises ``inputs`` (files, globs, folders) or a dataset's images.
 
-  The model is a SavedModel (``saved_model``), a workdir or original checkpoint
-  (``checkpoint``, ``config_name``, ``overrides``), or by default the demo model
-  shipped with the package.
+  Args:
+    output_dir: where the PNGs go.
+    source: the model, a :class:`pic_tf.options.Source` (default: the demo
+      model shipped with the package).
+    saved_model: a ``bin/export`` directory to sample with instead of ``source``.
+    inputs: files, globs or folders.
+    selection: a :class:`pic_tf.options.Selection` to colourise instead of ``inputs``.
+    sample_options: a :class:`pic_tf.options.SampleOptions`.
+    log: where messages go.
 
   Returns:
     The number of inputs that failed (0 for a dataset, which fails as a whole).
@@ -217,17 +194,14 @@ def run(output_dir, inputs=(), dataset=None, checkpoint=None, saved_model=None,
   if saved_model:
     colorizer = SavedModelColorizer(saved_model)
   else:
-    if not checkpoint:
-      checkpoint = DEFAULT_MODEL
-      log(f'using the demo model shipped with pic_tf ({checkpoint}; see BUILD.md)')
-    colorizer = load_colorizer(checkpoint, config_name, overrides, sampler, jit, precision,
-                               log)
-  if dataset:
-    colorize_dataset(colorizer, dataset, split, num_images, output_dir, num_samples,
-                     temperature, seed, data_dir, download)
+    source = source or options_lib.Source()
+    if source.path is None:
+      log(f'using the demo model shipped with pic_tf ({checkpoints.DEMO_MODEL}; see BUILD.md)')
+    colorizer = load_colorizer(source, sample_options, log)
+  if selection is not None:
+    colorize_dataset(colorizer, selection, output_dir, sample_options)
     return 0
-  errors = colorize_files(colorizer, inputs, output_dir, num_samples, temperature, seed,
-                          log=log)
+  errors = colorize_files(colorizer, inputs, output_dir, sample_options, log=log)
   if errors:
     log(f'{len(errors)} input(s) failed')
   return len(errors)

@@ -4,7 +4,7 @@ One config system for every binary. A :class:`Config` is chosen by name
 (:func:`get_config`), its fields are overridden with ``section.field=value``
 strings (:func:`pic_tf.overrides.apply`), and it is saved as JSON into a training
 workdir so that every other binary rebuilds exactly the same model from the workdir
-alone (:mod:`pic_tf.workdir`).
+alone (:mod:`pic_tf.storage.workdir`).
 """
 
 import dataclasses
@@ -175,8 +175,8 @@ class TrainConfig:
       weights to the last bit, as the original's graph did. TensorFlow's graph
       optimiser (Grappler) rewrites the training step so that on a multi-core CPU
       some gradients are summed in a run-dependent order (1e-6 differences from the
-      first steps, which training then amplifies); this turns it off. Measured cost
-      on a 2-core CPU: 0-11% (BUILD.md).
+      first steps, which training then amplifies); this turns it off. Its cost is in
+      BUILD.md.
   """
   batch_size: int = 64
   learning_rate: float = 1e-3
@@ -247,9 +247,13 @@ class Config:
     unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
     if unknown:
       raise ConfigError(f'unknown config fields: {sorted(unknown)}')
+    train = dict(d.get('train', {}))
+    # Workdirs written before train.ema_order existed averaged after each Adam step:
+    # resuming one keeps that order.
+    train.setdefault('ema_order', 'after_update')
     return cls(name=d.get('name', 'custom'), dataset=d.get('dataset', 'cifar10'),
                model=_from_dict(ModelConfig, d.get('model', {}), 'model'),
-               train=_from_dict(TrainConfig, d.get('train', {}), 'train'))
+               train=_from_dict(TrainConfig, train, 'train'))
 
 
 def _from_dict(cls, d, section):

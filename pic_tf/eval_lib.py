@@ -9,89 +9,50 @@ batches of a random permutation, dropping the remainder).
 import os
 
 import numpy as np
-import tensorflow as tf
 
-from pic_tf import baseline
-from pic_tf import checkpoints
 from pic_tf import configs
-from pic_tf import data
-from pic_tf import fileutil
-from pic_tf import fullres
-from pic_tf import metrics
-from pic_tf import objective
+from pic_tf.data import datasets
+from pic_tf.model import objective
+from pic_tf import options as options_lib
 from pic_tf import overrides as overrides_lib
 from pic_tf import progress as progress_lib
-from pic_tf import samplers
+from pic_tf.sampling import metrics
+from pic_tf.sampling import pipeline
+from pic_tf.storage import checkpoints
+from pic_tf.storage import fileutil
 
 
-def make_eval_step(model):
-  """A compiled ``inputs -> (bpd [B], aux_bpd [B])`` for ``model`` (dropout off)."""
-
-  @tf.function
-  def step(inputs):
-    return objective.bits_per_dim(model, inputs, per_image=True)
-
-  return step
-
-
-def evaluate_bpd(step_fn, dataset, progress=None):
-  """Mean per-image bpd and auxiliary bpd over ``dataset``.
-
-  Args:
-    step_fn: from :func:`make_eval_step`.
-    dataset: batches of input dicts.
-    progress: optional :class:`pic_tf.progress.Progress` counting images.
-
-  Returns:
-    ``{'bpd': float, 'aux_bpd': float, 'num_examples': int}``.
-  """
-  total = total_aux = 0.0
-  count = 0
-  for inputs in dataset:
-    bpd, aux = step_fn(inputs)
-    total += float(tf.reduce_sum(tf.cast(bpd, tf.float64)))
-    total_aux += float(tf.reduce_sum(tf.cast(aux, tf.float64)))
-    count += int(bpd.shape[0])
-    if progress:
-      progress.update(int(bpd.shape[0]), f'  bpd {total / count:.4f}')
-  if count == 0:
-    raise ValueError('empty evaluation dataset')
-  return {'bpd': total / count, 'aux_bpd': total_aux / count, 'num_examples': count}
-
-
-def run_eval(checkpoint, data_dir=None, num_examples=0, batch_size=64, output_json=None,
-             config_name=None, overrides=(), dataset=None, download=True,
-             precision='float32', log=print):
+def run_eval(source, selection=options_lib.Selection(), batch_size=64, output_json=None,
+             log=print):
   """Evaluates raw, EMA and auxiliary-head bpd and prints a table against the paper.
 
   Args:
-    checkpoint: workdir or original checkpoint (see :func:`pic_tf.checkpoints.load`).
-    data_dir: tensorflow-datasets directory.
-    num_examples: evaluate the first N test examples (0: the whole split).
+    source: the model, a :class:`pic_tf.options.Source` (a workdir or an original
+      checkpoint).
+    selection: a :class:`pic_tf.options.Selection` of the test split: its dataset (None:
+      the config's), ``num_images`` (0: the whole split), ``data_dir``, ``download``.
     batch_size: evaluation batch.
     output_json: where to write the results (default ``<workdir>/eval.json`` for a
       workdir, nothing otherwise).
-    config_name, overrides: the model of an original checkpoint.
-    dataset: evaluate on another dataset than the config's.
-    download: allow tfds downloads.
-    precision: the model's compute precision (see :func:`pic_tf.checkpoints.load`).
     log: where the table goes (progress goes to stderr).
 
   Returns:
     The results dict (also written as JSON).
   """
-  config, model, ema, step = checkpoints.load(checkpoint, config_name, overrides, ema=False,
-                                              precision=precision, log=log)
+  checkpoint = source.path or checkpoints.DEMO_MODEL
+  config, model, ema, step = checkpoints.load_source(source, ema=False, log=log)
   precision = model.pixelcnn.dtype_policy.name   # 'auto' resolved
-  if dataset:
-    config = overrides_lib.apply(config, [f'dataset={dataset}'])
-  ds, count = data.eval_dataset(config, batch_size, num_examples, data_dir, download)
-  step_fn = make_eval_step(model)
+  if selection.dataset:
+    config = overrides_lib.apply(config, [f'dataset={selection.dataset}'])
+  ds, count = datasets.eval_dataset(config, batch_size, selection.num_images,
+                                    selection.data_dir, selection.download)
+  step_fn = objective.make_eval_step(model)
   log(f'evaluating {checkpoint} (step {step}, {precision}) on {count} {config.dataset} test '
       'images')
-  raw = evaluate_bpd(step_fn, ds, progress_lib.Progress(count, 'raw weights', 'img'))
+  raw = objective.evaluate_bpd(step_fn, ds, progress_lib.Progress(count, 'raw weights', 'img'))
   with ema.swapped():
-    averaged = evaluate_bpd(step_fn, ds, progress_lib.Progress(count, 'EMA weights', 'img'))
+    averaged = objective.evaluate_bpd(step_fn, ds,
+                                      progress_lib.Progress(count, 'EMA weights', 'img'))
   paper = configs.PAPER_BPD.get(config.dataset)
   results = {
       'checkpoint': os.path.abspath(checkpoint), 'step': step, 'config': config.name,
@@ -101,7 +62,7 @@ def run_eval(checkpoint, data_dir=None, num_examples=0, batch_size=64, output_js
       'paper_bpd': paper,
   }
   log(format_table(results))
-  _save_results(results, checkpoint, output_json, 'eval.json', log)
+  _save_results(results, source.path, output_json, 'eval.json', log)
   return results
 
 
@@ -123,74 +84,77 @@ def format_table(results):
 
 
 
-def sample_metrics(model, images, samples_per_image=2, temperature=1.0, seed=0,
-                   batch_images=16, progress=None, sampler='cached', jit=False):
+def sample_metrics(model, images, sample_options=options_lib.SampleOptions(num_samples=2),
+                   batch_images=16, progress=None):
   """Saturation, colourfulness and diversity of PIC samples, the g^w baseline and the truth.
 
   Args:
     model: PICModel with the weights to sample with.
     images: uint8 ``[N, S, S, 3]`` test images at the model's size.
-    samples_per_image: PIC samples per image (diversity needs >= 2).
-    temperature, seed: sampling parameters.
+    sample_options: a :class:`pic_tf.options.SampleOptions` (``num_samples`` per image:
+      diversity needs >= 2).
     batch_images: images sampled together.
     progress: optional Progress counting chroma rows.
-    sampler: ``'cached'`` or ``'naive'``.
 
   Returns:
     ``{'pic': {...}, 'gw_baseline': {...}, 'ground_truth': {...}}`` of
-    :func:`pic_tf.metrics.summarize` results.
+    :func:`pic_tf.sampling.metrics.summarize` results.
   """
-  sampler = samplers.make_sampler(model, sampler, jit)
+  colorizer = pipeline.Colorizer(model, sample_options.sampler, sample_options.jit)
   pic, gw = [], []
   for start in range(0, len(images), batch_images):
     chunk = images[start:start + batch_images]
-    gray = fullres.model_gray(chunk, model.config.image_size)
-    chroma = sampler.sample(gray, samples_per_image, temperature, (seed, start), progress)
-    pic.append(fullres.compose_full_resolution(chunk, chroma).numpy())
-    gw.append(fullres.compose_full_resolution(
-        chunk, baseline.embedding_mode_colorization(model, gray)[:, None]).numpy())
+    pic.append(colorizer.colorize(chunk, sample_options.num_samples, sample_options.temperature,
+                                  (sample_options.seed, start), progress).numpy())
+    gw.append(colorizer.baseline(chunk).numpy())
   return {'pic': metrics.summarize(np.concatenate(pic)),
           'gw_baseline': metrics.summarize(np.concatenate(gw)),
           'ground_truth': metrics.summarize(np.asarray(images)[:, None])}
 
 
-def run_sample_metrics(checkpoint, num_images, samples_per_image=2, temperature=1.0, seed=0,
-                       data_dir=None, config_name=None, overrides=(), dataset=None,
-                       download=True, output_json=None, sampler='cached', jit=False,
-                       precision='float32', log=print):
+def run_sample_metrics(source, selection, sample_options=options_lib.SampleOptions(num_samples=2),
+                       output_json=None, log=print):
   """``bin/eval --samples=N``: the paper's saturation comparison of PIC and g^w.
 
+  Args:
+    source: the model, a :class:`pic_tf.options.Source`.
+    selection: a :class:`pic_tf.options.Selection`: the first ``num_images`` test images
+      of its dataset (None: the config's).
+    sample_options: a :class:`pic_tf.options.SampleOptions` (``num_samples`` per image).
+    output_json: where to write the results (default ``<workdir>/sample_metrics.json``).
+    log: where the table goes.
+
   Returns:
-    The results dict (also written to ``output_json``, default
-    ``<workdir>/sample_metrics.json``).
+    The results dict (also written as JSON).
   """
-  config, model, _, step = checkpoints.load(checkpoint, config_name, overrides,
-                                            precision=precision, log=log)
-  if dataset:
-    config = overrides_lib.apply(config, [f'dataset={dataset}'])
-  images, count = data.load_images(config.dataset, 'test', config.model.image_size, data_dir,
-                                   download)
-  images = next(iter(images.batch(num_images))).numpy()
-  log(f'sampling {samples_per_image} colourisation(s) of {len(images)} of {count} '
-      f'{config.dataset} test images (step {step}, EMA weights, temperature {temperature})')
+  checkpoint = source.path or checkpoints.DEMO_MODEL
+  config, model, _, step = checkpoints.load_source(source, log=log)
+  if selection.dataset:
+    config = overrides_lib.apply(config, [f'dataset={selection.dataset}'])
+  images, count = datasets.load_images(config.dataset, 'test', config.model.image_size,
+                                       selection.data_dir, selection.download)
+  images = next(iter(images.batch(selection.num_images or count))).numpy()
+  log(f'sampling {sample_options.num_samples} colourisation(s) of {len(images)} of {count} '
+      f'{config.dataset} test images (step {step}, EMA weights, temperature '
+      f'{sample_options.temperature})')
   batch_images = 16
   bar = progress_lib.Progress(config.model.chroma_size * -(-len(images) // batch_images),
                               'sampling', 'row')
-  results = sample_metrics(model, images, samples_per_image, temperature, seed, batch_images,
-                           bar, sampler, jit)
+  results = sample_metrics(model, images, sample_options, batch_images, bar)
   results.update(checkpoint=os.path.abspath(checkpoint), step=step, num_images=len(images),
-                 samples_per_image=samples_per_image, temperature=temperature,
-                 dataset=config.dataset, sampler=sampler, jit=jit,
+                 samples_per_image=sample_options.num_samples,
+                 temperature=sample_options.temperature, dataset=config.dataset,
+                 sampler=sample_options.sampler, jit=sample_options.jit,
                  precision=model.pixelcnn.dtype_policy.name,
                  paper_saturation={'pic': 0.364, 'gw_baseline': 0.327})
   log(format_sample_table(results))
-  _save_results(results, checkpoint, output_json, 'sample_metrics.json', log)
+  _save_results(results, source.path, output_json, 'sample_metrics.json', log)
   return results
 
 
 def _save_results(results, checkpoint, output_json, default_name, log):
   """Writes ``results`` to ``output_json``, by default ``<workdir>/<default_name>``."""
-  if output_json is None and os.path.isdir(checkpoint):
+  if output_json is None and checkpoint and os.path.isdir(checkpoint):
     output_json = os.path.join(checkpoint, default_name)
   if output_json:
     fileutil.write_json(results, output_json)

@@ -21,17 +21,20 @@ count, empty image, ``num_samples`` outside ``[1, max_samples]``, negative
 temperature); wrong dtypes or ranks are refused by the signature itself.
 """
 
+import dataclasses
 import os
 
 import tensorflow as tf
 
-from pic_tf import baseline
-from pic_tf import checkpoints
-from pic_tf import data
-from pic_tf import fileutil
-from pic_tf import fullres
-from pic_tf import objective
-from pic_tf import samplers
+from pic_tf.data import datasets
+from pic_tf import errors
+from pic_tf.errors import CheckpointError
+from pic_tf.model import objective
+from pic_tf.sampling import fullres
+from pic_tf.sampling import pipeline
+from pic_tf.storage import checkpoints
+from pic_tf.storage import fileutil
+from pic_tf.storage import workdir as workdir_lib
 
 DEFAULT_MAX_SAMPLES = 64
 
@@ -52,9 +55,9 @@ class ColorizationModule(tf.Module):
     # tracking the Keras model itself would save second, unconnected copies that
     # TF Serving's (TF1-style) loader leaves uninitialised.
     self.model_variables = [getattr(v, 'value', v) for v in model.weights]
-    # The sampler is a plain Python object: through it the functions reach the model
-    # without tracking it.
-    self._sampler = samplers.make_sampler(model, sampler, jit)
+    # The colourise pipeline is a plain Python object: through it the functions reach
+    # the model without tracking it.
+    self._colorizer = pipeline.Colorizer(model, sampler, jit)
     self.max_samples = int(max_samples)
     self._image_size = model.config.image_size
     self._downsample = model.config.downsample
@@ -86,19 +89,16 @@ class ColorizationModule(tf.Module):
         tf.debugging.assert_greater_equal(temperature, 0.0, message='temperature must be >= 0'),
     ]
     with tf.control_dependencies(checks):
-      gray = fullres.model_gray(images, self._image_size)
-    chroma = self._sampler.sample(gray, num_samples, temperature, seed)
-    return {'colorizations': fullres.compose_full_resolution(images, chroma)}
+      images = tf.identity(images)
+    return {'colorizations': self._colorizer.colorize(images, num_samples, temperature, seed)}
 
   @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name='images')])
   def log_likelihood(self, images):
     """Bits per dimension of each colour image under the model."""
     images = self._check_images(images, channels=(3,))
-    resized = tf.map_fn(lambda im: data.resize_image(im, self._image_size), images,
-                        fn_output_signature=tf.TensorSpec(
-                            [self._image_size, self._image_size, 3], tf.uint8))
-    inputs = data.preprocess_batch(resized, self._downsample)
-    bpd, _ = objective.bits_per_dim(self._sampler.model, inputs, per_image=True)
+    inputs = datasets.preprocess_batch(fullres.resize_batch(images, self._image_size),
+                                       self._downsample)
+    bpd, _ = objective.bits_per_dim(self._colorizer.model, inputs, per_image=True)
     return {'bits_per_dim': bpd}
 
   @tf.function(input_signature=[
@@ -106,14 +106,12 @@ class ColorizationModule(tf.Module):
   def embedding_colorize(self, images):
     """The g^w baseline: one pixel-wise MAP colourisation per image."""
     images = self._check_images(images)
-    gray = fullres.model_gray(images, self._image_size)
-    chroma = baseline.embedding_mode_colorization(self._sampler.model, gray)[:, None]
-    return {'colorizations': fullres.compose_full_resolution(images, chroma)[:, 0]}
+    return {'colorizations': self._colorizer.baseline(images)[:, 0]}
 
 
 def next_version(export_dir):
   """1 + the largest numeric sub-directory of ``export_dir`` (1 if none)."""
-  return (checkpoints.latest_version(export_dir) or 0) + 1
+  return (latest_version(export_dir) or 0) + 1
 
 
 def check_target(export_dir, version=None, weights=False):
@@ -154,7 +152,7 @@ def export_weights(config, model, export_dir, step=0):
   Raises:
     FileExistsError: ``export_dir`` exists and is not empty.
   """
-  return checkpoints.save_new_workdir(export_dir, config, model, step=step,
+  return workdir_lib.save_new_workdir(export_dir, config, model, step=step,
                                       what='--export_dir')
 
 
@@ -190,27 +188,26 @@ def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sam
   return target
 
 
-def run(checkpoint, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES,
-        fmt='saved_model', sampler='cached', config_name=None, overrides=(), jit=False,
-        precision='float32', log=print):
+def run(source, export_dir, *, version=None, max_samples=DEFAULT_MAX_SAMPLES,
+        fmt='saved_model', sampler='cached', jit=False, log=print):
   """``bin/export``: the EMA weights of a workdir or original checkpoint, exported.
 
   Args:
-    checkpoint, config_name, overrides: the model (:func:`pic_tf.checkpoints.load`).
+    source: the model, a :class:`pic_tf.options.Source`; its ``precision`` is the
+      SavedModel's compute precision (opt-in ``'mixed_bfloat16'`` or ``'auto'``; the
+      weights format stores float32 weights either way).
     export_dir, version, max_samples, sampler: as :func:`export`.
     fmt: ``'saved_model'`` (:func:`export`) or ``'weights'`` (:func:`export_weights`).
     jit: compile the SavedModel's sampler pixel loop with XLA (opt-in).
-    precision: the SavedModel's compute precision (opt-in ``'mixed_bfloat16'`` or
-      ``'auto'``; the weights format stores float32 weights either way).
     log: where the result line goes.
 
   Returns:
     The version directory or the weights' checkpoint prefix.
   """
   check_target(export_dir, version, fmt == 'weights')   # before the slow model load
-  config, model, _, step = checkpoints.load(
-      checkpoint, config_name, overrides, log=log,
-      precision='float32' if fmt == 'weights' else precision)
+  if fmt == 'weights':
+    source = dataclasses.replace(source, precision='float32')
+  config, model, _, step = checkpoints.load_source(source, log=log)
   if fmt == 'weights':
     path = export_weights(config, model, export_dir, step or 0)
     log(f'wrote EMA weights of step {step} to {path}')
@@ -218,3 +215,30 @@ def run(checkpoint, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES,
     path = export(model, export_dir, version, max_samples, sampler, jit)
     log(f'exported to {path}')
   return path
+
+
+def latest_version(export_dir):
+  """The largest numeric sub-directory of a SavedModel base directory (None if none)."""
+  if not os.path.isdir(export_dir):
+    return None
+  return max((int(d) for d in os.listdir(export_dir) if d.isdigit()), default=None)
+
+
+def load_saved_model(path):
+  """Loads a SavedModel of ``bin/export``: a version directory or the base (newest version).
+
+  Raises:
+    CheckpointError: no SavedModel there, or a damaged one.
+  """
+  if os.path.isdir(path) and not tf.saved_model.contains_saved_model(path):
+    version = latest_version(path)
+    if version is not None:
+      path = os.path.join(path, str(version))
+  if not tf.saved_model.contains_saved_model(path):
+    raise CheckpointError(f'{path} holds no SavedModel: pass a directory written by '
+                          'bin/export')
+  try:
+    return tf.saved_model.load(path)
+  except (tf.errors.OpError, ValueError, OSError) as e:
+    raise CheckpointError(f'the SavedModel {path} is damaged ({errors.first_line(e)}); '
+                          'export it again with bin/export') from None

@@ -4,9 +4,9 @@ On a terminal the bar is redrawn in place; in a log file (not a TTY) a line is
 written at most every ``min_interval`` seconds and at the end, so logs stay short.
 
 Rates come from a :class:`RateMeter`: the first unit of work (which traces and
-compiles the TensorFlow functions, often 5-10x a steady step) is left out, and the
-rest is averaged with exponentially decaying weights, so neither the first ETA nor
-the line-to-line rate jumps.
+compiles the TensorFlow functions, often far slower than a steady step) is left out,
+and the rest is averaged with exponentially decaying weights, so neither the first ETA
+nor the line-to-line rate jumps.
 """
 
 import math

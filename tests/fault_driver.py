@@ -30,9 +30,9 @@ import threading
 import tensorflow as tf
 from PIL import Image
 
-from pic_tf import data
-from pic_tf import train_actions
-from pic_tf import train_lib
+from pic_tf.data import datasets
+from pic_tf.training import actions as train_actions
+from pic_tf.training import trainer as trainer_lib
 
 
 def _kill_after(delay):
@@ -73,12 +73,12 @@ def _partial_png(image, fp, *args, **kwargs):
 
 # PHASE -> (owner, attribute, the failure's stand-in or None).
 PHASES = {
-    'data': (data, 'train_dataset', None),
-    'step': (train_lib.Trainer, 'train_step', None),
+    'data': (datasets, 'train_dataset', None),
+    'step': (trainer_lib.Trainer, 'train_step', None),
     'checkpoint': (tf.train.CheckpointManager, 'save',
                    lambda self, checkpoint_number=None, **_: _partial_checkpoint(
                        self, checkpoint_number)),
-    'eval': (train_lib.Trainer, 'evaluate', None),
+    'eval': (trainer_lib.Trainer, 'evaluate', None),
     'grid': (train_actions, 'sample_grid', None),
     'export': (tf.saved_model, 'save', _partial_saved_model),
     'png': (Image.Image, 'save', _partial_png),

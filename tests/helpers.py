@@ -1,9 +1,10 @@
 """Helpers shared by the tests."""
 
 import numpy as np
+import tensorflow as tf
 
-from pic_tf import distribution
-from pic_tf import networks
+from pic_tf.model import networks
+from pic_tf.sampling import cached
 
 
 def randomize(model, seed=0, g_scale=1.0, b_std=0.3):
@@ -23,10 +24,41 @@ def randomize(model, seed=0, g_scale=1.0, b_std=0.3):
   return model
 
 
-def component_modes(params, lum, num_mix):
-  """Each component's mode (a', b') of every pixel, as temperature 0 samples: ``[..., K, 2]``."""
-  _, coeffs, means, _ = [t.numpy() for t in distribution.split_params(params, num_mix)]
-  lum = np.asarray(lum)[..., None]
-  a = np.clip(means[..., 0, :] + coeffs[..., 0, :] * lum, -1, 1)
-  b = np.clip(means[..., 1, :] + coeffs[..., 1, :] * lum + coeffs[..., 2, :] * a, -1, 1)
-  return np.stack([a, b], -1)
+class RecordingSampler(cached.CachedSampler):
+  """A cached sampler that keeps every pixel's mixture parameters (its ``KEEP_PARAMS`` hook).
+
+  :meth:`sample_rows` returns ``(canvas, chroma, state)`` as every sampler and keeps the
+  band's parameters in ``band_params`` (``[B, rows, w, 8K]``).
+  """
+
+  KEEP_PARAMS = True
+
+  def __init__(self, model, jit=False):
+    super().__init__(model, jit=jit)
+    self.band_params = None
+
+  def sample_rows(self, *args, **kwargs):
+    canvas, chroma, state, self.band_params = super().sample_rows(*args, **kwargs)
+    return canvas, chroma, state
+
+
+def chi2_homogeneity(counts_a, counts_b):
+  """Chi-square test that two samples' counts over the same bins share one distribution.
+
+  Bins empty in both samples are dropped. Expected counts follow the pooled
+  proportions; ``df = (bins - 1)``.
+
+  Args:
+    counts_a, counts_b: int arrays of the same length.
+
+  Returns:
+    ``(statistic, df, p)``, p from the chi-square survival function.
+  """
+  table = np.array([counts_a, counts_b], dtype=np.float64)
+  table = table[:, table.sum(0) > 0]
+  expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / table.sum()
+  statistic = float(((table - expected) ** 2 / expected).sum())
+  df = table.shape[1] - 1
+  p = (float(tf.math.igammac(tf.constant(df / 2.0, tf.float64),
+                             tf.constant(statistic / 2.0, tf.float64))) if df > 0 else 1.0)
+  return statistic, df, p

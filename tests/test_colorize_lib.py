@@ -11,14 +11,15 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from pic_tf import checkpoints
-from pic_tf import color
 from pic_tf import colorize_lib
 from pic_tf import configs
-from pic_tf import convert
-from pic_tf import image_io
-from pic_tf import networks
-from pic_tf import workdir as workdir_lib
+from pic_tf.data import image_io
+from pic_tf.model import color
+from pic_tf.model import networks
+from pic_tf import options
+from pic_tf.storage import checkpoints
+from pic_tf.storage import convert
+from pic_tf.storage import workdir as workdir_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TESTDATA = REPO / 'testdata'
@@ -28,7 +29,7 @@ SHARED_PHOTOS = REPO.parent / 'shared' / 'data' / 'imagenet_val_samples'
 @pytest.fixture(scope='module')
 def workdir(tmp_path_factory):
   path = tmp_path_factory.mktemp('tiny_workdir')
-  model, ema = checkpoints.create_model_and_ema(configs.tiny())
+  model, ema = networks.build_model_and_ema(configs.tiny())
   rng = np.random.default_rng(0)
   for name, _, var in networks.named_variables(model):
     if not name.endswith('/V'):
@@ -40,7 +41,7 @@ def workdir(tmp_path_factory):
   bias[50:60] = bias[70:80] = -4.0     # log-scales of a' and b'
   model.pixelcnn.conv_last.b.assign(bias)
   ema.reset()
-  checkpoints.save_weights_only(str(path), configs.tiny(), model, ema)
+  workdir_lib.save_new_workdir(str(path), configs.tiny(), model, ema)
   return str(path)
 
 
@@ -75,10 +76,11 @@ def test_photos_in_every_format(workdir, tmp_path):
 
 def test_same_seed_same_pictures_and_temperature(workdir, tmp_path):
   # In process, with one colorizer: bin/colorize passes --seed through unchanged.
-  colorizer = colorize_lib.load_colorizer(workdir)
+  colorizer = colorize_lib.load_colorizer(options.Source(workdir))
   for name, seed in (('a', 1), ('b', 1), ('c', 2)):
     assert colorize_lib.colorize_files(colorizer, [str(TESTDATA / 'tiny_6x4.png')],
-                                       str(tmp_path / name), num_samples=2, seed=seed) == []
+                                       str(tmp_path / name),
+                                       options.SampleOptions(num_samples=2, seed=seed)) == []
   read = lambda d: np.asarray(Image.open(tmp_path / d / 'tiny_6x4_sample0.png'))
   np.testing.assert_array_equal(read('a'), read('b'))
   assert not np.array_equal(read('a'), read('c'))
@@ -113,18 +115,18 @@ def test_checkpoint_of_another_config(tmp_path):
   assert 'does not match the model' in result.stderr and 'Traceback' not in result.stderr
   assert not os.path.exists(tmp_path / 'o')
   # The right config loads it (in process: what bin/colorize then runs).
-  errors = colorize_lib.colorize_files(colorize_lib.load_colorizer(prefix, 'tiny'),
+  errors = colorize_lib.colorize_files(colorize_lib.load_colorizer(options.Source(prefix, 'tiny')),
                                        [str(TESTDATA / 'tiny_6x4.png')], f'{tmp_path}/o',
-                                       num_samples=1, log=lambda m: None)
+                                       options.SampleOptions(num_samples=1), log=lambda m: None)
   assert errors == [] and os.path.exists(tmp_path / 'o' / 'tiny_6x4_sample0.png')
 
 
 def test_very_large_photo(workdir, tmp_path):
-  colorizer = colorize_lib.load_colorizer(workdir)
+  colorizer = colorize_lib.load_colorizer(options.Source(workdir))
   big = np.random.default_rng(0).integers(0, 256, size=(3000, 4000, 3), dtype=np.uint8)
   Image.fromarray(big).save(tmp_path / 'big.jpg', quality=80)
   errors = colorize_lib.colorize_files(colorizer, [str(tmp_path / 'big.jpg')],
-                                       str(tmp_path / 'out'), num_samples=1, log=lambda m: None)
+                                       str(tmp_path / 'out'), options.SampleOptions(num_samples=1), log=lambda m: None)
   assert not errors
   assert Image.open(tmp_path / 'out' / 'big_sample0.png').size == (4000, 3000)
   assert Image.open(tmp_path / 'out' / 'big_grid.png').size[1] <= colorize_lib.GRID_CELL_MAX
@@ -133,9 +135,9 @@ def test_very_large_photo(workdir, tmp_path):
 def test_real_imagenet_photos_at_full_size(workdir, tmp_path):
   if not SHARED_PHOTOS.is_dir():
     pytest.skip(f'{SHARED_PHOTOS} not found')
-  colorizer = colorize_lib.load_colorizer(workdir)
+  colorizer = colorize_lib.load_colorizer(options.Source(workdir))
   errors = colorize_lib.colorize_files(colorizer, [str(SHARED_PHOTOS)], str(tmp_path),
-                                       num_samples=1, log=lambda m: None)
+                                       options.SampleOptions(num_samples=1), log=lambda m: None)
   assert not errors
   photos = sorted(SHARED_PHOTOS.glob('*.JPEG'))
   for photo in photos:
@@ -155,10 +157,10 @@ def test_dataset_grid(workdir, tmp_path, tfds_dir):
 
 
 def test_shipped_demo_model_loads_and_is_small():
-  files = list(pathlib.Path(colorize_lib.DEFAULT_MODEL).iterdir())
+  files = list(pathlib.Path(checkpoints.DEMO_MODEL).iterdir())
   assert sum(f.stat().st_size for f in files) <= 20 * 2**20
-  colorizer = colorize_lib.load_colorizer(colorize_lib.DEFAULT_MODEL)
-  assert workdir_lib.load_config(colorize_lib.DEFAULT_MODEL).name == 'cifar10_demo'
+  colorizer = colorize_lib.load_colorizer(options.Source(checkpoints.DEMO_MODEL))
+  assert workdir_lib.load_config(checkpoints.DEMO_MODEL).name == 'cifar10_demo'
   assert colorizer.image_size == 32
   image, _ = image_io.read_image(str(TESTDATA / 'scene_500x375.jpg'))
   out = colorizer.colorize(image[None], 1, 1.0, (0, 0))
@@ -179,7 +181,7 @@ def test_the_wheel_ships_the_demo_model_and_images(tmp_path):
   names = zipfile.ZipFile(wheel).namelist()
   shipped = sorted(n for n in names if n.startswith('pic_tf/assets/cifar10_demo/'))
   expected = sorted('pic_tf/assets/cifar10_demo/' + f.name
-                    for f in pathlib.Path(colorize_lib.DEFAULT_MODEL).iterdir())
+                    for f in pathlib.Path(checkpoints.DEMO_MODEL).iterdir())
   assert shipped == expected
   assert sum(n.startswith('pic_tf/assets/cifar10_test/') and n.endswith('.png')
              for n in names) == 64

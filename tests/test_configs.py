@@ -3,6 +3,7 @@
 import pytest
 
 from pic_tf import configs
+from pic_tf.errors import ConfigError
 
 
 def test_paper_configs():
@@ -22,3 +23,15 @@ def test_paper_configs():
   assert (imagenet.train.learning_rate, imagenet.train.lr_decay,
           imagenet.train.num_epochs) == (1.6e-4, 0.99999, 20)
   assert cifar.model.embedding_channels == 256 and imagenet.model.embedding_channels == 160
+
+
+def test_a_config_saved_before_ema_order_existed_keeps_the_textbook_order():
+  """Workdirs (and the shipped demo model) written before the field trained with the EMA
+  updated after each Adam step; a new config takes the original's order."""
+  old = configs.tiny().to_dict()
+  del old['train']['ema_order']
+  assert configs.Config.from_dict(old).train.ema_order == 'after_update'
+  assert configs.Config.from_dict(configs.tiny().to_dict()).train.ema_order == 'before_update'
+  with pytest.raises(ConfigError, match='train.ema_order must be one of before_update, '
+                                        'after_update'):
+    configs.Config.from_dict({**old, 'train': {**old['train'], 'ema_order': 'sideways'}})

@@ -12,14 +12,15 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from pic_tf import baseline
-from pic_tf import cached_sampling
-from pic_tf import checkpoints
 from pic_tf import colorize_lib
 from pic_tf import configs
-from pic_tf import convert
 from pic_tf import export_lib
-from pic_tf import fullres
+from pic_tf.model import networks
+from pic_tf import options
+from pic_tf.sampling import pipeline
+from pic_tf.storage import checkpoints
+from pic_tf.storage import convert
+from pic_tf.storage import workdir as workdir_lib
 
 import helpers
 
@@ -28,7 +29,7 @@ SCENE = REPO / 'testdata' / 'tiny_6x4.png'
 
 
 def _random_model(seed=0):
-  model, ema = checkpoints.create_model_and_ema(configs.tiny())
+  model, ema = networks.build_model_and_ema(configs.tiny())
   helpers.randomize(model, seed)
   ema.reset()
   return model, ema
@@ -39,7 +40,7 @@ def exported(tmp_path_factory):
   base = tmp_path_factory.mktemp('export')
   workdir = base / 'workdir'
   model, ema = _random_model()
-  checkpoints.save_weights_only(str(workdir), configs.tiny(), model, ema)
+  workdir_lib.save_new_workdir(str(workdir), configs.tiny(), model, ema)
   result = subprocess.run([sys.executable, str(REPO / 'bin' / 'export'),
                            f'--checkpoint={workdir}', f'--export_dir={base / "serving"}'],
                           capture_output=True, text=True, check=False)
@@ -77,10 +78,8 @@ def test_fresh_process_without_pic_tf_matches_the_in_process_sampler(exported, t
   assert json.loads(result.stdout.strip().splitlines()[-1]) == {'pic_tf_imported': False}
   served = np.load(tmp_path / 'out.npy')
   model = exported['model']
-  gray = fullres.model_gray(images, model.config.image_size)
-  chroma = cached_sampling.CachedSampler(model).sample(gray, 3, 0.8,
-                                                       tf.constant([11, 12], tf.int64))
-  expected = fullres.compose_full_resolution(images, chroma).numpy()
+  expected = pipeline.Colorizer(model).colorize(images, 3, 0.8,
+                                                 tf.constant([11, 12], tf.int64)).numpy()
   assert served.shape == (2, 3, 4, 6, 3) and served.dtype == np.uint8
   np.testing.assert_array_equal(served, expected)
 
@@ -185,9 +184,7 @@ def test_other_signatures(exported):
   assert bpd.shape == (1,) and bpd.dtype == tf.float32 and 0 < float(bpd[0]) < 20
   gray = image[..., :1]
   out = loaded.signatures['embedding_colorize'](images=tf.constant(gray))['colorizations']
-  model = exported['model']
-  chroma = baseline.embedding_mode_colorization(model, fullres.model_gray(gray, 8))[:, None]
-  np.testing.assert_array_equal(out, fullres.compose_full_resolution(gray, chroma)[:, 0])
+  np.testing.assert_array_equal(out, pipeline.Colorizer(exported['model']).baseline(gray)[:, 0])
 
 
 def test_jit_export_carries_the_compiled_pixel_loop(exported, tmp_path):
@@ -201,10 +198,9 @@ def test_jit_export_carries_the_compiled_pixel_loop(exported, tmp_path):
   served = tf.saved_model.load(target).signatures['serving_default'](
       images=tf.constant(_image()), num_samples=tf.constant(2),
       temperature=tf.constant(1.0), seed=tf.constant([3, 4], tf.int64))['colorizations']
-  gray = fullres.model_gray(_image(), model.config.image_size)
-  chroma = cached_sampling.CachedSampler(model, jit=True).sample(
-      gray, 2, 1.0, tf.constant([3, 4], tf.int64))
-  np.testing.assert_array_equal(served, fullres.compose_full_resolution(_image(), chroma))
+  expected = pipeline.Colorizer(model, jit=True).colorize(_image(), 2, 1.0,
+                                                           tf.constant([3, 4], tf.int64))
+  np.testing.assert_array_equal(served, expected)
 
 
 def test_second_export_is_version_2_and_original_checkpoints_export(exported, tmp_path):
@@ -231,8 +227,9 @@ def test_bin_colorize_with_the_saved_model_matches_the_checkpoint(exported, tmp_
                           capture_output=True, text=True, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   # What bin/colorize --checkpoint runs, in process.
-  colorize_lib.colorize_files(colorize_lib.load_colorizer(exported['workdir']), [str(SCENE)],
-                              str(tmp_path / 'ckpt'), num_samples=2, seed=7, log=lambda m: None)
+  colorizer = colorize_lib.load_colorizer(options.Source(exported['workdir']))
+  colorize_lib.colorize_files(colorizer, [str(SCENE)], str(tmp_path / 'ckpt'),
+                              options.SampleOptions(num_samples=2, seed=7), log=lambda m: None)
   for name in ('tiny_6x4_sample0.png', 'tiny_6x4_sample1.png'):
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / 'saved' / name)),
                                   np.asarray(Image.open(tmp_path / 'ckpt' / name)))
@@ -257,7 +254,7 @@ def test_export_weights_leaves_nothing_behind_on_failure(exported, tmp_path, mon
   def broken(directory, *args, **kwargs):
     (pathlib.Path(directory) / 'config.json').write_text('{}')
     raise OSError('disk full')
-  monkeypatch.setattr(export_lib.checkpoints, '_save', broken)
+  monkeypatch.setattr(export_lib.workdir_lib, '_save', broken)
   with pytest.raises(OSError, match='disk full'):
     export_lib.export_weights(configs.tiny(), exported['model'], str(tmp_path / 'w'))
   assert os.listdir(tmp_path) == []   # neither the target nor a temporary directory

@@ -21,12 +21,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pic_tf import checkpoints
 from pic_tf import configs
-from pic_tf import fileutil
-from pic_tf import train_actions
-from pic_tf import workdir as workdir_lib
 from pic_tf.errors import DamagedCheckpointError
+from pic_tf.model import networks
+from pic_tf.storage import checkpoints
+from pic_tf.storage import fileutil
+from pic_tf.storage import workdir as workdir_lib
+from pic_tf.training import actions as train_actions
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DRIVER = REPO / 'tests' / 'fault_driver.py'
@@ -161,7 +162,7 @@ def saved(tmp_path_factory):
   config = configs.tiny()
   os.makedirs(workdir)
   workdir_lib.save_config(config, workdir)
-  model, ema = checkpoints.create_model_and_ema(config)
+  model, ema = networks.build_model_and_ema(config)
   step = tf.Variable(0, dtype=tf.int64)
   manager = tf.train.CheckpointManager(checkpoints.make_checkpoint(model, ema, step=step),
                                        workdir, max_to_keep=3)
@@ -256,7 +257,7 @@ def test_damaged_files_give_one_clear_error_in_every_binary(trained, copy_of, tm
 def test_failed_checkpoint_write_keeps_the_committed_ones(saved, copy_of):
   workdir = copy_of(saved)
   before = _state(workdir)
-  model, ema = checkpoints.create_model_and_ema(workdir_lib.load_config(workdir))
+  model, ema = networks.build_model_and_ema(workdir_lib.load_config(workdir))
   manager = tf.train.CheckpointManager(checkpoints.make_checkpoint(model, ema), workdir,
                                        max_to_keep=3)
 

@@ -3,8 +3,8 @@
 import pytest
 
 from pic_tf import configs
-from pic_tf import overrides as overrides_lib
 from pic_tf.errors import ConfigError
+from pic_tf import overrides as overrides_lib
 
 
 def test_overrides_of_every_kind():

@@ -1,0 +1,121 @@
+"""The Python API: a trained PIC model as one object that colourises, scores and exports.
+
+  import pic_tf
+  pic = pic_tf.load('demo')                # or a workdir, or an original checkpoint
+  samples = pic.colorize(images, num_samples=4, seed=0)   # uint8 [N, 4, H, W, 3]
+
+It is what the binaries do, without the files around it: the same loading
+(:func:`pic_tf.storage.checkpoints.load`, EMA weights), the same colourise pipeline
+(:class:`pic_tf.sampling.pipeline.Colorizer`) and the same SavedModel export.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from pic_tf.data import datasets
+from pic_tf import export_lib
+from pic_tf.model import objective
+from pic_tf.sampling import fullres
+from pic_tf.sampling import pipeline
+from pic_tf.storage import checkpoints
+
+
+class PIC:
+  """A loaded model: :meth:`colorize`, :meth:`baseline`, :meth:`bits_per_dim`, :meth:`export`.
+
+  Build it with :func:`load`. Images are uint8 arrays ``[N, H, W, C]`` (C = 1 gray or
+  3 RGB; any size: they are resized whole to the model's size and the colours brought
+  back to the photo's own resolution), or one ``[H, W, C]`` image.
+
+  Attributes:
+    config: the model's :class:`pic_tf.configs.Config`.
+    model: the :class:`pic_tf.model.networks.PICModel`, holding the EMA weights.
+    step: the training step of the weights (None for an original checkpoint).
+  """
+
+  def __init__(self, loaded, sampler='cached', jit=False):
+    self.config, self.model, self.step = loaded.config, loaded.model, loaded.step
+    self._colorizer = pipeline.Colorizer(self.model, sampler, jit)
+
+  def colorize(self, images, num_samples=4, temperature=1.0, seed=0):
+    """Samples colourisations of every image.
+
+    Args:
+      images: uint8 ``[N, H, W, C]`` or ``[H, W, C]``.
+      num_samples: int >= 1, colourisations per image.
+      temperature: float > 0, the logistic noise scale (1: the model).
+      seed: int; the same seed gives the same colourisations.
+
+    Returns:
+      uint8 numpy ``[N, num_samples, H, W, 3]`` (``[num_samples, H, W, 3]`` for one image).
+    """
+    batch, single = _as_batch(images)
+    out = self._colorizer.colorize(batch, num_samples, temperature, (seed, 0)).numpy()
+    return out[0] if single else out
+
+  def baseline(self, images):
+    """The g^w baseline (paper Section 4.3): uint8 numpy ``[N, H, W, 3]`` (or ``[H, W, 3]``)."""
+    batch, single = _as_batch(images)
+    out = self._colorizer.baseline(batch).numpy()[:, 0]
+    return out[0] if single else out
+
+  def bits_per_dim(self, images):
+    """Bits per chroma dimension of colour images under the model (dropout off).
+
+    Each image is resized whole to the model's size first, as the training data were.
+
+    Returns:
+      float numpy ``[N]`` (a float for one image).
+    """
+    batch, single = _as_batch(images)
+    inputs = datasets.preprocess_batch(fullres.resize_batch(batch, self.config.model.image_size),
+                                       self.config.model.downsample)
+    bpd = objective.bits_per_dim(self.model, inputs, per_image=True)[0].numpy()
+    return float(bpd[0]) if single else bpd
+
+  def export(self, export_dir, version=None, max_samples=export_lib.DEFAULT_MAX_SAMPLES):
+    """Writes a SavedModel for TF Serving into ``export_dir/<version>`` (see ``bin/export``).
+
+    Returns:
+      The version directory.
+    """
+    return export_lib.export(self.model, export_dir, version=version, max_samples=max_samples)
+
+
+def _as_batch(images):
+  images = np.asarray(images)
+  if images.dtype != np.uint8 or images.ndim not in (3, 4) or images.shape[-1] not in (1, 3):
+    raise ValueError(f'images must be uint8 [N, H, W, 1 or 3] or [H, W, 1 or 3], got '
+                     f'{images.dtype} {list(images.shape)}')
+  single = images.ndim == 3
+  return tf.constant(images[None] if single else images), single
+
+
+def load(path='demo', config=None, overrides=(), precision='float32', sampler='cached',
+         jit=False):
+  """Loads a model for colourisation, scoring and export.
+
+  Args:
+    path: ``'demo'`` (the small CIFAR-10 model shipped with pic_tf), a workdir of
+      ``bin/train`` or ``bin/convert_original`` (its newest checkpoint), one of its
+      checkpoints, or a checkpoint of the original code (with ``config``).
+    config: for an original checkpoint: ``'cifar10'`` or ``'imagenet'``.
+    overrides: ``section.field=value`` strings for an original checkpoint's config.
+    precision: ``'float32'`` (exact), ``'mixed_bfloat16'`` or ``'auto'``.
+    sampler: ``'cached'`` (fast) or ``'naive'`` (the original's loop): the same samples.
+    jit: compile the sampler's pixel loop with XLA (opt-in).
+
+  Returns:
+    A :class:`PIC`.
+  """
+  path = checkpoints.DEMO_MODEL if path == 'demo' else path
+  loaded = checkpoints.load(path, config, overrides, precision=precision)
+  return PIC(loaded, sampler, jit)
+
+
+def example_images(count=16):
+  """The first ``count`` (<= 64) CIFAR-10 test images, shipped with pic_tf: uint8 ``[N, 32, 32, 3]``."""
+  images, available = datasets.load_images('cifar10_bundled', 'test', 32)
+  if not 1 <= count <= available:
+    raise ValueError(f'count must be in [1, {available}], got {count}')
+  return next(iter(images.batch(count))).numpy()

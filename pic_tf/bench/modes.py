@@ -1,0 +1,177 @@
+"""Speed benchmarks (modes of ``bin/benchmark``): measured side by side in one run and
+printed as tables and ratios, with the machine they ran on. Never pass/fail tests.
+
+The modes that compare training with the original are in
+:mod:`pic_tf.bench.parity_runs`, the samplers' speed and equivalence checks in
+:mod:`pic_tf.bench.sampling_speed`; :func:`run` dispatches every mode.
+"""
+
+import dataclasses
+import tempfile
+import time
+from typing import Optional
+
+import numpy as np
+
+from pic_tf.bench import machine
+from pic_tf.bench import parity_runs
+from pic_tf.bench import sampling_speed
+from pic_tf.bench import serving_load
+from pic_tf import configs
+from pic_tf.data import datasets
+from pic_tf.errors import ConfigError
+from pic_tf import export_lib
+from pic_tf import options as options_lib
+from pic_tf import overrides as overrides_lib
+from pic_tf.storage import checkpoints
+from pic_tf.storage import fileutil
+from pic_tf.training import trainer as trainer_lib
+
+
+def _random_inputs(config, batch_size, seed=0):
+  size = config.model.image_size
+  images = np.random.default_rng(seed).integers(0, 256, size=(batch_size, size, size, 3),
+                                                dtype=np.uint8)
+  return datasets.preprocess_batch(images, config.model.downsample)
+
+
+def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
+                variants=(('float32', False, True), ('mixed_bfloat16', False, True),
+                          ('float32', True, True), ('mixed_bfloat16', True, True),
+                          ('float32', False, False), ('mixed_bfloat16', False, False)),
+                log=print):
+  """Training images/s of a paper config for precision x XLA x determinism variants.
+
+  Every variant builds its own trainer and runs ``warmup`` untimed steps (tracing,
+  compilation); then ``steps`` rounds time one step of each variant in turn, so that a
+  drift of the machine's speed hits all variants alike, and each variant's figure is
+  its median step. All on one fixed random batch. The last two default variants are the
+  non-deterministic ones (``train.deterministic=false``: TensorFlow's graph optimiser
+  on), for the cost of bit-reproducibility; every step runs under its own variant's
+  setting (:meth:`pic_tf.training.trainer.Trainer.train_step` applies it).
+
+  Args:
+    variants: ``(precision, jit, deterministic)`` tuples; the first is the 1.00x row.
+
+  Returns:
+    list of dicts ``{precision, jit, deterministic, images_per_second,
+    seconds_per_step, step_seconds}`` (``step_seconds``: every timed step).
+  """
+  base = overrides_lib.apply(configs.get_config(config_name), [f'train.batch_size={batch_size}'])
+  inputs = _random_inputs(base, batch_size)
+  log(f'training speed, {config_name} paper config, batch {batch_size}, {steps} timed steps '
+      f'per variant (interleaved) after {warmup} warm-up steps')
+  trainers = []
+  for precision, jit, deterministic in variants:
+    config = overrides_lib.apply(base, [f'train.precision={precision}',
+                                     f'train.deterministic={deterministic}'])
+    trainer = trainer_lib.Trainer(config, jit=jit)
+    trainer.initialize()
+    for _ in range(warmup):
+      float(trainer.train_step(inputs)[0])
+    trainers.append(trainer)
+  times = [[] for _ in variants]
+  for _ in range(steps):
+    for trainer, variant_times in zip(trainers, times):
+      start = time.perf_counter()
+      float(trainer.train_step(inputs)[0])
+      variant_times.append(time.perf_counter() - start)
+  rows = []
+  for (precision, jit, deterministic), step_seconds in zip(variants, times):
+    seconds = float(np.median(step_seconds))
+    rows.append({'precision': precision, 'jit': jit, 'deterministic': deterministic,
+                 'seconds_per_step': seconds, 'images_per_second': batch_size / seconds,
+                 'step_seconds': step_seconds})
+    log(f'  {precision:<15} XLA {"on " if jit else "off"}  deterministic '
+        f'{"yes" if deterministic else "no "}  {seconds:7.3f} s/step (median; '
+        f'{min(step_seconds):.3f}-{max(step_seconds):.3f})  '
+        f'{batch_size / seconds:7.2f} img/s')
+  reference = rows[0]['images_per_second']
+  log(f'{"precision":<16}{"XLA":<6}{"determ.":<9}{"img/s":>9}{"ratio":>8}')
+  for row in rows:
+    log(f'{row["precision"]:<16}{"on" if row["jit"] else "off":<6}'
+        f'{"yes" if row["deterministic"] else "no":<9}'
+        f'{row["images_per_second"]:>9.2f}{row["images_per_second"] / reference:>7.2f}x')
+  return rows
+
+
+def serving_load_of(saved_model=None, requests=200, threads=8, seed=0, log=print):
+  """:func:`pic_tf.bench.serving_load.run` on ``saved_model``, by default the shipped demo model
+  exported for the occasion into a temporary directory."""
+  if saved_model:
+    return serving_load.run(saved_model, requests, threads, seed, log=log)
+  with tempfile.TemporaryDirectory() as tmp:
+    log(f'exporting the shipped demo model ({checkpoints.DEMO_MODEL}) to {tmp}')
+    model = checkpoints.load(checkpoints.DEMO_MODEL).model
+    return serving_load.run(export_lib.export(model, tmp), requests, threads, seed, log=log)
+
+
+MODES = options_lib.BENCHMARK_MODES
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+  """``bin/benchmark``'s flags: each mode reads the ones its help names.
+
+  Attributes:
+    reference_dir: the original's reference outputs (parity modes).
+    data_dir: tensorflow-datasets directory with CIFAR-10.
+    batch_size: train_speed's batch.
+    steps: timed steps (train_speed) or training steps (parity modes); None: default.
+    seed: learning_curve's run, serving_load's requests.
+    perturb_seed: training_parity's 1e-6 perturbation of the start weights.
+    naive_rows: sample_speed's rows of the naive sampler (None: all).
+    runs: training_parity_ensemble's new runs; fast_path_metrics' seeds.
+    first_seed: training_parity_ensemble's first perturbation seed.
+    output_json: also write the results here (the ensemble keeps its runs there).
+    saved_model: serving_load's SavedModel (None: the demo model, exported).
+    requests, threads: serving_load's request count and threads.
+    ema_order: the parity protocol's EMA order (None: the config's default).
+  """
+  reference_dir: Optional[str] = None
+  data_dir: Optional[str] = None
+  batch_size: int = 16
+  steps: Optional[int] = None
+  seed: int = 0
+  perturb_seed: Optional[int] = None
+  naive_rows: Optional[int] = None
+  runs: int = 6
+  first_seed: int = 100
+  output_json: Optional[str] = None
+  saved_model: Optional[str] = None
+  requests: int = 200
+  threads: int = 8
+  ema_order: Optional[str] = None
+
+
+def run(mode, options=Options(), log=print):
+  """Runs one mode of ``bin/benchmark`` (:data:`MODES`) after a line describing the machine.
+
+  Returns:
+    The mode's results (written to ``options.output_json`` too, if given; the ensemble
+    mode keeps its runs there itself).
+  """
+  o = options
+  log(f'machine: {machine.machine_description()}')
+  if mode == 'train_speed':
+    results = train_speed(batch_size=o.batch_size, steps=o.steps or 10, log=log)
+  elif mode == 'sample_speed':
+    results = sampling_speed.sample_speed(naive_rows=o.naive_rows, log=log)
+  elif mode == 'fast_path_metrics':
+    results = sampling_speed.fast_path_metrics(seeds=o.runs, data_dir=o.data_dir, log=log)
+  elif mode == 'serving_load':
+    results = serving_load_of(o.saved_model, o.requests, o.threads, o.seed, log=log)
+  elif mode == 'learning_curve':
+    results = parity_runs.learning_curve(o.reference_dir, o.data_dir, o.steps, o.seed, log=log)
+  elif mode == 'training_parity':
+    results = parity_runs.training_parity(o.reference_dir, o.data_dir, o.steps, o.perturb_seed,
+                                          ema_order=o.ema_order, log=log)
+  elif mode == 'training_parity_ensemble':
+    return parity_runs.training_parity_ensemble(
+        o.reference_dir, o.data_dir, runs=o.runs, first_seed=o.first_seed,
+        output_json=o.output_json, steps=o.steps, ema_order=o.ema_order, log=log)
+  else:
+    raise ConfigError(f'unknown benchmark mode {mode!r}; choose one of {sorted(MODES)}')
+  if o.output_json:
+    fileutil.write_json(results, o.output_json)
+  return results

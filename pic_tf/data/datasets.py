@@ -1,0 +1,319 @@
+"""Input pipelines (tf.data end to end): CIFAR-10, ImageNet 2012 and folders of photos.
+
+Every source yields uint8 RGB images ``[S, S, 3]`` at the config's image size. Batches
+are then converted in-graph into the model's inputs (:func:`preprocess_batch`):
+
+  gray      [B, S, S, 1]  L' of the full-resolution image (embedding input)
+  canvas    [B, s, s, 3]  downsampled RGB in [-1, 1] (PixelCNN input)
+  lab_down  [B, s, s, 3]  downsampled L'a'b' (L' conditions, a'b' are the targets)
+
+For datasets that fit in memory the training order is a pure function of
+``(seed, step)``: each epoch is a permutation with its own seed and batches never
+straddle epochs, so a run resumed at step k reads exactly the batches an
+uninterrupted run would (:func:`train_dataset`). The random horizontal flip, also a
+function of ``(seed, step)``, is applied to the full-resolution batch before
+downsampling, as the original.
+"""
+
+import os
+import zlib
+
+import tensorflow as tf
+
+from pic_tf.data import image_io
+from pic_tf import errors
+from pic_tf.errors import DatasetError
+from pic_tf.model import color
+
+FOLDER_TEST_PERCENT = 10
+CACHE_BYTES = 1 << 30   # training images are cached in memory below this size
+
+# Where tfds looks for the ImageNet archives (it cannot download them itself).
+IMAGENET_MANUAL = """\
+ImageNet 2012 must be downloaded by hand (register at https://image-net.org) and
+prepared once by tensorflow-datasets:
+  1. put ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar into
+     {data_dir}/downloads/manual/
+  2. run bin/train --dataset=imagenet2012 --data_dir={data_dir} (the first run
+     extracts and prepares them; this takes hours and ~300 GB of disk)."""
+
+# The first 64 CIFAR-10 test images (tfds order), shipped inside the package
+# (testdata/make_cifar10_bundle.py): README's first command colourises them offline,
+# without the 170 MB CIFAR-10 download. Test split only.
+BUNDLED = {'cifar10_bundled': os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'assets', 'cifar10_test')}
+DATASETS_HELP = 'cifar10, cifar10_bundled, imagenet2012 or folder:PATH'
+
+SPLITS = {
+    'cifar10': {'train': 'train', 'test': 'test'},
+    'imagenet2012': {'train': 'train', 'test': 'validation'},
+}
+
+
+def default_data_dir():
+  """``$TFDS_DATA_DIR`` or tensorflow-datasets' default (``~/tensorflow_datasets``)."""
+  return os.environ.get('TFDS_DATA_DIR', os.path.expanduser('~/tensorflow_datasets'))
+
+
+def resize_image(image, size):
+  """Resizes a whole uint8 image to ``[size, size, 3]`` without cropping.
+
+  As the original's ImageNet preparation (``scipy.misc.imresize(..., 'bicubic')``,
+  i.e. PIL's antialiased bicubic): the aspect ratio is not kept. Images already at
+  ``size`` are returned unchanged.
+
+  Args:
+    image: uint8 ``[H, W, 3]``.
+    size: output side.
+
+  Returns:
+    uint8 ``[size, size, 3]``.
+  """
+  image = tf.convert_to_tensor(image)
+
+  def resize():
+    out = tf.image.resize(image, [size, size], method='bicubic', antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
+
+  same = tf.logical_and(tf.equal(tf.shape(image)[0], size), tf.equal(tf.shape(image)[1], size))
+  out = tf.cond(same, lambda: image, resize)
+  return tf.ensure_shape(out, [size, size, 3])
+
+
+def _tfds_split(name, split, data_dir, download):
+  """A tfds split's images (uint8, on-disk order), with one clear error if unavailable."""
+  # Imported here: it takes seconds, and folder and bundled datasets never need it.
+  import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+  data_dir = data_dir or default_data_dir()
+  builder = tfds.builder(name, data_dir=data_dir)
+  if not builder.is_prepared():
+    if name == 'imagenet2012':
+      manual = os.path.join(data_dir, 'downloads', 'manual')
+      if not all(os.path.exists(os.path.join(manual, f)) for f in
+                 ('ILSVRC2012_img_train.tar', 'ILSVRC2012_img_val.tar')):
+        raise DatasetError(f'imagenet2012 is not prepared in {data_dir}.\n' +
+                           IMAGENET_MANUAL.format(data_dir=data_dir))
+    if not download:
+      raise DatasetError(f'{name} is not prepared in {data_dir} and downloads are off '
+                         '(--nodownload): pass --data_dir to a directory holding a '
+                         f'prepared {name}, or allow the download')
+    try:
+      builder.download_and_prepare()
+    except Exception as e:  # pylint: disable=broad-except
+      raise DatasetError(
+          f'{name} is not in {data_dir} and could not be downloaded '
+          f'({errors.first_line(e)[:200]}). '
+          f'Offline, pass --data_dir to a directory with a prepared {name} '
+          '(tensorflow_datasets layout).') from None
+  # No tfds auto-cache: callers read a split once (training loads it into memory),
+  # and a cached split read partly (--num_examples) only warns and is discarded.
+  ds = builder.as_dataset(split=split, shuffle_files=False,
+                          read_config=tfds.ReadConfig(try_autocache=False))
+  return ds.map(lambda ex: ex['image'], num_parallel_calls=tf.data.AUTOTUNE), \
+      builder.info.splits[split].num_examples
+
+
+def folder_files(path, split):
+  """Sorted image files of a folder tree for ``split``, split deterministically.
+
+  A file belongs to the test split when the CRC32 of its path relative to ``path``
+  falls in the lowest ``FOLDER_TEST_PERCENT`` percent: adding photos never moves
+  existing ones between splits.
+  """
+  if not os.path.isdir(path):
+    raise DatasetError(f'folder dataset {path} does not exist or is not a directory')
+  files, unreadable = [], []
+  for root, _, names in os.walk(path):
+    for name in names:
+      if name.lower().endswith(image_io.TF_EXTENSIONS):
+        files.append(os.path.join(root, name))
+      elif name.lower().endswith(image_io.EXTENSIONS):
+        unreadable.append(os.path.join(root, name))
+  if unreadable:
+    # Training reads with tf.data alone; leaving photos out silently would be worse.
+    shown = '\n  '.join(sorted(unreadable)[:10])
+    more = f'\n  ... and {len(unreadable) - 10} more' if len(unreadable) > 10 else ''
+    raise DatasetError(
+        f'{len(unreadable)} image(s) under {path} are in a format TensorFlow cannot decode '
+        f'(only {", ".join(image_io.TF_EXTENSIONS)}):\n  {shown}{more}\nConvert them to PNG '
+        'or JPEG (bin/colorize reads them as they are).')
+  files.sort()
+  if not files:
+    raise DatasetError(f'no images ({", ".join(image_io.TF_EXTENSIONS)}) found under {path}')
+
+  def is_test(f):
+    rel = os.path.relpath(f, path).encode('utf-8')
+    return zlib.crc32(rel) % 100 < FOLDER_TEST_PERCENT
+
+  chosen = [f for f in files if is_test(f) == (split == 'test')]
+  if not chosen:
+    raise DatasetError(f'the {split} split of {path} is empty ({len(files)} images in all); '
+                       'add more images')
+  return chosen
+
+
+def _decode(path):
+  image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+  return tf.ensure_shape(image, [None, None, 3])
+
+
+def check_images(files):
+  """Raises DatasetError naming every file that TensorFlow cannot decode."""
+  ds = tf.data.Dataset.from_tensor_slices(files)
+  ds = ds.map(lambda p: (p, tf.shape(_decode(p))[0]), num_parallel_calls=tf.data.AUTOTUNE)
+  ds = ds.ignore_errors()
+  good = {p.numpy().decode('utf-8') for p, _ in ds}
+  bad = [f for f in files if f not in good]
+  if bad:
+    shown = '\n  '.join(bad[:10]) + (f'\n  ... and {len(bad) - 10} more' if len(bad) > 10 else '')
+    raise DatasetError(f'{len(bad)} of {len(files)} images cannot be decoded:\n  {shown}\n'
+                       'Remove or repair them.')
+
+
+def load_images(dataset, split, image_size, data_dir=None, download=True):
+  """The uint8 images of a split, in a fixed order.
+
+  Args:
+    dataset: ``'cifar10'``, ``'cifar10_bundled'`` (the 64 test images shipped with
+      the package), ``'imagenet2012'`` or ``'folder:PATH'``.
+    split: ``'train'`` or ``'test'`` (ImageNet's validation set is its test split).
+    image_size: side the images are resized to (whole image, bicubic).
+    data_dir: tensorflow-datasets directory.
+    download: let tfds download a missing dataset (CIFAR-10 only).
+
+  Returns:
+    ``(tf.data.Dataset of uint8 [S, S, 3], number of examples)``.
+
+  Raises:
+    DatasetError: unknown or unavailable dataset, unreadable images.
+  """
+  if split not in ('train', 'test'):
+    raise DatasetError(f'split must be train or test, got {split!r}')
+  if dataset.startswith('folder:'):
+    files = folder_files(dataset[len('folder:'):], split)
+    check_images(files)
+    ds = tf.data.Dataset.from_tensor_slices(files).map(_decode,
+                                                        num_parallel_calls=tf.data.AUTOTUNE)
+    count = len(files)
+  elif dataset in BUNDLED:
+    if split != 'test':
+      raise DatasetError(f'{dataset} holds only the first 64 CIFAR-10 test images (shipped '
+                         'with pic_tf, for colourising and evaluation): use --dataset=cifar10 '
+                         'for the train split')
+    files = sorted(os.path.join(BUNDLED[dataset], f) for f in os.listdir(BUNDLED[dataset])
+                   if f.endswith('.png'))
+    ds = tf.data.Dataset.from_tensor_slices(files).map(_decode)
+    count = len(files)
+  elif dataset in SPLITS:
+    ds, count = _tfds_split(dataset, SPLITS[dataset][split], data_dir, download)
+  else:
+    raise DatasetError(f'unknown dataset {dataset!r}: use {DATASETS_HELP}')
+  ds = ds.map(lambda im: resize_image(im, image_size), num_parallel_calls=tf.data.AUTOTUNE)
+  return ds, count
+
+
+def flip_batch(images, seed, step, mode):
+  """Random horizontal flips of a uint8 batch ``[B, H, W, 3]``, a function of (seed, step).
+
+  Args:
+    mode: ``'batch'`` (one coin for the whole batch, the original), ``'image'``
+      (one coin per image) or ``'none'``.
+  """
+  if mode == 'none':
+    return images
+  key = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
+  if mode == 'batch':
+    coin = tf.random.stateless_uniform([], seed=key) < 0.5
+    return tf.cond(coin, lambda: tf.reverse(images, [2]), lambda: images)
+  coins = tf.random.stateless_uniform([tf.shape(images)[0]], seed=key) < 0.5
+  return tf.where(coins[:, None, None, None], tf.reverse(images, [2]), images)
+
+
+def preprocess_batch(images, downsample_factor):
+  """uint8 RGB ``[B, H, W, 3]`` -> the model's float32 inputs (see module docstring)."""
+  return color.model_inputs_from_rgb(images, downsample_factor)
+
+
+def steps_per_epoch(num_examples, batch_size):
+  """Full batches per epoch (the last partial batch is dropped, as the original)."""
+  return max(num_examples // batch_size, 1)
+
+
+def load_all(images, count, size):
+  """All images of a dataset as one uint8 tensor ``[N, S, S, 3]``."""
+  return tf.concat([batch for batch in images.batch(4096)], axis=0) if count else \
+      tf.zeros([0, size, size, 3], tf.uint8)
+
+
+def train_dataset(config, data_dir=None, start_step=0, download=True):
+  """Infinite training batches of preprocessed inputs, starting at ``start_step``.
+
+  Datasets that fit in memory (``CACHE_BYTES``; CIFAR-10 takes 150 MB) are loaded
+  once and every epoch is a full permutation seeded by ``(seed, epoch)``, as the
+  original's ``np.random.permutation``: step k's batch is a pure function of
+  ``(seed, k)``, so resuming is exact and costs nothing. Larger datasets (ImageNet)
+  stream through a ``train.shuffle_buffer`` shuffle; a resumed run continues with a
+  new order seeded by ``(seed, start_step)``.
+
+  Args:
+    config: a :class:`pic_tf.configs.Config`.
+    data_dir: tensorflow-datasets directory.
+    start_step: number of batches already consumed (resumption).
+    download: allow tfds downloads.
+
+  Returns:
+    ``(dataset, steps_per_epoch)``; elements are the input dicts of
+    :func:`preprocess_batch`, the first one for step ``start_step``.
+  """
+  train = config.train
+  size = config.model.image_size
+  images, count = load_images(config.dataset, 'train', size, data_dir, download)
+  per_epoch = steps_per_epoch(count, train.batch_size)
+  if count * size * size * 3 <= CACHE_BYTES:
+    all_images = load_all(images, count, size)
+    if count < train.batch_size:   # tiny folders: repeat to fill one batch
+      all_images = tf.tile(all_images, [-(-train.batch_size // count), 1, 1, 1])
+    n = int(all_images.shape[0])
+
+    def epoch(e):
+      order = tf.random.experimental.stateless_shuffle(
+          tf.range(n, dtype=tf.int64), seed=tf.stack([tf.cast(train.seed, tf.int64), e]))
+      return tf.data.Dataset.from_tensor_slices(order).batch(
+          train.batch_size, drop_remainder=True).take(per_epoch)
+
+    first_epoch = start_step // per_epoch
+    batches = tf.data.Dataset.range(first_epoch, 2**62).flat_map(epoch)
+    batches = batches.skip(start_step - first_epoch * per_epoch)
+    batches = batches.map(lambda idx: tf.gather(all_images, idx))
+  else:
+    shuffled = images.shuffle(train.shuffle_buffer, seed=train.seed * 1_000_003 + start_step)
+    batches = shuffled.batch(train.batch_size, drop_remainder=True).repeat()
+  ds = tf.data.Dataset.zip(tf.data.Dataset.range(start_step, 2**62), batches)
+
+  def prepare(step, batch):
+    batch = flip_batch(batch, train.seed, step, train.flip)
+    return preprocess_batch(batch, config.model.downsample)
+
+  ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+  return ds.prefetch(tf.data.AUTOTUNE), per_epoch
+
+
+def eval_dataset(config, batch_size, num_examples=0, data_dir=None, download=True,
+                 split='test'):
+  """Batches of preprocessed test inputs (no flips), in the split's fixed order.
+
+  Args:
+    num_examples: the first ``num_examples`` examples only (0: the whole split).
+
+  Returns:
+    ``(dataset of input dicts, number of examples)``; the last batch may be smaller.
+  """
+  images, count = load_images(config.dataset, split, config.model.image_size, data_dir,
+                              download)
+  if num_examples:
+    images = images.take(num_examples)
+    count = min(count, num_examples)
+  ds = images.batch(batch_size).map(
+      lambda b: preprocess_batch(b, config.model.downsample),
+      num_parallel_calls=tf.data.AUTOTUNE)
+  return ds.prefetch(tf.data.AUTOTUNE), count

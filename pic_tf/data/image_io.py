@@ -1,0 +1,140 @@
+"""Image files for the command-line tools (Pillow): robust reading, atomic PNG writing.
+
+Reading accepts what photos come as: JPEG (also CMYK, and EXIF-rotated: the pixels
+are turned upright), PNG in any mode (grayscale, 16-bit, palette, with alpha), BMP,
+GIF (first frame), TIFF, WebP. The model and SavedModel paths do not use this
+module; they stay pure TensorFlow.
+"""
+
+import glob
+import os
+
+import numpy as np
+from PIL import Image
+from PIL import ImageOps
+from PIL import UnidentifiedImageError
+
+from pic_tf.errors import ImageError
+from pic_tf.storage import fileutil
+
+# What read_image reads (Pillow), and the subset tf.io.decode_image reads, which is
+# all that training on a folder (pure tf.data) can use.
+EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp')
+TF_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif')
+
+
+def read_image(path):
+  """Reads an image file as uint8.
+
+  Args:
+    path: file path.
+
+  Returns:
+    ``(image, is_color)``: uint8 ``[H, W, 3]`` (gray files are replicated to three
+    channels) and whether the file holds colour (False for gray files and for colour
+    files whose three channels are equal).
+
+  Raises:
+    ImageError: a missing, unreadable, truncated or empty image.
+  """
+  if not os.path.exists(path):
+    raise ImageError(f'{path}: no such file')
+  try:
+    with Image.open(path) as im:
+      im.seek(0)
+      im.load()   # decodes fully: truncated files fail here
+      im = ImageOps.exif_transpose(im)
+      image = _to_rgb(im)
+  except UnidentifiedImageError:
+    raise ImageError(f'{path}: not an image file (or a format Pillow cannot read)') from None
+  except (OSError, SyntaxError, ValueError) as e:
+    raise ImageError(f'{path}: cannot decode the image ({e}); the file is damaged or '
+                     'truncated') from None
+  if image.shape[0] == 0 or image.shape[1] == 0:
+    raise ImageError(f'{path}: the image is empty')
+  is_color = not (np.array_equal(image[..., 0], image[..., 1]) and
+                  np.array_equal(image[..., 0], image[..., 2]))
+  return image, is_color
+
+
+def _to_rgb(im):
+  """A Pillow image of any mode -> uint8 RGB ``[H, W, 3]`` (alpha over white)."""
+  if im.mode in ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I', 'F'):
+    values = np.asarray(im, dtype=np.float64)
+    top = 65535.0 if im.mode.startswith('I;16') or values.max() > 255 else 255.0
+    gray = np.clip(np.round(values / top * 255.0), 0, 255).astype(np.uint8)
+    return np.repeat(gray[..., None], 3, axis=-1)
+  if im.mode == 'P':
+    im = im.convert('RGBA')
+  if im.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La'):
+    im = im.convert('RGBA')
+    background = Image.new('RGBA', im.size, (255, 255, 255, 255))
+    im = Image.alpha_composite(background, im)
+  if im.mode != 'RGB':
+    im = im.convert('RGB')   # L, 1, CMYK, YCbCr, LAB, HSV, I;16 handled above
+  return np.asarray(im, dtype=np.uint8).copy()
+
+
+def expand_inputs(patterns):
+  """Files named by ``patterns``: paths, globs, or folders (searched recursively).
+
+  Returns:
+    ``(files, problems)``: sorted unique files, and one message per pattern that
+    matched nothing.
+  """
+  files, problems = [], []
+  for pattern in patterns:
+    if os.path.isdir(pattern):
+      found = sorted(os.path.join(root, name) for root, _, names in os.walk(pattern)
+                     for name in names if name.lower().endswith(EXTENSIONS))
+      if not found:
+        problems.append(f'{pattern}: folder holds no images ({", ".join(EXTENSIONS)})')
+    elif any(ch in pattern for ch in '*?['):
+      found = sorted(glob.glob(pattern, recursive=True))
+      if not found:
+        problems.append(f'{pattern}: no file matches')
+    else:
+      found = [pattern]   # a missing file is reported when read, with the others
+    files.extend(found)
+  unique = list(dict.fromkeys(files))
+  return unique, problems
+
+
+def write_png(path, image):
+  """Writes uint8 ``[H, W, 3]`` as PNG atomically (temporary file, then rename)."""
+  with fileutil.atomic_file(path, 'wb') as f:
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(f, format='PNG')
+
+
+def grid(rows, gap=2, background=255, max_cell_height=None):
+  """Tiles images into a grid PNG-ready array.
+
+  Args:
+    rows: list of rows, each a list of uint8 ``[H, W, 3]`` images (a row's images
+      may differ in size; each row is as tall as its tallest image).
+    gap: pixels between cells.
+    background: gap colour.
+    max_cell_height: downscale cells taller than this (nearest neighbour).
+
+  Returns:
+    uint8 ``[H_total, W_total, 3]``.
+  """
+  def fit(image):
+    image = np.asarray(image, np.uint8)
+    if max_cell_height and image.shape[0] > max_cell_height:
+      step = int(np.ceil(image.shape[0] / max_cell_height))
+      image = image[::step, ::step]
+    return image
+
+  rows = [[fit(im) for im in row] for row in rows]
+  heights = [max(im.shape[0] for im in row) for row in rows]
+  widths = [sum(im.shape[1] for im in row) + gap * (len(row) - 1) for row in rows]
+  out = np.full((sum(heights) + gap * (len(rows) - 1), max(widths), 3), background, np.uint8)
+  y = 0
+  for row, height in zip(rows, heights):
+    x = 0
+    for im in row:
+      out[y:y + im.shape[0], x:x + im.shape[1]] = im
+      x += im.shape[1] + gap
+    y += height + gap
+  return out

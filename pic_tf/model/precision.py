@@ -1,0 +1,86 @@
+"""The compute precision of a model: ``'auto'`` resolved where bfloat16 is native.
+
+On a CPU without AVX512_BF16 / AMX-BF16, bfloat16 arithmetic is emulated and far slower
+than float32, so ``'auto'`` means mixed bfloat16 only where the hardware computes it
+(such a CPU, or a GPU of compute capability 8.0+), and forcing it elsewhere warns.
+"""
+
+import dataclasses
+import platform
+
+import tensorflow as tf
+
+# CPU flags (as /proc/cpuinfo spells them) with native bfloat16 arithmetic.
+BF16_FLAGS = ('avx512_bf16', 'amx_bf16')
+
+
+def cpu_info(path='/proc/cpuinfo'):
+  """``(model name, set of CPU flags)`` from ``/proc/cpuinfo`` (empty where unknown)."""
+  name, found = platform.processor() or platform.machine(), set()
+  try:
+    with open(path) as f:
+      for line in f:
+        key, _, value = line.partition(':')
+        if key.strip() == 'model name':
+          name = value.strip()
+        elif key.strip() in ('flags', 'Features'):
+          found.update(value.split())
+  except OSError:
+    pass
+  return name, found
+
+
+def native_bfloat16_cpu(path='/proc/cpuinfo'):
+  """True if the CPU computes bfloat16 natively (AVX512_BF16 or AMX-BF16)."""
+  return bool(cpu_info(path)[1] & set(BF16_FLAGS))
+
+
+def _gpus_with_bfloat16():
+  """GPUs with bfloat16 tensor cores (compute capability 8.0 and newer), as a count."""
+  count = 0
+  for gpu in tf.config.list_physical_devices('GPU'):
+    capability = tf.config.experimental.get_device_details(gpu).get('compute_capability')
+    count += bool(capability and tuple(capability) >= (8, 0))
+  return count
+
+
+def native_bfloat16(path='/proc/cpuinfo'):
+  """True if this machine computes bfloat16 natively: a GPU of compute capability 8.0+
+  (training runs there when there is one), else a CPU with AVX512_BF16 or AMX-BF16."""
+  if tf.config.list_physical_devices('GPU'):
+    return _gpus_with_bfloat16() > 0
+  return native_bfloat16_cpu(path)
+
+
+def resolve_precision(precision, path='/proc/cpuinfo', log=None):
+  """``'auto'`` -> ``'mixed_bfloat16'`` where bfloat16 is native, else ``'float32'``.
+
+  Other values are returned as they are; ``log`` (if given) gets one warning line when
+  bfloat16 is forced on a machine that emulates it.
+  """
+  if precision not in ('auto', 'mixed_bfloat16'):
+    return precision
+  native = native_bfloat16(path)
+  if precision == 'auto':
+    return 'mixed_bfloat16' if native else 'float32'
+  if log and not native:
+    log(_EMULATED_WARNING)
+  return precision
+
+
+_EMULATED_WARNING = (
+    'warning: mixed_bfloat16 on a machine without native bfloat16 (no AVX512_BF16 or '
+    'AMX-BF16 CPU, no GPU of compute capability 8.0+) is emulated, many times slower '
+    'than float32 (BUILD.md). Use --precision=auto (float32 here) or float32.')
+
+
+def with_precision_resolved(config, log=None, path='/proc/cpuinfo'):
+  """``config`` (a :class:`pic_tf.configs.Config`) with ``train.precision='auto'`` resolved.
+
+  Logs the warning of :func:`resolve_precision` if bfloat16 would be emulated.
+  """
+  precision = resolve_precision(config.train.precision, path, log)
+  if precision == config.train.precision:
+    return config
+  return dataclasses.replace(config, train=dataclasses.replace(config.train,
+                                                               precision=precision))

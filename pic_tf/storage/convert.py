@@ -1,0 +1,140 @@
+"""Reads checkpoints written by the original TF1 PIC code into this package's model.
+
+The original stores every variable under ``picolor_template/`` with the names of
+its layers (``picolor_template/down_leak_1/conv1/V``, ...); this model uses the
+same layer names, so the mapping is one to one (:func:`original_name_map`). A
+checkpoint saved during the original's training also holds Polyak averages
+(``<name>/ExponentialMovingAverage``) and Adam slots; the averages become this
+package's EMA weights, the slots are ignored. :func:`pic_tf.storage.checkpoints.load` reads
+them directly; :func:`convert_original` writes them as a workdir.
+"""
+
+
+import os
+
+import tensorflow as tf
+
+from pic_tf.errors import CheckpointError
+from pic_tf.model import networks
+from pic_tf.storage import workdir as workdir_lib
+
+SCOPE = 'picolor_template'
+EMA_SUFFIX = '/ExponentialMovingAverage'
+# Variables of the original's training graph that carry no model weights.
+_IGNORED_SUFFIXES = ('/Adam', '/Adam_1', EMA_SUFFIX)
+_IGNORED_NAMES = ('beta1_power', 'beta2_power', 'bpd_rec', 'rec_error', 'gen_error',
+                  'gen_error_gray', 'global_step')
+
+
+class ConversionError(CheckpointError):
+  """The original checkpoint does not match the model of the chosen config."""
+
+
+def original_name_map(model):
+  """``{original variable name: variable of model}``, e.g. ``picolor_template/conv_last/V``."""
+  return {f'{SCOPE}/{name}': var for name, _, var in networks.named_variables(model)}
+
+
+def read_original(path, model):
+  """Reads an original checkpoint's weights for ``model``, checking every name and shape.
+
+  Args:
+    path: TF1 checkpoint prefix (``.../model.ckpt``) or a directory holding one.
+    model: a built :class:`pic_tf.model.networks.PICModel` of the intended config.
+
+  Returns:
+    ``(raw, averaged)``: dicts from original name to numpy array; ``averaged``
+    holds the Polyak averages and is empty when the checkpoint has none.
+
+  Raises:
+    ConversionError: unreadable checkpoint, or missing / unexpected / mis-shaped
+      variables (all of them listed).
+  """
+  if tf.io.gfile.isdir(path):
+    found = tf.train.latest_checkpoint(path)
+    if found is None:
+      index = tf.io.gfile.glob(f'{path}/*.index')
+      found = index[0][:-len('.index')] if len(index) == 1 else None
+    if found is None:
+      raise ConversionError(f'no TF checkpoint found in directory {path}; pass the '
+                            'checkpoint prefix, e.g. .../model.ckpt')
+    path = found
+  try:
+    reader = tf.train.load_checkpoint(path)
+  except (tf.errors.OpError, ValueError) as e:
+    raise ConversionError(f'cannot read checkpoint {path}: {e.__class__.__name__}: '
+                          f'{str(e).splitlines()[0]}. Pass the prefix of a TF checkpoint '
+                          '(the path without .index / .data-*)') from None
+  stored = reader.get_variable_to_shape_map()
+  expected = original_name_map(model)
+  missing = sorted(n for n in expected if n not in stored)
+  misshaped = sorted(f'{n}: checkpoint {stored[n]}, model {list(expected[n].shape)}'
+                     for n in expected if n in stored and
+                     list(stored[n]) != list(expected[n].shape))
+  unexpected = sorted(
+      n for n in stored
+      if n not in expected and not n.endswith(_IGNORED_SUFFIXES) and
+      n.split('/')[-1] not in _IGNORED_NAMES and not n.startswith('_CHECKPOINTABLE'))
+  if missing or misshaped or unexpected:
+    lines = [f'checkpoint {path} does not match the model of this config '
+             f'({len(expected)} variables expected):']
+    for title, names in (('missing', missing), ('unexpected', unexpected),
+                         ('mis-shaped', misshaped)):
+      if names:
+        shown = names[:12] + ([f'... and {len(names) - 12} more'] if len(names) > 12 else [])
+        lines.append(f'  {title} ({len(names)}): ' + ', '.join(shown))
+    lines.append('Choose the config the checkpoint was trained with (--config=cifar10 '
+                 'or imagenet, with the same model.* overrides).')
+    raise ConversionError('\n'.join(lines))
+  raw = {n: reader.get_tensor(n) for n in expected}
+  averaged = {n: reader.get_tensor(n + EMA_SUFFIX) for n in expected
+              if n + EMA_SUFFIX in stored}
+  if averaged and len(averaged) != len(expected):
+    raise ConversionError(f'checkpoint {path} has Polyak averages for only '
+                          f'{len(averaged)} of {len(expected)} variables')
+  return raw, averaged
+
+
+def load_original(path, model, ema=None):
+  """Assigns an original checkpoint's weights to ``model`` (and its averages to ``ema``).
+
+  Args:
+    path: original checkpoint prefix or directory.
+    model: built model of the matching config.
+    ema: optional :class:`pic_tf.model.ema.ExponentialMovingAverage` of ``model``; set to
+      the checkpoint's averages, or to the raw weights if it has none.
+
+  Returns:
+    True if the checkpoint held Polyak averages.
+  """
+  raw, averaged = read_original(path, model)
+  names = original_name_map(model)
+  for name, var in names.items():
+    var.assign(raw[name])
+  if ema is not None:
+    by_id = {id(v): i for i, v in enumerate(ema.variables_to_average)}
+    for name, var in names.items():
+      ema.averages[by_id[id(var)]].assign(averaged.get(name, raw[name]))
+  return bool(averaged)
+
+
+def convert_original(original_checkpoint, config, output_dir):
+  """Converts an original checkpoint into a workdir every binary here can load.
+
+  Args:
+    original_checkpoint: TF1 checkpoint prefix (or directory) of the original code.
+    config: the :class:`pic_tf.configs.Config` it was trained with.
+    output_dir: workdir to write (``config.json`` + checkpoint), new or empty.
+
+  Returns:
+    ``(checkpoint_path, had_averages)``.
+
+  Raises:
+    ConversionError: a checkpoint that does not match, or an ``output_dir`` that
+      already holds files (nothing is overwritten).
+  """
+  if os.path.isdir(output_dir) and os.listdir(output_dir):
+    raise ConversionError(f'{output_dir} is not empty; choose a new --output_dir')
+  model, ema = networks.build_model_and_ema(config)
+  had_averages = load_original(original_checkpoint, model, ema)
+  return workdir_lib.save_new_workdir(output_dir, config, model, ema), had_averages

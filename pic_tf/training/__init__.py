@@ -1,0 +1,1 @@
+"""Training: the trainer and its loop, the periodic actions, distribution strategies."""

@@ -1,0 +1,216 @@
+"""The periodic work of a training run, as actions the step loop calls after each step.
+
+Each action knows its own period and decides whether a step is due, so the loop in
+:func:`pic_tf.training.trainer.train` stays a loop and each action can be tested alone (the
+pattern of Orbit's actions in tensorflow/models). Every action runs on the last step
+too, except sample grids when they are off (``train.sample_every = 0``).
+"""
+
+import dataclasses
+import math
+import os
+import shutil
+from typing import Any, Callable
+
+import numpy as np
+import tensorflow as tf
+
+from pic_tf.data import datasets
+from pic_tf.data import image_io
+from pic_tf.errors import PicError
+from pic_tf import progress as progress_lib
+from pic_tf.sampling import fullres
+
+GRID_IMAGES = 4          # test images in the TensorBoard sample grid
+GRID_SAMPLES = 2
+
+
+class TrainingDivergedError(PicError):
+  """The loss became NaN or infinite."""
+
+
+def due(step, every, last_step, at_end=True):
+  """Whether a period-``every`` action runs after ``step`` (0: never, or only at the end)."""
+  return bool(every and step % every == 0) or (at_end and step == last_step)
+
+
+class Summaries:
+  """TensorBoard writers for ``workdir/train`` and ``workdir/eval`` (chief only)."""
+
+  def __init__(self, workdir, enabled):
+    self.enabled = enabled
+    self.writers = {}
+    self.workdir = workdir
+
+  def _writer(self, name):
+    if name not in self.writers:
+      self.writers[name] = tf.summary.create_file_writer(os.path.join(self.workdir, name))
+    return self.writers[name]
+
+  def scalars(self, name, step, **values):
+    if not self.enabled:
+      return
+    with self._writer(name).as_default(step=step):
+      for key, value in values.items():
+        tf.summary.scalar(key, value)
+    self._writer(name).flush()
+
+  def image(self, name, step, tag, image):
+    """``image``: uint8 ``[H, W, 3]``."""
+    if not self.enabled:
+      return
+    with self._writer(name).as_default(step=step):
+      tf.summary.image(tag, np.asarray(image)[None])
+    self._writer(name).flush()
+
+  def close(self):
+    for writer in self.writers.values():
+      writer.close()
+
+
+class LogAction:
+  """Averages the training bpd over a window; logs it with the rate, lr and ETA.
+
+  :meth:`record` takes every step's losses (and stops a diverged run); calling the
+  action logs the window's means every ``every`` steps and at the end.
+  """
+
+  def __init__(self, trainer, every, summaries, log, results, describe_checkpoint=str):
+    self.trainer = trainer
+    self.every = every
+    self.summaries = summaries
+    self.log = log
+    self.results = results
+    self.describe_checkpoint = describe_checkpoint
+    self.batch_size = trainer.config.train.batch_size
+    # Step time alone (no checkpoints, grids, evaluations), without the traced first step.
+    self.meter = progress_lib.RateMeter()
+    self.window = []
+
+  def record(self, step, bpd, aux, seconds):
+    """Adds one step's ``(bpd, aux)``.
+
+    Raises:
+      TrainingDivergedError: a NaN or infinite loss (nothing is saved).
+    """
+    self.meter.add(self.batch_size, seconds)
+    if not (math.isfinite(bpd) and math.isfinite(aux)):
+      raise TrainingDivergedError(
+          f'the loss is {bpd + aux} at step {step} (bpd {bpd}, aux {aux}); stopped without '
+          f'saving. The last good checkpoint is {self.describe_checkpoint()}. Lower '
+          'train.learning_rate or use --precision=float32.')
+    self.window.append((bpd, aux))
+
+  def __call__(self, step, last_step):
+    if not due(step, self.every, last_step) or not self.window:
+      return
+    mean_bpd, mean_aux = np.mean(self.window, axis=0).tolist()
+    self.window = []
+    rate = self.meter.rate
+    eta = self.meter.eta((last_step - step) * self.batch_size)
+    lr = self.trainer.learning_rate
+    rate_text = f'{rate:.1f}' if rate else '?'
+    self.log(f'step {step}/{last_step}  bpd {mean_bpd:.4f}  aux {mean_aux:.4f}  lr {lr:.3e}  '
+             f'{rate_text} img/s  ETA {progress_lib.format_duration(eta)}')
+    self.summaries.scalars('train', step, bpd=mean_bpd, aux_bpd=mean_aux, learning_rate=lr,
+                           images_per_second=rate or 0.0)
+    self.results['train_bpd'] = mean_bpd
+
+
+@dataclasses.dataclass
+class CheckpointAction:
+  """Saves model, EMA, optimizer and step through a ``tf.train.CheckpointManager``."""
+  manager: Any
+  every: int
+
+  def __call__(self, step, last_step):
+    if not due(step, self.every, last_step):
+      return
+    try:
+      self.manager.save(checkpoint_number=step)
+    except Exception:
+      # A failed write (a full disk) leaves the checkpoint's temporary shards; the
+      # committed checkpoints are untouched.
+      shutil.rmtree(os.path.join(self.manager.directory, f'ckpt-{step}_temp'),
+                    ignore_errors=True)
+      raise
+
+
+@dataclasses.dataclass
+class SampleGridAction:
+  """Writes a ``gray | samples | original`` grid of test images to TensorBoard."""
+  trainer: Any
+  images: Any          # uint8 [N, S, S, 3]
+  every: int
+  summaries: Summaries
+
+  def __call__(self, step, last_step):
+    if due(step, self.every, last_step, at_end=bool(self.every)):
+      self.summaries.image('eval', step, 'samples_gray_pic_original',
+                           sample_grid(self.trainer, self.images, seed=step))
+
+
+@dataclasses.dataclass
+class EvalAction:
+  """Test bpd of the EMA and the raw weights, logged and kept in the results."""
+  trainer: Any
+  dataset: Any         # batches of input dicts
+  count: int           # images in ``dataset``
+  every: int
+  summaries: Summaries
+  log: Callable[[str], None]
+  results: dict
+
+  def __call__(self, step, last_step):
+    if not due(step, self.every, last_step):
+      return
+    ema_res = self.trainer.evaluate(self.dataset, use_ema=True, progress=progress_lib.Progress(
+        self.count, f'step {step} test bpd, EMA weights', 'img'))
+    raw_res = self.trainer.evaluate(self.dataset, use_ema=False, progress=progress_lib.Progress(
+        self.count, f'step {step} test bpd, raw weights', 'img'))
+    self.log(f'step {step}: test bpd {ema_res["bpd"]:.4f} (EMA), {raw_res["bpd"]:.4f} (raw), '
+             f'aux {raw_res["aux_bpd"]:.4f} on {ema_res["num_examples"]} images')
+    self.summaries.scalars('eval', step, bpd_ema=ema_res['bpd'], bpd_raw=raw_res['bpd'],
+                           aux_bpd_raw=raw_res['aux_bpd'])
+    self.results.update(test_bpd_ema=ema_res['bpd'], test_bpd_raw=raw_res['bpd'],
+                        test_aux_bpd_raw=raw_res['aux_bpd'],
+                        test_examples=ema_res['num_examples'])
+
+
+def build(trainer, manager, summaries, results, data_dir, download, log):
+  """The periodic work of :func:`pic_tf.training.trainer.train` for a run.
+
+  Returns:
+    ``(the log action, [log, checkpoint, sample grid (if on), evaluation])``; the
+    evaluation is last.
+  """
+  config, train = trainer.config, trainer.config.train
+  logger = LogAction(trainer, train.log_every, summaries, log, results,
+                     lambda: manager.latest_checkpoint)
+  actions = [logger, CheckpointAction(manager, train.checkpoint_every)]
+  if train.sample_every:
+    images, _ = datasets.load_images(config.dataset, 'test', config.model.image_size, data_dir,
+                                 download)
+    images = next(iter(images.batch(GRID_IMAGES))).numpy()
+    actions.append(SampleGridAction(trainer, images, train.sample_every, summaries))
+  test_ds, test_count = datasets.eval_dataset(config, train.batch_size, train.eval_examples,
+                                          data_dir, download)
+  actions.append(EvalAction(trainer, test_ds, test_count, train.eval_every, summaries, log,
+                            results))
+  return logger, actions
+
+
+def sample_grid(trainer, images, seed=0):
+  """A grid of ``gray | samples | original`` rows (EMA weights), uint8 ``[H, W, 3]``.
+
+  Args:
+    trainer: a :class:`pic_tf.training.trainer.Trainer`.
+    images: uint8 ``[N, S, S, 3]`` test images.
+    seed: sampling seed.
+  """
+  with trainer.ema.swapped():
+    samples = trainer.colorizer.colorize(images, GRID_SAMPLES, 1.0, (seed, 0)).numpy()
+  gray_rgb = fullres.gray_display(images).numpy()
+  rows = [[g] + list(s) + [im] for g, s, im in zip(gray_rgb, samples, images)]
+  return image_io.grid(rows)
+

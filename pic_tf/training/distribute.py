@@ -1,0 +1,50 @@
+"""``tf.distribute`` for training: strategies by name and which worker writes the files."""
+
+import json
+import os
+
+import tensorflow as tf
+
+from pic_tf.errors import ConfigError
+from pic_tf import options
+
+STRATEGIES = options.STRATEGIES
+
+
+def make_strategy(name, tpu=None):
+  """A ``tf.distribute`` strategy by name.
+
+  Args:
+    name: ``default`` (one device), ``mirrored`` (all local GPUs, or CPUs),
+      ``multi_worker`` (several machines; configure with ``TF_CONFIG``) or ``tpu``.
+    tpu: TPU name or address for ``tpu``.
+  """
+  if name == 'default':
+    return tf.distribute.get_strategy()
+  if name == 'mirrored':
+    return tf.distribute.MirroredStrategy()
+  if name == 'multi_worker':
+    if 'TF_CONFIG' not in os.environ:
+      raise ConfigError('--strategy=multi_worker needs TF_CONFIG describing the cluster '
+                        '(see BUILD.md)')
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if name == 'tpu':
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or '')
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+  raise ConfigError(f'unknown strategy {name!r}; choose one of {STRATEGIES}')
+
+
+def task_id():
+  """This worker's index in ``TF_CONFIG`` (0 without one)."""
+  return json.loads(os.environ.get('TF_CONFIG', '{}')).get('task', {}).get('index', 0)
+
+
+def is_chief(strategy):
+  """Whether this process writes the run's files (the only one, or the multi-worker chief)."""
+  resolver = getattr(strategy, 'cluster_resolver', None)
+  if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return True
+  task_type, index = resolver.task_type, resolver.task_id
+  return task_type is None or task_type == 'chief' or (task_type == 'worker' and index == 0)

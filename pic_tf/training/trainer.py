@@ -1,0 +1,303 @@
+"""Training as the paper (and the original code) trains.
+
+loss = bpd + bpd of the auxiliary embedding head (:mod:`pic_tf.model.objective`), each the
+mean over the global batch; Adam(0.95, 0.9995, 1e-6); step k (1-based) uses the
+learning rate ``lr0 * decay**(k - 1)``; every step updates the Polyak averages (decay
+0.999, no bias correction) from the weights the step starts from, as the original's
+``main.py`` does (``train.ema_order``); dropout 0.5 in every gated block; the whole
+batch flipped horizontally with probability 0.5.
+
+Everything random is a function of ``(train.seed, step)`` (data order, flips,
+dropout), so a run restarted from its last checkpoint continues exactly as an
+uninterrupted run would.
+"""
+
+import contextlib
+import json
+import os
+import time
+
+import keras
+import tensorflow as tf
+
+from pic_tf.data import datasets
+from pic_tf.errors import ConfigError
+from pic_tf.errors import DamagedCheckpointError
+from pic_tf.model import ema as ema_lib
+from pic_tf.model import layers
+from pic_tf.model import networks
+from pic_tf.model import objective
+from pic_tf.model import precision as precision_lib
+from pic_tf.sampling import pipeline
+from pic_tf.storage import checkpoints
+from pic_tf.storage import fileutil
+from pic_tf.storage import workdir as workdir_lib
+from pic_tf.training import actions as train_actions
+from pic_tf.training import distribute
+
+TrainingDivergedError = train_actions.TrainingDivergedError
+
+
+def set_deterministic(enabled):
+  """Turns TensorFlow's graph optimiser off (``enabled``) or on, for this process.
+
+  With Grappler on, two identical training runs on a multi-core CPU differ from
+  about the third step (by 1e-7 in the weights, then growing): some gradient of the
+  embedding network is accumulated in a run-dependent order. ``enable_op_determinism``
+  does not change that, and neither does turning oneDNN off; without Grappler the
+  step is bit-reproducible. TensorFlow reads the setting whenever a function is called
+  (it keeps one optimised instance of the function per setting), so
+  :meth:`Trainer.train_step` applies its trainer's setting before every step.
+  """
+  if tf.config.optimizer.get_experimental_options().get(
+      'disable_meta_optimizer', False) != bool(enabled):
+    tf.config.optimizer.set_experimental_options({'disable_meta_optimizer': bool(enabled)})
+
+
+def learning_rate_schedule(train_config):
+  """``lr(iterations) = lr0 * decay**iterations``: step k (1-based) gets ``decay**(k-1)``."""
+  return keras.optimizers.schedules.ExponentialDecay(
+      train_config.learning_rate, decay_steps=1, decay_rate=train_config.lr_decay)
+
+
+class Trainer:
+  """Model, EMA, optimizer and the compiled training step of one run.
+
+  Args:
+    config: a :class:`pic_tf.configs.Config` whose precision is resolved (not ``'auto'``:
+      :func:`train` resolves it once, and saves the result in the workdir).
+    strategy: a ``tf.distribute.Strategy`` (default: the current one).
+    jit: compile the forward and backward pass with XLA.
+  """
+
+  def __init__(self, config, strategy=None, jit=False):
+    if config.train.precision == 'auto':
+      raise ConfigError("train.precision 'auto' is resolved once, before the trainer: "
+                        'pass precision_lib.with_precision_resolved(config)')
+    self.config = config
+    self.strategy = strategy or tf.distribute.get_strategy()
+    train = config.train
+    set_deterministic(train.deterministic)
+    keras.utils.set_random_seed(train.seed)   # the initial weights
+    with networks.dtype_policy(train.precision), self.strategy.scope():
+      self.model = networks.build_model(config.model)
+      self.ema = ema_lib.ExponentialMovingAverage(self.model.trainable_variables,
+                                                  decay=train.polyak_decay)
+      self.schedule = learning_rate_schedule(train)
+      optimizer = keras.optimizers.Adam(
+          learning_rate=self.schedule, beta_1=train.adam_beta1, beta_2=train.adam_beta2,
+          epsilon=train.adam_epsilon)
+      if train.precision == 'mixed_float16':
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+      self.optimizer = optimizer
+      self.optimizer.build(self.model.trainable_variables)
+      self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
+    self.checkpoint = checkpoints.make_checkpoint(self.model, self.ema,
+                                                  optimizer=self.optimizer, step=self.step)
+    self._grads = tf.function(self._compute_gradients, jit_compile=jit)
+    self._train_step = tf.function(self._distributed_step)
+    self._eval_step = objective.make_eval_step(self.model)
+    self._colorizer = None
+
+  @property
+  def colorizer(self):
+    """The colourise pipeline of this model (created once, the default sampler)."""
+    if self._colorizer is None:
+      self._colorizer = pipeline.Colorizer(self.model)
+    return self._colorizer
+
+  @property
+  def learning_rate(self):
+    """The rate the next step will use."""
+    return float(self.schedule(self.step.numpy()))
+
+  def initialize(self, init_images=None):
+    """Initialises a new run: the data-dependent init if configured, then EMA = weights.
+
+    Args:
+      init_images: uint8 ``[N, S, S, 3]`` for ``train.init == 'data_dependent'``.
+    """
+    if self.config.train.init == 'data_dependent':
+      if init_images is None:
+        raise ValueError('the data-dependent initialisation needs init_images')
+      inputs = datasets.preprocess_batch(init_images, self.config.model.downsample)
+      with self.strategy.scope(), layers.data_dependent_init(self.model):
+        self.model(inputs['gray'], inputs['canvas'], training=False)
+    self.ema.reset()
+
+  def _compute_gradients(self, inputs, step):
+    replica = tf.distribute.get_replica_context()
+    seed = tf.stack([tf.constant(self.config.train.seed, tf.int64), step])
+    dropout_seed = tf.random.experimental.stateless_fold_in(seed, replica.replica_id_in_sync_group)
+    variables = self.model.trainable_variables
+    with tf.GradientTape() as tape:
+      bpd, aux = objective.bits_per_dim(self.model, inputs, training=True,
+                                        dropout_seed=dropout_seed)
+      # Gradients are summed over replicas: divide so the update is that of the
+      # mean over the global batch, as the original.
+      loss = (bpd + aux) / replica.num_replicas_in_sync
+      if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+        loss = self.optimizer.scale_loss(loss)
+    return tape.gradient(loss, variables), bpd, aux
+
+  def _replica_step(self, inputs, step):
+    grads, bpd, aux = self._grads(inputs, step)
+    self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+    return bpd, aux
+
+  def _distributed_step(self, inputs):
+    # tf.function keeps the program order of reads and writes of one variable, so an
+    # update placed before the Adam step averages the weights the step starts from.
+    before = self.config.train.ema_order == 'before_update'
+    if before:
+      self.ema.update()
+    bpd, aux = self.strategy.run(self._replica_step, args=(inputs, self.step))
+    if not before:
+      self.ema.update()
+    self.step.assign_add(1)
+    mean = tf.distribute.ReduceOp.MEAN
+    return (self.strategy.reduce(mean, bpd, axis=None),
+            self.strategy.reduce(mean, aux, axis=None))
+
+  def train_step(self, inputs):
+    """One step on a (distributed) batch. Returns ``(bpd, aux_bpd)`` before the update."""
+    # The setting is process-wide and read at each call: another trainer in this
+    # process (a benchmark's other variant) may have changed it since.
+    set_deterministic(self.config.train.deterministic)
+    return self._train_step(inputs)
+
+  def evaluate(self, dataset, use_ema=True, progress=None):
+    """Test bpd (dropout off) of the EMA or raw weights. See :func:`pic_tf.model.objective.evaluate_bpd`."""
+    context = self.ema.swapped() if use_ema else contextlib.nullcontext()
+    with context:
+      return objective.evaluate_bpd(self._eval_step, dataset, progress)
+
+
+def total_steps(config, steps_per_epoch):
+  """``train.num_steps`` if set, else ``num_epochs`` epochs."""
+  return config.train.num_steps or config.train.num_epochs * steps_per_epoch
+
+
+def train(config, workdir, data_dir=None, strategy='default', jit=False, download=True,
+          tpu=None, log=None):
+  """Trains (or resumes) a run in ``workdir``.
+
+  Writes ``config.json``, checkpoints (model, EMA, optimizer, step) every
+  ``train.checkpoint_every`` steps and at the end, TensorBoard summaries in
+  ``workdir/train`` and ``workdir/eval``, and ``workdir/train_results.json`` after the
+  final evaluation.
+
+  Args:
+    config: a :class:`pic_tf.configs.Config`.
+    workdir: output directory; an existing run there is resumed.
+    data_dir: tensorflow-datasets directory.
+    strategy: see :func:`pic_tf.training.distribute.make_strategy`.
+    jit: XLA-compile the training step.
+    download: allow tfds downloads.
+    tpu: TPU address for ``strategy='tpu'``.
+    log: callable for progress lines (default: print to stdout, flushed).
+
+  Returns:
+    Final results: ``{'step', 'train_bpd', 'test_bpd_ema', 'test_bpd_raw', ...}``.
+
+  Raises:
+    TrainingDivergedError: NaN or Inf loss (the last good checkpoint is kept).
+  """
+  log = log or _print
+  config = precision_lib.with_precision_resolved(config, log)   # 'auto' is saved resolved
+  strategy_obj = distribute.make_strategy(strategy, tpu)
+  chief = distribute.is_chief(strategy_obj)
+  fileutil.ensure_dir(workdir, '--workdir')
+  resumed = workdir_lib.prepare(config, workdir) if chief else True
+  if chief:
+    for name in workdir_lib.clean_workdir(workdir):
+      log(f'removed {name}, left in {workdir} by an interrupted run')
+  trainer = Trainer(config, strategy_obj, jit=jit)
+  ckpt_dir = workdir if chief else os.path.join(workdir, f'.worker_{distribute.task_id()}')
+  manager = tf.train.CheckpointManager(trainer.checkpoint, ckpt_dir,
+                                       max_to_keep=config.train.keep_checkpoints,
+                                       step_counter=trainer.step)
+  _restore_or_initialize(trainer, workdir, resumed and chief, data_dir, download, log)
+
+  step = int(trainer.step.numpy())
+  dataset, per_epoch = datasets.train_dataset(config, data_dir, step, download)
+  steps = total_steps(config, per_epoch)
+  log(f'training {config.name} on {config.dataset}: steps {step} -> {steps} '
+      f'({per_epoch} per epoch), batch {config.train.batch_size} over '
+      f'{strategy_obj.num_replicas_in_sync} replica(s), precision {config.train.precision}'
+      f'{", XLA" if jit else ""}')
+  results = {'step': step}
+  summaries = train_actions.Summaries(workdir, chief)
+  logger, actions = train_actions.build(trainer, manager, summaries, results, data_dir,
+                                        download, log)
+  results_path = os.path.join(workdir, 'train_results.json')
+  if step >= steps:
+    finished = _read_results(results_path) if chief else {'step': step}
+    if finished is not None:
+      log(f'{workdir} is already at step {step} of {steps}: nothing to do')
+      return finished
+    # Killed after its last checkpoint, during the final evaluation: do that again.
+    log(f'{workdir} is at step {step} of {steps} but has no final results: evaluating')
+    actions[-1](step, step)
+  iterator = iter(strategy_obj.experimental_distribute_dataset(dataset))
+  while step < steps:
+    start = time.time()
+    bpd, aux = trainer.train_step(next(iterator))
+    step += 1
+    logger.record(step, float(bpd), float(aux), time.time() - start)
+    for action in actions:
+      action(step, steps)
+    results['step'] = step
+  if chief:
+    fileutil.write_json(results, results_path)
+  summaries.close()
+  if not chief:
+    tf.io.gfile.rmtree(ckpt_dir)
+  return results
+
+
+def _read_results(path):
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
+
+
+def _restore_or_initialize(trainer, workdir, had_config, data_dir, download, log):
+  """Resumes from the newest readable checkpoint of ``workdir``, or initialises a new run.
+
+  A damaged newest checkpoint (a disk error, a file deleted by hand) is reported and
+  the one before it is used: everything random is a function of the step, so the run
+  still ends exactly where an uninterrupted one would. Training never starts from
+  scratch over committed checkpoints: if none of them is readable, it stops.
+  """
+  config = trainer.config
+  committed = workdir_lib.checkpoint_paths(workdir)
+  for path in reversed(committed):
+    try:
+      checkpoints.restore(trainer.checkpoint, path,
+                          trainer.model).assert_existing_objects_matched()
+    except DamagedCheckpointError as e:
+      log(f'warning: {e}; resuming from the checkpoint before it')
+      continue
+    log(f'resumed from {path} at step {int(trainer.step.numpy())}')
+    return
+  if committed:
+    names = ', '.join(os.path.basename(p) for p in committed)
+    raise DamagedCheckpointError(
+        f'every checkpoint of {workdir} is damaged ({names}), so training stopped rather '
+        'than start again over them. Restore the workdir from a copy, or move it away to '
+        'train from step 0.')
+  init_images = None
+  if config.train.init == 'data_dependent':
+    images, _ = datasets.load_images(config.dataset, 'train', config.model.image_size, data_dir,
+                                 download)
+    init_images = next(iter(images.batch(config.train.init_batch_size)))
+  trainer.initialize(init_images)
+  if had_config:
+    log(f'{workdir} had a config but no checkpoint: starting from step 0')
+
+
+def _print(message):
+  print(message, flush=True)

@@ -1,0 +1,26 @@
+"""Benchmarks run end to end (tiny configs or a few steps; speeds are not asserted)."""
+
+from pic_tf.bench import modes
+
+
+def test_train_speed_prints_a_ratio_table():
+  lines = []
+  rows = modes.train_speed('tiny', batch_size=2, steps=3, warmup=1,
+                           variants=(('float32', False, True), ('mixed_bfloat16', False, False)),
+                           log=lines.append)
+  assert [(r['precision'], r['deterministic']) for r in rows] == [('float32', True),
+                                                                   ('mixed_bfloat16', False)]
+  for row in rows:   # the figure is the median of the timed steps
+    assert len(row['step_seconds']) == 3
+    assert row['seconds_per_step'] == sorted(row['step_seconds'])[1]
+    assert row['images_per_second'] == 2 / row['seconds_per_step']
+  # The printed ratio is the second variant's images/s over the first's.
+  ratio = rows[1]['images_per_second'] / rows[0]['images_per_second']
+  assert lines[-2].split()[-1] == '1.00x' and lines[-1].split()[-1] == f'{ratio:.2f}x'
+
+
+def test_run_names_the_machine_first(monkeypatch):
+  monkeypatch.setattr(modes, 'train_speed', lambda **kwargs: [{'ok': True}])
+  lines = []
+  assert modes.run('train_speed', log=lines.append) == [{'ok': True}]
+  assert lines[0].startswith('machine: ') and 'bfloat16' in lines[0]

@@ -1,0 +1,89 @@
+"""Image files: awkward but valid formats are read, broken ones give one clear error."""
+
+import os
+import pathlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pic_tf.data import image_io
+from pic_tf.errors import ImageError
+
+TESTDATA = pathlib.Path(__file__).resolve().parents[2] / 'testdata'
+
+
+@pytest.fixture(scope='module')
+def scene():
+  return np.asarray(Image.open(TESTDATA / 'scene.png').convert('RGB'))
+
+
+@pytest.mark.parametrize('name,is_color', [
+    ('scene.png', True), ('scene_500x375.jpg', True), ('cmyk.jpg', True),
+    ('exif_rotated.jpg', True), ('rgba.png', True), ('palette.png', True),
+    ('gray.png', False), ('gray16.png', False)])
+def test_awkward_formats_are_read_upright_as_rgb(name, is_color, scene):
+  image, color = image_io.read_image(str(TESTDATA / name))
+  assert image.shape == (375, 500, 3) and image.dtype == np.uint8
+  assert color == is_color
+  if name in ('scene_500x375.jpg', 'cmyk.jpg', 'exif_rotated.jpg', 'palette.png'):
+    # Same picture as the PNG, up to JPEG / palette loss (and upright after EXIF).
+    assert np.abs(image.astype(int) - scene).mean() < 12
+
+
+def test_sixteen_bit_gray_is_scaled_not_clipped():
+  gray8, _ = image_io.read_image(str(TESTDATA / 'gray.png'))
+  gray16, _ = image_io.read_image(str(TESTDATA / 'gray16.png'))
+  np.testing.assert_array_equal(gray8, gray16)
+
+
+def test_alpha_is_composited_over_white(scene):
+  image, _ = image_io.read_image(str(TESTDATA / 'rgba.png'))
+  np.testing.assert_array_equal(image[:40, :40], 255)     # fully transparent corner
+  assert np.abs(image[100:, 100:].astype(int) - scene[100:, 100:]).mean() < 40
+
+
+@pytest.mark.parametrize('name,match', [('truncated.jpg', 'damaged or truncated'),
+                                        ('not_an_image.png', 'not an image'),
+                                        ('missing.png', 'no such file')])
+def test_broken_files(name, match):
+  with pytest.raises(ImageError, match=match):
+    image_io.read_image(str(TESTDATA / name))
+
+
+def test_expand_inputs(tmp_path):
+  files, problems = image_io.expand_inputs([str(TESTDATA), str(TESTDATA / 'scene*.*'),
+                                            str(tmp_path / 'none*.png'), str(tmp_path)])
+  assert str(TESTDATA / 'scene.png') in files and len(files) == len(set(files))
+  assert not any(f.endswith(('.md', '.py')) for f in files)
+  assert len(problems) == 2
+
+
+def test_write_png_is_atomic_and_exact(tmp_path):
+  image = np.random.default_rng(0).integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
+  path = tmp_path / 'out' / 'x.png'
+  image_io.write_png(str(path), image)
+  np.testing.assert_array_equal(np.asarray(Image.open(path)), image)
+  assert os.listdir(tmp_path / 'out') == ['x.png']
+  with pytest.raises(Exception):
+    image_io.write_png(str(tmp_path / 'out' / 'bad.png'), np.zeros((2, 2, 7)))
+  assert os.listdir(tmp_path / 'out') == ['x.png']   # nothing half-written left
+
+
+def test_write_png_gets_the_umask_mode_not_a_private_one(tmp_path):
+  old = os.umask(0o022)
+  try:
+    image_io.write_png(str(tmp_path / 'x.png'), np.zeros((2, 2, 3), np.uint8))
+  finally:
+    os.umask(old)
+  assert (tmp_path / 'x.png').stat().st_mode & 0o777 == 0o644
+
+
+def test_grid_layout():
+  a = np.zeros((4, 6, 3), np.uint8)
+  b = np.full((2, 3, 3), 9, np.uint8)
+  out = image_io.grid([[a, b], [b]], gap=1, background=255)
+  assert out.shape == (4 + 1 + 2, 6 + 1 + 3, 3)
+  assert (out[0, 6] == 255).all() and (out[0, 7] == 9).all() and (out[5, 0] == 9).all()
+  big = image_io.grid([[np.zeros((1000, 10, 3), np.uint8)]], max_cell_height=512)
+  assert big.shape[0] <= 512

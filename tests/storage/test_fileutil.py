@@ -1,0 +1,80 @@
+"""Tests of pic_tf.storage.fileutil."""
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from pic_tf.errors import PicError
+from pic_tf.storage import fileutil
+
+
+def test_private_temporaries_get_the_umask_mode(tmp_path):
+  old = os.umask(0o027)
+  try:
+    fd, path = tempfile.mkstemp(dir=tmp_path)
+    os.close(fd)
+    directory = tempfile.mkdtemp(dir=tmp_path)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    fileutil.set_default_permissions(path)
+    fileutil.set_default_permissions(directory)
+    assert os.umask(0o027) == 0o027   # the helper left the umask as it was
+  finally:
+    os.umask(old)
+  assert os.stat(path).st_mode & 0o777 == 0o640
+  assert os.stat(directory).st_mode & 0o777 == 0o750
+
+
+def test_output_directory_errors_name_the_path_and_the_fix(tmp_path):
+  a_file = tmp_path / 'a_file'
+  a_file.write_text('x')
+  for path in (a_file, a_file / 'sub'):
+    with pytest.raises(PicError, match=f'--output_dir {path} is .* a file, not a directory'):
+      fileutil.check_dir_target(str(path), '--output_dir')
+    with pytest.raises(PicError, match='remove the file or choose another path'):
+      fileutil.ensure_dir(str(path), '--output_dir')
+  fileutil.check_dir_target(str(tmp_path / 'new' / 'deeper'))   # creatable: fine, not made
+  assert not (tmp_path / 'new').exists()
+  assert fileutil.ensure_dir(str(tmp_path / 'new' / 'deeper')) == str(tmp_path / 'new' / 'deeper')
+
+
+def test_atomic_file_leaves_the_old_file_when_the_write_fails(tmp_path):
+  path = tmp_path / 'results.json'
+  fileutil.write_json({'a': 1}, str(path))
+  with pytest.raises(RuntimeError):
+    with fileutil.atomic_file(str(path)) as f:
+      f.write('{"half": ')
+      raise RuntimeError('disk full')
+  assert json.loads(path.read_text()) == {'a': 1}
+  assert os.listdir(tmp_path) == ['results.json']
+
+
+def test_a_failed_write_names_the_target_and_leaves_nothing(tmp_path):
+  path = tmp_path / 'grid.png'
+  path.write_bytes(b'old')
+  with pytest.raises(OSError) as info:
+    with fileutil.atomic_file(str(path), 'wb') as f:
+      f.write(b'half')
+      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f.fileno())
+  assert info.value.filename == str(path) and path.read_bytes() == b'old'
+  assert os.listdir(tmp_path) == ['grid.png']
+  with pytest.raises(OSError) as info:
+    with fileutil.atomic_dir(str(tmp_path / 'export' / '1')) as tmp:
+      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.path.join(tmp, 'saved_model.pb'))
+  assert info.value.filename == str(tmp_path / 'export' / '1' / 'saved_model.pb')
+  assert os.listdir(tmp_path / 'export') == []
+
+
+def test_temporaries_of_dead_processes_are_removed(tmp_path):
+  dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
+                        capture_output=True, text=True, check=True).stdout.strip()
+  (tmp_path / f'.tmp-{dead}-1-abc').mkdir()
+  (tmp_path / f'.tmp-{dead}-x').write_text('half')
+  (tmp_path / f'.tmp-{os.getpid()}-mine').write_text('being written')
+  (tmp_path / '.tmp-notapid').write_text('not ours')
+  fileutil.write_json({'a': 1}, str(tmp_path / 'r.json'))   # any writer cleans up
+  assert sorted(os.listdir(tmp_path)) == [f'.tmp-{os.getpid()}-mine', '.tmp-notapid', 'r.json']

@@ -1,0 +1,83 @@
+"""The Python API as a user meets it: README's snippet, and each method of a loaded model."""
+
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import pic_tf
+from pic_tf import api
+from pic_tf import configs
+from pic_tf.model import networks
+from pic_tf.sampling import pipeline
+from pic_tf.storage import workdir as workdir_lib
+
+import helpers
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_readme_python_snippet_runs_as_written_from_another_directory(tmp_path):
+  readme = (REPO / 'README.md').read_text()
+  snippet = re.search(r'```python\n(.*?)```', readme, re.S).group(1)
+  env = dict(os.environ, PYTHONPATH=str(REPO))
+  result = subprocess.run([sys.executable, '-c', snippet], cwd=str(tmp_path), env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  printed = result.stdout.strip().splitlines()[-1]
+  assert printed.startswith('(4, 3, 32, 32, 3) [')
+  values = [float(v) for v in re.findall(r'\d+\.\d+', printed)]
+  assert len(values) == 4 and all(1.0 < v < 8.0 for v in values)
+
+
+def test_import_pic_tf_loads_no_tensorflow():
+  result = subprocess.run([sys.executable, '-c', 'import sys, pic_tf; '
+                           'print("tensorflow" in sys.modules)'],
+                          env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True,
+                          text=True, check=True)
+  assert result.stdout.strip() == 'False'
+
+
+@pytest.fixture(scope='module')
+def pic(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('api') / 'tiny')
+  model = helpers.randomize(networks.build_model_and_ema(configs.tiny())[0], 0)
+  workdir_lib.save_new_workdir(workdir, configs.tiny(), model, step=3)
+  return pic_tf.load(workdir)
+
+
+def test_colorize_baseline_and_bpd_of_a_workdir(pic):
+  photo = np.random.default_rng(0).integers(0, 256, size=(2, 10, 6, 3), dtype=np.uint8)
+  assert pic.step == 3 and pic.config.name == 'tiny'
+  samples = pic.colorize(photo, num_samples=2, seed=5)
+  assert samples.shape == (2, 2, 10, 6, 3) and samples.dtype == np.uint8
+  # The pipeline's samples, with the seed as the pipeline's (seed, 0).
+  expected = pipeline.Colorizer(pic.model).colorize(photo, 2, 1.0, (5, 0)).numpy()
+  np.testing.assert_array_equal(samples, expected)
+  np.testing.assert_array_equal(pic.colorize(photo[0], num_samples=2, seed=5), samples[0])
+  assert pic.baseline(photo).shape == (2, 10, 6, 3)
+  bpd = pic.bits_per_dim(photo)
+  assert bpd.shape == (2,) and np.all(bpd > 0)
+  assert pic.bits_per_dim(photo[1]) == pytest.approx(float(bpd[1]), rel=1e-6)
+  with pytest.raises(ValueError, match='uint8'):
+    pic.colorize(photo.astype(np.float32))
+
+
+def test_export_writes_a_servable_version(pic, tmp_path):
+  path = pic.export(str(tmp_path / 'serving'))
+  assert path.endswith(os.path.join('serving', '1'))
+  served = tf.saved_model.load(path).signatures['embedding_colorize'](
+      images=tf.constant(np.full((1, 8, 8, 1), 100, np.uint8)))['colorizations']
+  np.testing.assert_array_equal(served[0], pic.baseline(np.full((8, 8, 1), 100, np.uint8)))
+
+
+def test_example_images_are_the_bundled_cifar10_test_images():
+  images = api.example_images(3)
+  assert images.shape == (3, 32, 32, 3) and images.dtype == np.uint8
+  with pytest.raises(ValueError, match=r'count must be in \[1, 64\]'):
+    api.example_images(65)

@@ -1,0 +1,91 @@
+"""Each periodic action of the training loop on its own (no model: stand-ins)."""
+
+import types
+
+import pytest
+
+from pic_tf.training import actions as train_actions
+
+
+class _Summaries:
+  def __init__(self):
+    self.written = []
+
+  def scalars(self, name, step, **values):
+    self.written.append((name, step, values))
+
+  def image(self, name, step, tag, image):
+    self.written.append((name, step, tag))
+
+
+def _trainer(batch_size=4):
+  config = types.SimpleNamespace(train=types.SimpleNamespace(batch_size=batch_size))
+  return types.SimpleNamespace(config=config, learning_rate=1e-3)
+
+
+def test_due():
+  assert [s for s in range(1, 11) if train_actions.due(s, 4, 10)] == [4, 8, 10]
+  assert [s for s in range(1, 11) if train_actions.due(s, 0, 10)] == [10]
+  assert [s for s in range(1, 11) if train_actions.due(s, 0, 10, at_end=False)] == []
+
+
+def test_log_action_logs_window_means_and_rates():
+  lines, summaries, results = [], _Summaries(), {}
+  action = train_actions.LogAction(_trainer(), 2, summaries, lines.append, results)
+  for step, (bpd, aux) in enumerate([(4.0, 5.0), (2.0, 3.0), (1.0, 1.0)], start=1):
+    action.record(step, bpd, aux, seconds=0.5)
+    action(step, 3)
+  assert len(lines) == 2
+  assert lines[0].startswith('step 2/3  bpd 3.0000  aux 4.0000  lr 1.000e-03')
+  assert lines[1].startswith('step 3/3  bpd 1.0000  aux 1.0000') and '8.0 img/s' in lines[1]
+  assert results == {'train_bpd': 1.0}
+  assert [(n, s) for n, s, _ in summaries.written] == [('train', 2), ('train', 3)]
+
+
+def test_log_action_stops_a_diverged_run_naming_the_last_checkpoint():
+  action = train_actions.LogAction(_trainer(), 5, _Summaries(), print, {},
+                                   describe_checkpoint=lambda: '/run/ckpt-20')
+  action.record(1, 3.0, 3.0, 0.1)
+  with pytest.raises(train_actions.TrainingDivergedError, match='at step 2.*ckpt-20'):
+    action.record(2, float('nan'), 3.0, 0.1)
+
+
+def test_checkpoint_action_saves_every_period_and_at_the_end():
+  saved = []
+  manager = types.SimpleNamespace(save=lambda checkpoint_number: saved.append(checkpoint_number))
+  action = train_actions.CheckpointAction(manager, 3)
+  for step in range(1, 8):
+    action(step, 7)
+  assert saved == [3, 6, 7]
+
+
+def test_sample_grid_action_is_off_at_zero(monkeypatch):
+  drawn = []
+  monkeypatch.setattr(train_actions, 'sample_grid',
+                      lambda trainer, images, seed: drawn.append(seed) or 'grid')
+  summaries = _Summaries()
+  for every, expected in ((0, []), (2, [2, 4, 5])):
+    drawn.clear()
+    action = train_actions.SampleGridAction(_trainer(), None, every, summaries)
+    for step in range(1, 6):
+      action(step, 5)
+    assert drawn == expected
+
+
+def test_eval_action_reports_ema_and_raw():
+  calls = []
+
+  def evaluate(dataset, use_ema, progress):
+    calls.append(use_ema)
+    return {'bpd': 3.0 if use_ema else 3.5, 'aux_bpd': 4.0, 'num_examples': 8}
+
+  trainer = _trainer()
+  trainer.evaluate = evaluate
+  lines, results = [], {}
+  action = train_actions.EvalAction(trainer, None, 8, 0, _Summaries(), lines.append, results)
+  for step in range(1, 4):
+    action(step, 3)
+  assert calls == [True, False]   # only at the end when eval_every is 0
+  assert lines == ['step 3: test bpd 3.0000 (EMA), 3.5000 (raw), aux 4.0000 on 8 images']
+  assert results == {'test_bpd_ema': 3.0, 'test_bpd_raw': 3.5, 'test_aux_bpd_raw': 4.0,
+                     'test_examples': 8}
