@@ -12,9 +12,19 @@ setuptools.setup(
     description='Probabilistic Image Colorization (PIC) in TensorFlow 2 / Keras 3',
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    license_files=['pic_tf/LICENSE'],
+    classifiers=[
+        'Programming Language :: Python :: 3',
+        'Programming Language :: Python :: 3.9',
+        'Programming Language :: Python :: 3.10',
+        'Programming Language :: Python :: 3.11',
+        'Programming Language :: Python :: 3.12',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+    ],
     packages=setuptools.find_packages(include=['pic_tf', 'pic_tf.*']),
     include_package_data=True,
-    package_data={'pic_tf': ['assets/*/*']},
+    package_data={'pic_tf': ['assets/*/*', 'LICENSE']},
     python_requires='>=3.9',
     install_requires=[
         'tensorflow>=2.16',          # with Keras 3
