@@ -10,6 +10,11 @@ exported. Signatures:
     ``num_samples`` int32 scalar, ``temperature`` float32 scalar, ``seed`` int64 ``[2]``
     -> ``colorizations`` uint8 ``[N, S, H, W, 3]``. Resizing, colour conversion and
     full-resolution recombination (the input's own L) happen in the graph.
+``colorize_encoded`` (colourise encoded photos, as TF Serving clients send them)
+    ``images`` string ``[N]`` of JPEG, PNG, BMP or GIF bytes of any sizes (REST:
+    ``{"b64": ...}``), ``num_samples``, ``temperature``, ``seed`` as above ->
+    ``colorizations`` string ``[N, S]`` of PNG bytes, each photo at its own size and
+    coloured as if it were the request's only one.
 ``log_likelihood``
     ``images`` uint8 ``[N, H, W, 3]`` -> ``bits_per_dim`` float32 ``[N]`` (images
     resized whole to the model's size, as the training data).
@@ -91,6 +96,23 @@ class ColorizationModule(tf.Module):
     with tf.control_dependencies(checks):
       images = tf.identity(images)
     return {'colorizations': self._colorizer.colorize(images, num_samples, temperature, seed)}
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.string, name='images'),
+      tf.TensorSpec([], tf.int32, name='num_samples'),
+      tf.TensorSpec([], tf.float32, name='temperature'),
+      tf.TensorSpec([2], tf.int64, name='seed')])
+  def colorize_encoded(self, images, num_samples, temperature, seed):
+    """Samples colourisations of encoded photos of any sizes, as PNG bytes."""
+
+    def one(data):
+      image = tf.io.decode_image(data, channels=3, expand_animations=False)
+      image = self._check_images(image[None])
+      samples = self.colorize(image, num_samples, temperature, seed)['colorizations'][0]
+      return tf.map_fn(tf.io.encode_png, samples, fn_output_signature=tf.string)
+
+    return {'colorizations': tf.map_fn(one, images, fn_output_signature=tf.TensorSpec(
+        [None], tf.string))}
 
   @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name='images')])
   def log_likelihood(self, images):
@@ -184,6 +206,7 @@ def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sam
         'serving_default': module.colorize,
         'log_likelihood': module.log_likelihood,
         'embedding_colorize': module.embedding_colorize,
+        'colorize_encoded': module.colorize_encoded,
     })
   return target
 

@@ -84,6 +84,46 @@ def test_fresh_process_without_pic_tf_matches_the_in_process_sampler(exported, t
   np.testing.assert_array_equal(served, expected)
 
 
+_FRESH_ENCODED = textwrap.dedent('''
+    import json, sys
+    import tensorflow as tf
+    loaded = tf.saved_model.load(sys.argv[1])
+    photos = [open(path, 'rb').read() for path in sys.argv[3:]]
+    out = loaded.signatures['colorize_encoded'](
+        images=tf.constant(photos), num_samples=tf.constant(2, tf.int32),
+        temperature=tf.constant(1.0), seed=tf.constant([5, 6], tf.int64))['colorizations']
+    for i, row in enumerate(out.numpy()):
+      for k, png in enumerate(row):
+        open(f'{sys.argv[2]}/{i}_{k}.png', 'wb').write(png)
+    print(json.dumps({'shape': list(out.shape),
+                      'pic_tf_imported': any(m.startswith('pic_tf') for m in sys.modules)}))
+''')
+
+
+def test_encoded_photos_of_different_sizes_in_one_request(exported, tmp_path):
+  """The bytes signature, as TF Serving clients call it, in a fresh process without
+  pic_tf: two PNG photos of different sizes come back as PNGs of their own sizes, each
+  what the uint8 pipeline gives that photo alone (the same samples; the compiled graph
+  may round the full-resolution Lab -> RGB step of a rare pixel the other way)."""
+  gray = REPO / 'testdata' / 'gray.png'
+  result = subprocess.run([sys.executable, '-c', _FRESH_ENCODED, str(exported['dir']),
+                           str(tmp_path), str(SCENE), str(gray)],
+                          capture_output=True, text=True, check=False, cwd=str(tmp_path),
+                          env={k: v for k, v in os.environ.items() if k != 'PYTHONPATH'})
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert json.loads(result.stdout.strip().splitlines()[-1]) == {'shape': [2, 2],
+                                                                 'pic_tf_imported': False}
+  colorizer = pipeline.Colorizer(exported['model'])
+  for i, path in enumerate((SCENE, gray)):
+    photo = np.asarray(Image.open(path).convert('RGB'))
+    alone = colorizer.colorize(photo[None], 2, 1.0, tf.constant([5, 6], tf.int64))[0].numpy()
+    for k in range(2):
+      served = np.asarray(Image.open(tmp_path / f'{i}_{k}.png')).astype(int)
+      assert served.shape == photo.shape
+      differ = served != alone[k]
+      assert np.abs(served - alone[k]).max() <= 1 and differ.mean() < 1e-3, differ.mean()
+
+
 def test_stateless_same_request_same_answer_and_versions(exported):
   loaded = tf.saved_model.load(str(exported['dir']))
   fn = loaded.signatures['serving_default']
