@@ -6,6 +6,16 @@ import tensorflow as tf
 from pic_tf.model import networks
 from pic_tf.sampling import cached
 
+# A /proc/cpuinfo of two cores; {extra} adds CPU flags (e.g. avx512_bf16).
+CPUINFO = """processor\t: 0
+model name\t: Test CPU 9000
+flags\t\t: fpu sse2 avx2 fma avx512f {extra}
+
+processor\t: 1
+model name\t: Test CPU 9000
+flags\t\t: fpu sse2 avx2 fma avx512f {extra}
+"""
+
 
 def randomize(model, seed=0, g_scale=1.0, b_std=0.3):
   """Random weights that exercise every parameter of a PICModel.

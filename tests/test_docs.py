@@ -64,3 +64,36 @@ def test_the_check_catches_a_renamed_flag():
   assert 'num_sample' not in binary_flags('colorize')
   assert {'input', 'output_dir', 'num_samples', 'config', 'nodownload'} <= binary_flags(
       'colorize')
+
+
+def flag_tables(text):
+  """``{binary: set of flags}`` of the flag table under each ``### bin/NAME`` heading."""
+  tables = {}
+  for section in re.split(r'^### ', text, flags=re.M)[1:]:
+    heading, _, body = section.partition('\n')
+    match = re.fullmatch(r'bin/(\w+)', heading.strip())
+    if match:
+      rows = [line.split('|')[1] for line in body.split('\n## ')[0].splitlines()
+              if line.startswith('| `--')]
+      tables[match.group(1)] = {f for cell in rows for f in re.findall(r'`--([\w-]+)`', cell)}
+  return tables
+
+
+def own_flags(binary):
+  defined = binary_flags(binary) - ABSL_FLAGS
+  return {f for f in defined if not (f.startswith('no') and f[2:] in defined)}
+
+
+def test_each_binary_has_a_flag_table_of_exactly_its_flags():
+  tables = flag_tables((REPO / 'BUILD.md').read_text())
+  assert set(tables) == {p.name for p in (REPO / 'bin').iterdir()}
+  for binary, documented in tables.items():
+    defined = own_flags(binary)
+    assert documented == defined, (f'bin/{binary}: BUILD.md lists {sorted(documented - defined)} '
+                                   f'it does not define, and misses {sorted(defined - documented)}')
+
+
+def test_the_table_check_catches_a_missing_and_an_extra_flag():
+  text = '### bin/export\n\n| flag |\n|---|\n| `--checkpoint` | |\n| `--export_dirs` | |\n'
+  documented = flag_tables(text)['export']
+  assert documented == {'checkpoint', 'export_dirs'} != own_flags('export')

@@ -2,17 +2,14 @@
 
 from pic_tf.bench import machine
 
-_CPUINFO = """processor\t: 0
-model name\t: Test CPU 9000
-flags\t\t: fpu sse2 avx2 fma avx512f {extra}
-"""
+import helpers
 
 
 def test_machine_description_names_the_cpu_and_its_bfloat16(tmp_path):
   native = tmp_path / 'native'
-  native.write_text(_CPUINFO.format(extra='avx512_bf16'))
+  native.write_text(helpers.CPUINFO.format(extra='avx512_bf16'))
   emulated = tmp_path / 'emulated'
-  emulated.write_text(_CPUINFO.format(extra=''))
+  emulated.write_text(helpers.CPUINFO.format(extra=''))
   text = machine.machine_description(str(native))
   assert text.startswith('Test CPU 9000, ')
   assert 'avx2 fma avx512f avx512_bf16 (native bfloat16)' in text

@@ -6,25 +6,18 @@ import pytest
 import tensorflow as tf
 
 from pic_tf import configs
-from pic_tf.model import precision as precision_lib
 from pic_tf import overrides as overrides_lib
+from pic_tf.model import precision as precision_lib
 from pic_tf.storage import workdir as workdir_lib
 
-CPUINFO = """processor\t: 0
-model name\t: Test CPU 9000
-flags\t\t: fpu sse2 avx2 fma avx512f {extra}
-
-processor\t: 1
-model name\t: Test CPU 9000
-flags\t\t: fpu sse2 avx2 fma avx512f {extra}
-"""
+import helpers
 
 
 def test_native_bfloat16_is_read_from_the_cpu_flags(tmp_path):
   native = tmp_path / 'native'
-  native.write_text(CPUINFO.format(extra='avx512_bf16'))
+  native.write_text(helpers.CPUINFO.format(extra='avx512_bf16'))
   emulated = tmp_path / 'emulated'
-  emulated.write_text(CPUINFO.format(extra=''))
+  emulated.write_text(helpers.CPUINFO.format(extra=''))
   assert precision_lib.native_bfloat16_cpu(str(native))
   assert not precision_lib.native_bfloat16_cpu(str(emulated))
 
@@ -40,9 +33,9 @@ def cpus(tmp_path, monkeypatch):
   """Fake /proc/cpuinfo files of a CPU with and one without native bfloat16 (no GPU)."""
   monkeypatch.setattr(tf.config, 'list_physical_devices', lambda kind=None: [])
   native = tmp_path / 'native'
-  native.write_text(CPUINFO.format(extra='avx512_bf16'))
+  native.write_text(helpers.CPUINFO.format(extra='avx512_bf16'))
   avx2_only = tmp_path / 'avx2'
-  avx2_only.write_text(CPUINFO.format(extra='').replace(' avx512f', ''))
+  avx2_only.write_text(helpers.CPUINFO.format(extra='').replace(' avx512f', ''))
   return {'native': str(native), 'avx2': str(avx2_only)}
 
 
