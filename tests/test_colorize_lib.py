@@ -167,7 +167,7 @@ def test_shipped_demo_model_loads_and_is_small():
   assert out.shape == (1, 1, 375, 500, 3)
 
 
-def test_the_wheel_ships_the_demo_model_and_images(tmp_path):
+def test_the_wheel_ships_the_demo_model_and_images_and_its_console_scripts_run(tmp_path):
   # Built from a copy: setuptools writes build/ and *.egg-info next to setup.py.
   source = tmp_path / 'source'
   shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
@@ -185,3 +185,17 @@ def test_the_wheel_ships_the_demo_model_and_images(tmp_path):
   assert shipped == expected
   assert sum(n.startswith('pic_tf/assets/cifar10_test/') and n.endswith('.png')
              for n in names) == 64
+  # Installed from the wheel alone (its dependencies are this environment's), the console
+  # script runs bin/colorize as README's first command does, from the wheel's own copy.
+  site = tmp_path / 'site'
+  result = subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '--no-index', '-q',
+                           '--target', str(site), str(wheel)], capture_output=True, text=True,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-2000:]
+  env = dict(os.environ, PYTHONPATH=str(site))
+  result = subprocess.run([str(site / 'bin' / 'pic-tf-colorize'), '--dataset=cifar10_bundled',
+                           '--num_images=4', f'--output_dir={tmp_path / "x"}'],
+                          capture_output=True, text=True, check=False, cwd=str(tmp_path), env=env)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert (tmp_path / 'x' / 'cifar10_bundled_test_grid.png').is_file()
+  assert str(site / 'pic_tf' / 'assets' / 'cifar10_demo') in result.stderr
