@@ -20,7 +20,7 @@ from pic_tf.storage import fileutil
 # What read_image reads (Pillow), and the subset tf.io.decode_image reads, which is
 # all that training on a folder (pure tf.data) can use.
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp')
-TF_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif')
+TF_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp')
 
 
 def read_image(path):

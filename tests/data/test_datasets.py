@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from pic_tf import configs
 from pic_tf.data import datasets
@@ -93,11 +94,25 @@ def test_folder_with_photos_tensorflow_cannot_decode_is_refused(tmp_path):
   folder = tmp_path / 'mixed'
   _write_images(str(folder), 10)
   (folder / 'scan.TIFF').write_bytes(b'II*\x00')
-  (folder / 'sub1' / 'web.webp').write_bytes(b'RIFF')
+  (folder / 'sub1' / 'scan2.tif').write_bytes(b'II*\x00')
   with pytest.raises(DatasetError, match='2 image') as info:
     datasets.folder_files(str(folder), 'train')
   print(info.value)
   assert str(folder / 'scan.TIFF') in str(info.value) and 'Convert them to PNG' in str(info.value)
+
+
+def test_webp_photos_train_beside_png_and_jpeg(tmp_path):
+  folder = tmp_path / 'mixed'
+  folder.mkdir()
+  rng = np.random.default_rng(3)
+  for i in range(30):
+    photo = Image.fromarray(rng.integers(0, 256, size=(9 + i % 4, 12, 3), dtype=np.uint8))
+    photo.save(folder / f'{i:02d}.{("png", "jpg", "webp")[i % 3]}')
+  files = datasets.folder_files(str(folder), 'train') + datasets.folder_files(str(folder), 'test')
+  assert sum(f.endswith('.webp') for f in files) == 10
+  images, count = datasets.load_images(f'folder:{folder}', 'train', 8)
+  batch = next(iter(images.batch(64)))
+  assert batch.shape == (count, 8, 8, 3)
 
 
 def test_resize_is_whole_image_bicubic():
