@@ -8,6 +8,7 @@ alone (:mod:`pic_tf.storage.workdir`).
 """
 
 import dataclasses
+import math
 from typing import Tuple
 
 from pic_tf.errors import ConfigError
@@ -60,6 +61,43 @@ TINY_EMBEDDING: Tuple[Stage, ...] = (
 # Published test bpd (paper Sections 4.1 and 4.2), by dataset.
 PAPER_BPD = {'cifar10': 2.72, 'imagenet2012': 2.51}
 
+# Seeds of training go to numpy as well as TensorFlow: numpy takes [0, 2**32).
+MAX_TRAIN_SEED = 2**32 - 1
+
+
+def _check_types(obj, section):
+  """Raises ConfigError unless every field holds a value of its declared type.
+
+  A hand-edited ``config.json`` or a JSON float where an int belongs is refused here,
+  before any model is built; floats must be finite.
+  """
+  for field in dataclasses.fields(obj):
+    value = getattr(obj, field.name)
+    kind = field.type if isinstance(field.type, type) else None
+    where = f'{section}.{field.name}' if section else field.name
+    if kind is bool:
+      ok = isinstance(value, bool)
+    elif kind is int:
+      ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+      ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and
+            math.isfinite(value))
+    elif kind is str:
+      ok = isinstance(value, str)
+    else:
+      continue
+    if not ok:
+      raise ConfigError(f'{where} must be a{"" if kind is not int else "n"} '
+                        f'{"finite " if kind is float else ""}{kind.__name__}, got {value!r}')
+
+
+def _check_range(where, value, low, high, low_open=False, high_open=False, why=''):
+  """Raises ConfigError unless ``low <(=) value <(=) high``."""
+  if (value < low or value > high or (low_open and value == low) or
+      (high_open and value == high)):
+    interval = f'{"(" if low_open else "["}{low}, {high}{")" if high_open else "]"}'
+    raise ConfigError(f'{where} must be in {interval}{why}, got {value!r}')
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -85,7 +123,10 @@ class ModelConfig:
 
   def __post_init__(self):
     # JSON gives lists; keep the config hashable and comparable.
-    object.__setattr__(self, 'embedding', tuple(tuple(s) for s in self.embedding))
+    if not isinstance(self.embedding, (list, tuple)):
+      raise ConfigError(f'model.embedding must be a list of stages, got {self.embedding!r}')
+    object.__setattr__(self, 'embedding', tuple(
+        tuple(s) if isinstance(s, (list, tuple)) else (s,) for s in self.embedding))
     self.validate()
 
   @property
@@ -104,10 +145,13 @@ class ModelConfig:
 
   def validate(self):
     """Raises ConfigError with a readable message if the fields do not fit together."""
+    _check_types(self, 'model')
     stride = 1
     for stage in self.embedding:
-      if len(stage) != 3 or stage[0] not in ('conv', 'res'):
-        raise ConfigError(f'embedding stage {stage!r} is not (conv|res, int, int)')
+      if (len(stage) != 3 or stage[0] not in ('conv', 'res') or
+          not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                  for v in stage[1:])):
+        raise ConfigError(f'embedding stage {stage!r} is not (conv|res, int >= 1, int >= 1)')
       if stage[0] == 'conv':
         stride *= stage[2]
     if not self.embedding or self.embedding[0][0] != 'conv' or self.embedding[-1][0] != 'conv':
@@ -203,6 +247,7 @@ class TrainConfig:
   deterministic: bool = True
 
   def __post_init__(self):
+    _check_types(self, 'train')
     if self.flip not in ('batch', 'image', 'none'):
       raise ConfigError(f'train.flip must be batch, image or none, got {self.flip!r}')
     if self.ema_order not in EMA_ORDERS:
@@ -221,6 +266,13 @@ class TrainConfig:
       if getattr(self, name) < 0:
         raise ConfigError(f'train.{name} must be >= 0 (0: {_ZERO_MEANS[name]}), got '
                           f'{getattr(self, name)}')
+    _check_range('train.learning_rate', self.learning_rate, 0, math.inf, low_open=True)
+    _check_range('train.lr_decay', self.lr_decay, 0, 1, low_open=True, why=' (1: constant)')
+    _check_range('train.polyak_decay', self.polyak_decay, 0, 1, high_open=True)
+    _check_range('train.adam_beta1', self.adam_beta1, 0, 1, high_open=True)
+    _check_range('train.adam_beta2', self.adam_beta2, 0, 1, high_open=True)
+    _check_range('train.adam_epsilon', self.adam_epsilon, 0, math.inf, low_open=True)
+    _check_range('train.seed', self.seed, 0, MAX_TRAIN_SEED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,6 +290,13 @@ class Config:
   model: ModelConfig = ModelConfig()
   train: TrainConfig = TrainConfig()
 
+  def __post_init__(self):
+    _check_types(self, '')
+    if not (self.dataset in DATASET_DEFAULT_CONFIG or
+            self.dataset.startswith('folder:') and len(self.dataset) > len('folder:')):
+      raise ConfigError(f'unknown dataset {self.dataset!r}: use '
+                        f'{", ".join(DATASET_DEFAULT_CONFIG)} or folder:PATH')
+
   def to_dict(self):
     return dataclasses.asdict(self)
 
@@ -247,6 +306,9 @@ class Config:
     unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
     if unknown:
       raise ConfigError(f'unknown config fields: {sorted(unknown)}')
+    for section in ('model', 'train'):
+      if not isinstance(d.get(section, {}), dict):
+        raise ConfigError(f'config field {section!r} must be a JSON object')
     train = dict(d.get('train', {}))
     # Workdirs written before train.ema_order existed averaged after each Adam step:
     # resuming one keeps that order.

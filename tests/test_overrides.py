@@ -29,6 +29,20 @@ def test_overrides_of_every_kind():
     ('train.precision=float16', 'precision'),
     ('train.deterministic=maybe', 'expected a boolean'),
     ('model.embedding=[["conv", 8, 1], ["conv", 16, 2]]', 'auxiliary head'),
+    ('model.embedding=[["conv", 8, 0], ["conv", 80, 2]]', r'int >= 1'),
+    # Every value is checked for range and finiteness before anything is built.
+    ('train.polyak_decay=2.0', r'train.polyak_decay must be in \[0, 1\)'),
+    ('train.lr_decay=-1', r'train.lr_decay must be in \(0, 1\]'),
+    ('train.lr_decay=0', r'train.lr_decay must be in \(0, 1\]'),
+    ('train.learning_rate=nan', 'train.learning_rate must be a finite float'),
+    ('train.learning_rate=-0.1', r'train.learning_rate must be in \(0, inf\]'),
+    ('train.adam_beta2=1', r'train.adam_beta2 must be in \[0, 1\)'),
+    ('train.adam_epsilon=0', 'train.adam_epsilon'),
+    ('train.seed=-1', r'train.seed must be in \[0, 4294967295\]'),
+    ('train.seed=4294967296', 'train.seed'),
+    ('model.dropout=inf', 'model.dropout must be a finite float'),
+    ('dataset=mnist', "unknown dataset 'mnist'"),
+    ('dataset=folder:', 'unknown dataset'),
 ])
 def test_bad_overrides(assignment, match):
   with pytest.raises(ConfigError, match=match):

@@ -64,24 +64,30 @@ def load_config(workdir):
 
 
 def prepare(config, workdir):
-  """Checks ``workdir`` against ``config`` and writes ``config.json``.
+  """Checks that ``config`` may train in ``workdir``; the caller writes ``config.json``
+  (:func:`save_config`) once training can start.
+
+  A ``config.json`` without a committed checkpoint is from a run that never trained a
+  step (it failed on its data, its values or its first step): it does not bind the
+  workdir, and the new config replaces it.
 
   Returns:
-    True if the workdir already held a run.
+    True if the workdir already holds a run to resume.
 
   Raises:
-    ConfigError: the workdir holds a run of another config.
+    ConfigError: the workdir holds checkpoints of a run of another config.
   """
-  existed = os.path.exists(os.path.join(workdir, CONFIG_FILENAME))
-  if existed:
-    old = load_config(workdir)
-    diffs = _config_diffs(old, config)
-    if diffs:
-      raise ConfigError(
-          f'workdir {workdir} holds a run of another config ({old.name}); it differs in: '
-          + ', '.join(diffs) + '. Use a new --workdir, or the same --config and --set flags.')
-  save_config(config, workdir)
-  return existed
+  if not os.path.exists(os.path.join(workdir, CONFIG_FILENAME)):
+    return False
+  if not checkpoint_paths(workdir):
+    return False
+  old = load_config(workdir)
+  diffs = _config_diffs(old, config)
+  if diffs:
+    raise ConfigError(
+        f'workdir {workdir} holds a run of another config ({old.name}); it differs in: '
+        + ', '.join(diffs) + '. Use a new --workdir, or the same --config and --set flags.')
+  return True
 
 
 def _config_diffs(old, new):

@@ -208,7 +208,8 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
   strategy_obj = distribute.make_strategy(strategy, tpu)
   chief = distribute.is_chief(strategy_obj)
   fileutil.ensure_dir(workdir, '--workdir')
-  resumed = workdir_lib.prepare(config, workdir) if chief else True
+  if chief:
+    workdir_lib.prepare(config, workdir)
   if chief:
     for name in workdir_lib.clean_workdir(workdir):
       log(f'removed {name}, left in {workdir} by an interrupted run')
@@ -217,10 +218,14 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
   manager = tf.train.CheckpointManager(trainer.checkpoint, ckpt_dir,
                                        max_to_keep=config.train.keep_checkpoints,
                                        step_counter=trainer.step)
-  _restore_or_initialize(trainer, workdir, resumed and chief, data_dir, download, log)
+  _restore_or_initialize(trainer, workdir, data_dir, download, log)
 
   step = int(trainer.step.numpy())
   dataset, per_epoch = datasets.train_dataset(config, data_dir, step, download)
+  if chief:
+    # Only now, with the data and the weights ready: a run that fails before this
+    # leaves no config.json to refuse the corrected command.
+    workdir_lib.save_config(config, workdir)
   steps = total_steps(config, per_epoch)
   log(f'training {config.name} on {config.dataset}: steps {step} -> {steps} '
       f'({per_epoch} per epoch), batch {config.train.batch_size} over '
@@ -264,7 +269,7 @@ def _read_results(path):
     return None
 
 
-def _restore_or_initialize(trainer, workdir, had_config, data_dir, download, log):
+def _restore_or_initialize(trainer, workdir, data_dir, download, log):
   """Resumes from the newest readable checkpoint of ``workdir``, or initialises a new run.
 
   A damaged newest checkpoint (a disk error, a file deleted by hand) is reported and
@@ -295,8 +300,6 @@ def _restore_or_initialize(trainer, workdir, had_config, data_dir, download, log
                                  download)
     init_images = next(iter(images.batch(config.train.init_batch_size)))
   trainer.initialize(init_images)
-  if had_config:
-    log(f'{workdir} had a config but no checkpoint: starting from step 0')
 
 
 def _print(message):

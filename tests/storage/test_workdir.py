@@ -1,5 +1,7 @@
 """A workdir's config.json: round trip, clear errors for missing or damaged ones, resumes."""
 
+import json
+
 import pytest
 
 from pic_tf import configs
@@ -37,11 +39,32 @@ def test_damaged_config_json_names_the_file(tmp_path, text):
 def test_prepare_resumes_only_the_same_run(tmp_path):
   cfg = configs.tiny()
   assert workdir_lib.prepare(cfg, str(tmp_path)) is False
+  assert not (tmp_path / 'config.json').exists()   # written once training can start
+  workdir_lib.save_config(cfg, str(tmp_path))
+  (tmp_path / 'ckpt-1.index').write_bytes(b'')     # a committed checkpoint
   longer = overrides_lib.apply(cfg, ['train.num_steps=40', 'train.log_every=2'])
   assert workdir_lib.prepare(longer, str(tmp_path)) is True   # run length may change
-  assert workdir_lib.load_config(str(tmp_path)) == longer
   other = overrides_lib.apply(cfg, ['train.learning_rate=0.01', 'model.nr_channels=8'])
   with pytest.raises(ConfigError, match='train.learning_rate .*model.nr_channels|'
                      'model.nr_channels.*train.learning_rate'):
     workdir_lib.prepare(other, str(tmp_path))
-  assert workdir_lib.load_config(str(tmp_path)) == longer   # untouched
+  assert workdir_lib.load_config(str(tmp_path)) == cfg   # untouched
+
+
+def test_a_config_without_a_checkpoint_binds_nothing(tmp_path):
+  """A first run that wrote its config and died before its first checkpoint (killed,
+  diverged at step 1) does not refuse the corrected command."""
+  workdir_lib.save_config(configs.tiny(), str(tmp_path))
+  other = overrides_lib.apply(configs.tiny(), ['model.nr_channels=8'])
+  assert workdir_lib.prepare(other, str(tmp_path)) is False
+
+
+@pytest.mark.parametrize('section,field,value', [('train', 'batch_size', 8.0),
+                                                 ('model', 'nr_resnet', '2'),
+                                                 ('train', 'deterministic', 1)])
+def test_a_config_json_value_of_the_wrong_type_names_the_field(tmp_path, section, field, value):
+  d = configs.tiny().to_dict()
+  d[section][field] = value
+  (tmp_path / 'config.json').write_text(json.dumps(d))
+  with pytest.raises(CheckpointError, match=f'{section}.{field} must be a'):
+    workdir_lib.load_config(str(tmp_path))

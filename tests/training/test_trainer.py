@@ -133,11 +133,13 @@ def test_sigkill_and_resume_equals_uninterrupted(tmp_path):
 def test_workdir_of_another_config_and_conflicting_flags(tmp_path):
   photos = _photos(str(tmp_path / 'photos'), 16)
   workdir = str(tmp_path / 'run')
-  # A run of the tiny config on these photos (its config.json is what is compared).
+  # A run of the tiny config on these photos that committed a checkpoint (its config.json
+  # is what is compared; a config.json alone binds nothing, tests/test_reliability.py).
   config = overrides_lib.apply(configs.tiny(), [f'dataset=folder:{photos}',
                                                 'train.batch_size=4', 'train.num_steps=2'])
   os.makedirs(workdir)
   workdir_lib.save_config(config, workdir)
+  open(os.path.join(workdir, 'ckpt-2.index'), 'wb').close()
   result = _run(['train', '--config=tiny', f'--dataset=folder:{photos}', f'--workdir={workdir}',
                  '--num_steps=2', '--set=model.nr_channels=8', '--batch_size=4'], check=False)
   assert result.returncode == 1
