@@ -16,6 +16,7 @@ downsampling, as the original.
 """
 
 import os
+import shutil
 import zlib
 
 import tensorflow as tf
@@ -43,6 +44,12 @@ prepared once by tensorflow-datasets:
 BUNDLED = {'cifar10_bundled': os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'assets', 'cifar10_test')}
 DATASETS_HELP = 'cifar10, cifar10_bundled, imagenet2012 or folder:PATH'
+
+# What tensorflow-datasets downloads, by dataset: asked once, without retries, before a
+# download starts, so that an offline machine fails in seconds (tfds itself retries for
+# minutes) and leaves nothing behind.
+DOWNLOAD_URLS = {'cifar10': 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'}
+REACHABLE_TIMEOUT_S = 15
 
 SPLITS = {
     'cifar10': {'train': 'train', 'test': 'test'},
@@ -97,20 +104,74 @@ def _tfds_split(name, split, data_dir, download):
       raise DatasetError(f'{name} is not prepared in {data_dir} and downloads are off '
                          '(--nodownload): pass --data_dir to a directory holding a '
                          f'prepared {name}, or allow the download')
+    offline = (f'Offline, pass --data_dir to a directory with a prepared {name} '
+               '(tensorflow_datasets layout).')
+    problem = _unreachable(DOWNLOAD_URLS.get(name))
+    if problem:
+      raise DatasetError(f'{name} is not in {data_dir} and cannot be downloaded: '
+                         f'{problem}. {offline}')
+    before = _entries(data_dir)
     try:
       builder.download_and_prepare()
-    except Exception as e:  # pylint: disable=broad-except
+    except BaseException as e:  # pylint: disable=broad-except
+      _remove_new_entries(data_dir, before)   # no half-made dataset folders
+      if not isinstance(e, Exception):
+        raise   # Ctrl-C
       raise DatasetError(
           f'{name} is not in {data_dir} and could not be downloaded '
-          f'({errors.first_line(e)[:200]}). '
-          f'Offline, pass --data_dir to a directory with a prepared {name} '
-          '(tensorflow_datasets layout).') from None
+          f'({errors.first_line(e)[:200]}). {offline}') from None
   # No tfds auto-cache: callers read a split once (training loads it into memory),
   # and a cached split read partly (--num_examples) only warns and is discarded.
   ds = builder.as_dataset(split=split, shuffle_files=False,
                           read_config=tfds.ReadConfig(try_autocache=False))
   return ds.map(lambda ex: ex['image'], num_parallel_calls=tf.data.AUTOTUNE), \
       builder.info.splits[split].num_examples
+
+
+def _unreachable(url):
+  """None if ``url`` answers (or is None), else why not, in a few words."""
+  if url is None:
+    return None
+  # Imported here: only a download needs it (tensorflow-datasets depends on it).
+  import requests  # pylint: disable=import-outside-toplevel
+  try:
+    with requests.Session() as session:   # no retries: one answer, fast
+      session.head(url, timeout=REACHABLE_TIMEOUT_S, allow_redirects=True)
+  except Exception as e:  # pylint: disable=broad-except
+    reason = errors.first_line(e)
+    for marker in ('Name or service not known', 'Temporary failure in name resolution',
+                   'timed out', 'Connection refused', 'Network is unreachable'):
+      if marker in reason:
+        reason = marker
+    return f'{url.split("/")[2]} is unreachable ({reason[:160]})'
+  return None
+
+
+def _entries(data_dir):
+  """What exists under a tfds directory, two levels deep (datasets, downloads); None if
+  the directory does not exist."""
+  if not os.path.isdir(data_dir):
+    return None
+  found = set()
+  for name in os.listdir(data_dir):
+    path = os.path.join(data_dir, name)
+    found.add(path)
+    if os.path.isdir(path):
+      found.update(os.path.join(path, sub) for sub in os.listdir(path))
+  return found
+
+
+def _remove_new_entries(data_dir, before):
+  """Removes what a failed download created under ``data_dir`` (``data_dir`` itself too
+  if it did not exist: ``before`` is None)."""
+  if before is None:
+    shutil.rmtree(data_dir, ignore_errors=True)
+    return
+  for path in sorted((_entries(data_dir) or set()) - before):
+    if os.path.isdir(path) and not os.path.islink(path):
+      shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+      os.remove(path)
 
 
 def folder_files(path, split):

@@ -222,6 +222,10 @@ def test_download_path_imports_resolve_up_to_the_network(tmp_path, monkeypatch):
     pass
 
   def send(self, request, **kwargs):  # pylint: disable=unused-argument
+    if request.method == 'HEAD':   # pic_tf's reachability check: the host answers
+      response = requests.Response()
+      response.status_code, response.url, response.request = 200, request.url, request
+      return response
     raise NetworkStub(f'network stub reached for {request.url}')
 
   monkeypatch.setattr(requests.adapters.HTTPAdapter, 'send', send)
@@ -231,3 +235,4 @@ def test_download_path_imports_resolve_up_to_the_network(tmp_path, monkeypatch):
   print(message)
   assert 'network stub reached for https://www.cs.toronto.edu/' in message, message
   assert 'could not be downloaded' in message and 'pass --data_dir' in message
+  assert not list(tmp_path.iterdir())   # the failed download left no half-made folders
