@@ -14,18 +14,20 @@ import tensorflow as tf
 
 from pic_tf.data import datasets
 from pic_tf.data import image_io
+from pic_tf import errors as errors_lib
 from pic_tf.errors import ImageError
-from pic_tf.errors import PicError
 from pic_tf import export_lib
 from pic_tf import options as options_lib
 from pic_tf import progress as progress_lib
 from pic_tf.sampling import fullres
 from pic_tf.sampling import pipeline
 from pic_tf.storage import checkpoints
-from pic_tf.storage import fileutil
+from pic_tf.storage import results
 
 GRID_CELL_MIN = 128    # dataset grids upscale small images to at least this height
 GRID_CELL_MAX = 512    # photo grids downscale taller cells
+GRID_ROWS = 64         # dataset images per grid PNG
+SAVED_MODEL_BATCH = 64   # (image, sample) pairs per SavedModel call (its max_samples default)
 NATIVE_SIZE = {'cifar10': 32, 'cifar10_bundled': 32, 'imagenet2012': 128}   # for SavedModels
 
 
@@ -41,19 +43,27 @@ class SavedModelColorizer:
     loaded = export_lib.load_saved_model(path)
     self._loaded = loaded   # keeps the variables alive
     self._colorize = loaded.signatures['serving_default']
-    self.progress_steps = 1
     self.image_size = None
+
+  def progress_steps(self, num_images=1, num_samples=1):
+    """Units a ``progress`` of :meth:`colorize` counts: its SavedModel calls."""
+    return len(pipeline.plan_calls(num_images, num_samples, SAVED_MODEL_BATCH))
 
   def colorize(self, images, num_samples, temperature, seed, progress=None):
     """uint8 ``[N, H, W, C]`` -> uint8 ``[N, num_samples, H, W, 3]``, as
-    :meth:`pic_tf.sampling.pipeline.Colorizer.colorize`."""
-    out = self._colorize(images=tf.constant(images, tf.uint8),
-                         num_samples=tf.constant(num_samples, tf.int32),
-                         temperature=tf.constant(temperature, tf.float32),
-                         seed=tf.constant(seed, tf.int64))['colorizations'].numpy()
-    if progress is not None:
-      progress.update(1)
-    return out
+    :meth:`pic_tf.sampling.pipeline.Colorizer.colorize` (call ``c`` uses ``seed + (0, c)``)."""
+    outputs = {}
+    for call, (first, count, samples) in enumerate(
+        pipeline.plan_calls(len(images), num_samples, SAVED_MODEL_BATCH)):
+      out = self._colorize(images=tf.constant(images[first:first + count], tf.uint8),
+                           num_samples=tf.constant(samples, tf.int32),
+                           temperature=tf.constant(temperature, tf.float32),
+                           seed=tf.constant([seed[0], seed[1] + call], tf.int64))
+      for i, image_out in enumerate(out['colorizations'].numpy()):
+        outputs.setdefault(first + i, []).append(image_out)
+      if progress is not None:
+        progress.update(1)
+    return np.stack([np.concatenate(outputs[i]) for i in range(len(images))])
 
 
 def load_colorizer(source, sample_options=options_lib.SampleOptions(), log=None):
@@ -67,27 +77,43 @@ def _gray_rgb(image):
   return fullres.gray_display(image[None])[0].numpy()
 
 
-def _output_stems(files):
-  stems, seen = [], {}
-  for path in files:
-    stem = os.path.splitext(os.path.basename(path))[0]
-    count = seen.get(stem, 0)
-    seen[stem] = count + 1
-    stems.append(stem if count == 0 else f'{stem}_{count}')
-  return stems
+def output_names(files):
+  """Names of the inputs' results, unique by construction: each file's path relative to
+  the inputs' common folder, extension kept (``img.jpg`` and ``img.png`` give
+  ``img.jpg_*`` and ``img.png_*``; ``a/x.png`` and ``b/x.png`` go to ``a/`` and ``b/``)."""
+  absolute = [os.path.abspath(f) for f in files]
+  if not absolute:
+    return []
+  root = os.path.commonpath([os.path.dirname(a) for a in absolute])
+  return [os.path.relpath(a, root) for a in absolute]
+
+
+def _why(error, result_set):
+  """One line for an input's failure; write failures name the result, not a temporary."""
+  if isinstance(error, ImageError):
+    return str(error).split(': ', 1)[-1]   # its message starts with the path
+  text = errors_lib.describe_write_failure(error)
+  if text is None and isinstance(error, OSError):
+    text = f'cannot write {error.filename or "a result"}: {error.strerror or error}'
+  return text or f'{type(error).__name__}: {errors_lib.first_line(error)[:300]}'
 
 
 def colorize_files(colorizer, patterns, output_dir, sample_options=options_lib.SampleOptions(),
                    log=print):
   """Colourises every image named by ``patterns`` and writes PNGs to ``output_dir``.
 
-  Each input is read, colourised and written on its own; a failing input is reported
-  and the others are still processed.
+  Each input is read, colourised and written on its own: one that fails (unreadable,
+  damaged, too large, a disk that fills up) is reported as ``error: <file>: <why>`` and
+  the next one is tried. The results are put in place as a set at the end
+  (:class:`pic_tf.storage.results.ResultSet`), replacing an earlier run's, unless no
+  input succeeded; the caller checks first that replacing them was asked for
+  (:func:`pic_tf.storage.results.check`).
 
   Args:
     colorizer: a :class:`pic_tf.sampling.pipeline.Colorizer` or :class:`SavedModelColorizer`.
-    patterns: files, globs or folders.
-    output_dir: where ``<name>_sample<k>.png`` and ``<name>_grid.png`` go.
+    patterns: files, globs or folders (earlier results inside ``output_dir`` are skipped).
+    output_dir: where ``<name>_sample<k>.png`` and ``<name>_grid.png`` go (``<name>``:
+      :func:`output_names`).
     sample_options: a :class:`pic_tf.options.SampleOptions` (samples per input,
       temperature, seed: with the same seed an input gets the same colourisations).
     log: where messages go.
@@ -96,43 +122,63 @@ def colorize_files(colorizer, patterns, output_dir, sample_options=options_lib.S
     list of error messages (empty when every input succeeded).
   """
   files, errors = image_io.expand_inputs(patterns)
+  files = [f for f in files if not results.is_result(f, output_dir)]
   for message in errors:
     log(f'error: {message}')
-  fileutil.ensure_dir(output_dir, '--output_dir')
-  for path, stem in zip(files, _output_stems(files)):
-    try:
-      image, is_color = image_io.read_image(path)
-    except ImageError as e:
-      errors.append(str(e))
-      log(f'error: {e}')
-      continue
-    bar = progress_lib.Progress(colorizer.progress_steps, f'{os.path.basename(path)} '
-                                f'{image.shape[1]}x{image.shape[0]}', 'row')
-    try:
-      samples = np.asarray(colorizer.colorize(image[None], sample_options.num_samples,
-                                              sample_options.temperature, (sample_options.seed, 0), bar))[0]
-    except (tf.errors.OpError, PicError) as e:
-      errors.append(f'{path}: {e}')
-      log(f'error: {path}: {e}')
-      continue
-    written = []
-    for k, sample in enumerate(samples):
-      out = os.path.join(output_dir, f'{stem}_sample{k}.png')
-      image_io.write_png(out, sample)
-      written.append(out)
-    cells = [_gray_rgb(image)] + list(samples) + ([image] if is_color else [])
-    grid_path = os.path.join(output_dir, f'{stem}_grid.png')
-    image_io.write_png(grid_path, image_io.grid([cells], max_cell_height=GRID_CELL_MAX))
-    log(f'{path} -> {grid_path} and {len(written)} samples')
+  done = 0
+  with results.ResultSet(output_dir) as result_set:
+    for path, name in zip(files, output_names(files)):
+      try:
+        grid_path = _colorize_file(colorizer, path, name, result_set, sample_options)
+      except (KeyboardInterrupt, SystemExit):
+        raise
+      except Exception as e:  # pylint: disable=broad-except
+        message = f'{path}: {_why(e, result_set)}'
+        errors.append(message)
+        log(f'error: {message}')
+        continue
+      done += 1
+      log(f'{path} -> {grid_path} and {sample_options.num_samples} samples')
+    if done:
+      result_set.commit()
   return errors
+
+
+def _colorize_file(colorizer, path, name, result_set, sample_options):
+  """Colourises one file into ``result_set``; returns the grid's final path."""
+  image, is_color = image_io.read_image(path)
+  num_samples = sample_options.num_samples
+  bar = progress_lib.Progress(colorizer.progress_steps(1, num_samples),
+                              f'{os.path.basename(path)} {image.shape[1]}x{image.shape[0]}',
+                              'row')
+  samples = np.asarray(colorizer.colorize(image[None], num_samples, sample_options.temperature,
+                                          (sample_options.seed, 0), bar))[0]
+  for k, sample in enumerate(samples):
+    _write(result_set, f'{name}_sample{k}.png', sample)
+  cells = [_gray_rgb(image)] + list(samples) + ([image] if is_color else [])
+  return _write(result_set, f'{name}_grid.png',
+                image_io.grid([cells], max_cell_height=GRID_CELL_MAX))
+
+
+def _write(result_set, name, image):
+  """Writes result ``name``; a failure names the result, not its temporary. Returns its
+  final path."""
+  try:
+    image_io.write_png(result_set.path(name), image)
+  except OSError as e:
+    e.filename = result_set.final_path(name)
+    raise
+  return result_set.final_path(name)
 
 
 def colorize_dataset(colorizer, selection, output_dir, sample_options=options_lib.SampleOptions(),
                      log=print):
-  """Colourises the first images of a dataset split into one grid PNG.
+  """Colourises the first images of a dataset split into grid PNGs.
 
   Rows are images; columns are gray input | samples | original, as the paper's
-  figures. Each sample is also written as its own PNG.
+  figures; each grid holds ``GRID_ROWS`` images (``<dataset>_<split>_grid.png``, then
+  ``..._grid2.png``, ...). Each sample is also written as its own PNG. The results
+  replace an earlier run's as a set (:class:`pic_tf.storage.results.ResultSet`).
 
   Args:
     colorizer: as :func:`colorize_files`.
@@ -142,7 +188,7 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=options_li
     log: where messages go.
 
   Returns:
-    The grid's path.
+    The first grid's path.
   """
   dataset, split = selection.dataset, selection.split
   size = colorizer.image_size or NATIVE_SIZE.get(dataset, 128)
@@ -150,24 +196,28 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=options_li
                                        selection.download)
   images = next(iter(images.batch(selection.num_images or count))).numpy()
   name = dataset.replace(':', '_').replace('/', '_')
-  log(f'colourising {len(images)} of {count} {dataset} {split} images, '
-      f'{sample_options.num_samples} samples each')
-  bar = progress_lib.Progress(colorizer.progress_steps, 'sampling', 'row')
-  samples = np.asarray(colorizer.colorize(images, sample_options.num_samples, sample_options.temperature,
+  num_samples = sample_options.num_samples
+  log(f'colourising {len(images)} of {count} {dataset} {split} images, {num_samples} '
+      'samples each')
+  bar = progress_lib.Progress(colorizer.progress_steps(len(images), num_samples), 'sampling',
+                              'row')
+  samples = np.asarray(colorizer.colorize(images, num_samples, sample_options.temperature,
                                           (sample_options.seed, 0), bar))
-  fileutil.ensure_dir(output_dir, '--output_dir')
   scale = max(1, -(-GRID_CELL_MIN // images.shape[1]))
-  rows = []
-  for i, (image, image_samples) in enumerate(zip(images, samples)):
-    for k, sample in enumerate(image_samples):
-      image_io.write_png(os.path.join(output_dir, f'{name}_{split}_{i:04d}_sample{k}.png'),
-                         sample)
-    cells = [_gray_rgb(image)] + list(image_samples) + [image]
-    rows.append([np.kron(c, np.ones((scale, scale, 1), np.uint8)) for c in cells])
-  grid_path = os.path.join(output_dir, f'{name}_{split}_grid.png')
-  image_io.write_png(grid_path, image_io.grid(rows, gap=4))
-  log(f'wrote {grid_path}')
-  return grid_path
+  grids = []
+  with results.ResultSet(output_dir) as result_set:
+    for page, start in enumerate(range(0, len(images), GRID_ROWS)):
+      rows = []
+      for i in range(start, min(start + GRID_ROWS, len(images))):
+        for k, sample in enumerate(samples[i]):
+          _write(result_set, f'{name}_{split}_{i:04d}_sample{k}.png', sample)
+        cells = [_gray_rgb(images[i])] + list(samples[i]) + [images[i]]
+        rows.append([np.kron(c, np.ones((scale, scale, 1), np.uint8)) for c in cells])
+      grid_name = f'{name}_{split}_grid{page + 1 if page else ""}.png'
+      grids.append(_write(result_set, grid_name, image_io.grid(rows, gap=4)))
+    result_set.commit()
+  log(f'wrote {grids[0]}' + (f' and {len(grids) - 1} more grid(s)' if len(grids) > 1 else ''))
+  return grids[0]
 
 
 def stderr_log(message):
@@ -175,7 +225,7 @@ def stderr_log(message):
 
 
 def run(output_dir, *, source=None, saved_model=None, inputs=(), selection=None,
-        sample_options=options_lib.SampleOptions(), log=stderr_log):
+        sample_options=options_lib.SampleOptions(), overwrite=False, log=stderr_log):
   """``bin/colorize``: colourises ``inputs`` (files, globs, folders) or a dataset's images.
 
   Args:
@@ -186,11 +236,14 @@ def run(output_dir, *, source=None, saved_model=None, inputs=(), selection=None,
     inputs: files, globs or folders.
     selection: a :class:`pic_tf.options.Selection` to colourise instead of ``inputs``.
     sample_options: a :class:`pic_tf.options.SampleOptions`.
+    overwrite: replace the results of an earlier run in ``output_dir`` (without it, such
+      a folder is refused before the model loads).
     log: where messages go.
 
   Returns:
     The number of inputs that failed (0 for a dataset, which fails as a whole).
   """
+  results.check(output_dir, overwrite)
   if saved_model:
     colorizer = SavedModelColorizer(saved_model)
   else:

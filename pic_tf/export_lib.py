@@ -22,8 +22,8 @@ exported. Signatures:
     ``images`` uint8 ``[N, H, W, C]`` -> ``colorizations`` uint8 ``[N, H, W, 3]``.
 
 Bad requests fail inside the graph with ``tf.debugging`` messages (wrong channel
-count, empty image, ``num_samples`` outside ``[1, max_samples]``, negative
-temperature); wrong dtypes or ranks are refused by the signature itself.
+count, empty image, ``num_samples`` outside ``[1, max_samples]``, a negative, NaN or
+infinite temperature); wrong dtypes or ranks are refused by the signature itself.
 """
 
 import dataclasses
@@ -92,6 +92,8 @@ class ColorizationModule(tf.Module):
         tf.debugging.assert_less_equal(num_samples, self.max_samples, message=(
             f'num_samples must be <= {self.max_samples} (the limit set at export time)')),
         tf.debugging.assert_greater_equal(temperature, 0.0, message='temperature must be >= 0'),
+        # NaN passes the comparison above and would sample black images; inf, noise.
+        tf.debugging.assert_all_finite(temperature, 'temperature must be finite'),
     ]
     with tf.control_dependencies(checks):
       images = tf.identity(images)
@@ -262,6 +264,6 @@ def load_saved_model(path):
                           'bin/export')
   try:
     return tf.saved_model.load(path)
-  except (tf.errors.OpError, ValueError, OSError) as e:
+  except (tf.errors.OpError, ValueError, OSError, IndexError) as e:   # IndexError: truncated
     raise CheckpointError(f'the SavedModel {path} is damaged ({errors.first_line(e)}); '
                           'export it again with bin/export') from None

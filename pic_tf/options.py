@@ -7,7 +7,10 @@ how to sample (:class:`SampleOptions`).
 """
 
 import dataclasses
+import math
 from typing import Optional, Tuple
+
+from pic_tf.errors import ConfigError
 
 # Samplers by name (:mod:`pic_tf.sampling`): the same samples, the first the fast one.
 SAMPLERS = ('cached', 'naive')
@@ -20,6 +23,12 @@ BENCHMARK_MODES = ('train_speed', 'sample_speed', 'fast_path_metrics', 'serving_
 PARITY_MODES = BENCHMARK_MODES[-3:]
 # tf.distribute strategies of bin/train (:func:`pic_tf.training.distribute.make_strategy`).
 STRATEGIES = ('default', 'mirrored', 'multi_worker', 'tpu')
+# Sampling seeds are int64 in the samplers and the SavedModel's signatures.
+MAX_SEED = 2**63 - 1
+
+
+def _is_int(value):
+  return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +68,13 @@ class Selection:
   data_dir: Optional[str] = None
   download: bool = True
 
+  def __post_init__(self):
+    if self.split not in ('train', 'test'):
+      raise ConfigError(f'split must be train or test, got {self.split!r}')
+    if not _is_int(self.num_images) or self.num_images < 0:
+      raise ConfigError(f'the number of images must be an integer >= 0 (0: all), got '
+                        f'{self.num_images!r}')
+
 
 @dataclasses.dataclass(frozen=True)
 class SampleOptions:
@@ -76,3 +92,17 @@ class SampleOptions:
   seed: int = 0
   sampler: str = SAMPLERS[0]
   jit: bool = False
+
+  def __post_init__(self):
+    # Checked here, before any model is built: NaN or inf would sample black or noise.
+    if not _is_int(self.num_samples) or self.num_samples < 1:
+      raise ConfigError(f'--num_samples must be at least 1, got {self.num_samples!r}')
+    if (isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float))
+        or not math.isfinite(self.temperature) or self.temperature < 0):
+      raise ConfigError(f'--temperature must be a finite number >= 0 (1: the model, 0: '
+                        f'the mean of each chosen component), got {self.temperature!r}')
+    if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
+      raise ConfigError(f'--seed must be an integer in [0, 2**63 - 1], got {self.seed!r}')
+    if self.sampler not in SAMPLERS:
+      raise ConfigError(f'--sampler must be one of {", ".join(SAMPLERS)}, got '
+                        f'{self.sampler!r}')

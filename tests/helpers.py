@@ -1,6 +1,11 @@
 """Helpers shared by the tests."""
 
+import contextlib
+import os
+import subprocess
+
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from pic_tf.model import networks
@@ -72,3 +77,21 @@ def chi2_homogeneity(counts_a, counts_b):
   p = (float(tf.math.igammac(tf.constant(df / 2.0, tf.float64),
                              tf.constant(statistic / 2.0, tf.float64))) if df > 0 else 1.0)
   return statistic, df, p
+
+
+@contextlib.contextmanager
+def small_filesystem(path, read_only=False, free_kb=40):
+  """A tmpfs at ``path`` with ``free_kb`` KB free, or read-only (root only; else skip)."""
+  os.makedirs(path, exist_ok=True)
+  options = 'size=1m' + (',ro' if read_only else '')
+  mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', options, 'tmpfs', str(path)],
+                           capture_output=True, check=False).returncode == 0
+  if not mounted:
+    pytest.skip('cannot mount a tmpfs here (needs root)')
+  try:
+    if not read_only:
+      with open(os.path.join(path, 'filler'), 'wb') as f:
+        f.write(b'\0' * ((1024 - free_kb) * 1024))
+    yield path
+  finally:
+    subprocess.run(['umount', str(path)], check=False)

@@ -58,7 +58,7 @@ def test_photos_in_every_format(workdir, tmp_path):
                       '--seed=3'] + [f'--input={TESTDATA / name}' for name in inputs])
   assert result.returncode == 0, result.stderr[-3000:]
   for name in inputs:
-    stem = os.path.splitext(name)[0]
+    stem = name   # the extension stays in the results' names
     source, is_color = image_io.read_image(str(TESTDATA / name))
     for k in range(2):
       sample = np.asarray(Image.open(out / f'{stem}_sample{k}.png'))
@@ -81,7 +81,7 @@ def test_same_seed_same_pictures_and_temperature(workdir, tmp_path):
     assert colorize_lib.colorize_files(colorizer, [str(TESTDATA / 'tiny_6x4.png')],
                                        str(tmp_path / name),
                                        options.SampleOptions(num_samples=2, seed=seed)) == []
-  read = lambda d: np.asarray(Image.open(tmp_path / d / 'tiny_6x4_sample0.png'))
+  read = lambda d: np.asarray(Image.open(tmp_path / d / 'tiny_6x4.png_sample0.png'))
   np.testing.assert_array_equal(read('a'), read('b'))
   assert not np.array_equal(read('a'), read('c'))
 
@@ -99,7 +99,7 @@ def test_bad_inputs_are_reported_and_the_rest_is_processed(workdir, tmp_path):
   assert 'not_an_image.png: not an image' in err
   assert 'no file matches' in err and '4 input(s) failed' in err
   assert 'Traceback' not in err
-  assert sorted(os.listdir(out)) == ['scene_grid.png', 'scene_sample0.png']
+  assert sorted(os.listdir(out)) == ['scene.png_grid.png', 'scene.png_sample0.png']
 
 
 def test_checkpoint_of_another_config(tmp_path):
@@ -118,7 +118,7 @@ def test_checkpoint_of_another_config(tmp_path):
   errors = colorize_lib.colorize_files(colorize_lib.load_colorizer(options.Source(prefix, 'tiny')),
                                        [str(TESTDATA / 'tiny_6x4.png')], f'{tmp_path}/o',
                                        options.SampleOptions(num_samples=1), log=lambda m: None)
-  assert errors == [] and os.path.exists(tmp_path / 'o' / 'tiny_6x4_sample0.png')
+  assert errors == [] and os.path.exists(tmp_path / 'o' / 'tiny_6x4.png_sample0.png')
 
 
 def test_very_large_photo(workdir, tmp_path):
@@ -128,8 +128,8 @@ def test_very_large_photo(workdir, tmp_path):
   errors = colorize_lib.colorize_files(colorizer, [str(tmp_path / 'big.jpg')],
                                        str(tmp_path / 'out'), options.SampleOptions(num_samples=1), log=lambda m: None)
   assert not errors
-  assert Image.open(tmp_path / 'out' / 'big_sample0.png').size == (4000, 3000)
-  assert Image.open(tmp_path / 'out' / 'big_grid.png').size[1] <= colorize_lib.GRID_CELL_MAX
+  assert Image.open(tmp_path / 'out' / 'big.jpg_sample0.png').size == (4000, 3000)
+  assert Image.open(tmp_path / 'out' / 'big.jpg_grid.png').size[1] <= colorize_lib.GRID_CELL_MAX
 
 
 def test_real_imagenet_photos_at_full_size(workdir, tmp_path):
@@ -141,7 +141,7 @@ def test_real_imagenet_photos_at_full_size(workdir, tmp_path):
   assert not errors
   photos = sorted(SHARED_PHOTOS.glob('*.JPEG'))
   for photo in photos:
-    stem = photo.stem
+    stem = photo.name
     assert Image.open(tmp_path / f'{stem}_sample0.png').size == Image.open(photo).size
 
 

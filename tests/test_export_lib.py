@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -203,6 +204,8 @@ def test_bad_requests_fail_with_clear_errors(exported):
       (dict(num_samples=tf.constant(0)), 'num_samples must be >= 1'),
       (dict(num_samples=tf.constant(65)), 'num_samples must be <= 64'),
       (dict(temperature=tf.constant(-1.0)), 'temperature must be >= 0'),
+      (dict(temperature=tf.constant(float('nan'))), 'temperature must be'),
+      (dict(temperature=tf.constant(float('inf'))), 'temperature must be finite'),
       (dict(images=tf.zeros([1, 0, 5, 3], tf.uint8)), 'images must be non-empty'),
       (dict(images=tf.zeros([1, 4, 5, 2], tf.uint8)), 'images must have 1 or 3 channels'),
   ]
@@ -215,6 +218,23 @@ def test_bad_requests_fail_with_clear_errors(exported):
     fn(**dict(good, images=tf.zeros([4, 5, 3], tf.uint8)))        # wrong rank
   with pytest.raises(tf.errors.InvalidArgumentError, match='3 channels'):
     loaded.signatures['log_likelihood'](images=tf.zeros([1, 4, 5, 1], tf.uint8))
+
+
+def test_a_truncated_saved_model_is_one_clear_error(exported, tmp_path):
+  damaged = tmp_path / 'damaged'
+  shutil.copytree(exported['dir'], damaged / '1')
+  data = next((damaged / '1' / 'variables').glob('variables.data-*'))
+  with open(data, 'r+b') as f:
+    f.truncate(data.stat().st_size // 3)
+  result = subprocess.run([sys.executable, str(REPO / 'bin' / 'colorize'),
+                           f'--saved_model={damaged}', f'--input={SCENE}',
+                           f'--output_dir={tmp_path / "out"}'],
+                          capture_output=True, text=True, check=False)
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      f'error: the SavedModel {damaged}/1 is damaged (Read less bytes than requested); '
+      'export it again with bin/export')
+  assert not (tmp_path / 'out').exists()
 
 
 def test_other_signatures(exported):
@@ -270,7 +290,7 @@ def test_bin_colorize_with_the_saved_model_matches_the_checkpoint(exported, tmp_
   colorizer = colorize_lib.load_colorizer(options.Source(exported['workdir']))
   colorize_lib.colorize_files(colorizer, [str(SCENE)], str(tmp_path / 'ckpt'),
                               options.SampleOptions(num_samples=2, seed=7), log=lambda m: None)
-  for name in ('tiny_6x4_sample0.png', 'tiny_6x4_sample1.png'):
+  for name in ('tiny_6x4.png_sample0.png', 'tiny_6x4.png_sample1.png'):
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / 'saved' / name)),
                                   np.asarray(Image.open(tmp_path / 'ckpt' / name)))
 

@@ -8,7 +8,6 @@ unreadable; nothing is left behind; damaged or unwritable files end in one clear
 silent restart from scratch.
 """
 
-import contextlib
 import json
 import os
 import pathlib
@@ -28,6 +27,7 @@ from pic_tf.storage import checkpoints
 from pic_tf.storage import fileutil
 from pic_tf.storage import workdir as workdir_lib
 from pic_tf.training import actions as train_actions
+import helpers  # pylint: disable=g-import-not-at-top
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DRIVER = REPO / 'tests' / 'fault_driver.py'
@@ -274,29 +274,11 @@ def test_failed_checkpoint_write_keeps_the_committed_ones(saved, copy_of):
     np.testing.assert_array_equal(before[name], after[name])
 
 
-@contextlib.contextmanager
-def _small_filesystem(path, read_only=False, free_kb=40):
-  """A tmpfs at ``path`` with ``free_kb`` KB free, or read-only (root only; else skip)."""
-  os.makedirs(path, exist_ok=True)
-  options = 'size=1m' + (',ro' if read_only else '')
-  mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', options, 'tmpfs', str(path)],
-                           capture_output=True, check=False).returncode == 0
-  if not mounted:
-    pytest.skip('cannot mount a tmpfs here (needs root)')
-  try:
-    if not read_only:
-      with open(os.path.join(path, 'filler'), 'wb') as f:
-        f.write(b'\0' * ((1024 - free_kb) * 1024))
-    yield path
-  finally:
-    subprocess.run(['umount', str(path)], check=False)
-
-
 @pytest.mark.slow
 def test_full_and_read_only_disks(trained, tmp_path):
   """Real full and read-only filesystems: one clear error, nothing half-written."""
   photos = trained['photos']
-  with _small_filesystem(tmp_path / 'full') as full:
+  with helpers.small_filesystem(tmp_path / 'full') as full:
     print('\nfull disk:')
     _one_clear_error(_run('train', ['--config=tiny', f'--dataset=folder:{photos}',
                                     f'--workdir={full}/run', '--num_steps=2', '--batch_size=4',
@@ -308,7 +290,7 @@ def test_full_and_read_only_disks(trained, tmp_path):
                                      f'--export_dir={full}/served', '--format=weights']),
                      'No space left on device')
     assert not os.path.exists(f'{full}/served') and _leftovers(full) == []
-  with _small_filesystem(tmp_path / 'ro', read_only=True) as read_only:
+  with helpers.small_filesystem(tmp_path / 'ro', read_only=True) as read_only:
     print('read-only disk:')
     _one_clear_error(_run('colorize', [f'--checkpoint={trained["workdir"]}',
                                        f'--input={photos}', f'--output_dir={read_only}/out']),
@@ -325,9 +307,9 @@ def test_disk_full_mid_write(binary, phase, trained, copy_of, tmp_path):
   if binary == 'colorize':
     out = tmp_path / 'out'
     out.mkdir()
-    (out / '000_sample0.png').write_bytes(b'the previous result')
+    (out / '000.png_sample0.png').write_bytes(b'the previous result')
     args = [f'--checkpoint={workdir}', f'--input={trained["photos"]}/000.png',
-            f'--output_dir={out}', '--num_samples=1']
+            f'--output_dir={out}', '--num_samples=1', '--overwrite']
   elif binary == 'export':
     out = tmp_path / 'served'
     args = [f'--checkpoint={workdir}', f'--export_dir={out}']
@@ -340,8 +322,8 @@ def test_disk_full_mid_write(binary, phase, trained, copy_of, tmp_path):
   _one_clear_error(_run(binary, args, {'fail': phase}), 'No space left on device')
   assert _leftovers(out) == []
   if binary == 'colorize':
-    assert (out / '000_sample0.png').read_bytes() == b'the previous result'
-    assert sorted(os.listdir(out)) == ['000_sample0.png']
+    assert (out / '000.png_sample0.png').read_bytes() == b'the previous result'
+    assert sorted(os.listdir(out)) == ['000.png_sample0.png']
   if binary == 'export':
     assert not os.path.exists(out / '1')
   if binary == 'train':

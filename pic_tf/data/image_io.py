@@ -8,6 +8,8 @@ module; they stay pure TensorFlow.
 
 import glob
 import os
+import stat
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -21,6 +23,9 @@ from pic_tf.storage import fileutil
 # all that training on a folder (pure tf.data) can use.
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp')
 TF_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp')
+# Larger images are refused before they are decoded (a header can claim 10^10 pixels):
+# Pillow's own decompression-bomb limit, ~90 megapixels, made an error.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 
 
 def read_image(path):
@@ -37,17 +42,36 @@ def read_image(path):
   Raises:
     ImageError: a missing, unreadable, truncated or empty image.
   """
-  if not os.path.exists(path):
-    raise ImageError(f'{path}: no such file')
   try:
-    with Image.open(path) as im:
-      im.seek(0)
-      im.load()   # decodes fully: truncated files fail here
-      im = ImageOps.exif_transpose(im)
-      image = _to_rgb(im)
+    mode = os.stat(path).st_mode
+  except FileNotFoundError:
+    raise ImageError(f'{path}: no such file') from None
+  except OSError as e:
+    raise ImageError(f'{path}: cannot read it ({e.strerror})') from None
+  if stat.S_ISDIR(mode):
+    raise ImageError(f'{path}: is a folder (give it as --input=FOLDER to read its images)')
+  if not stat.S_ISREG(mode):
+    # A FIFO or device would block or never end.
+    raise ImageError(f'{path}: not a regular file')
+  try:
+    with open(path, 'rb') as f, warnings.catch_warnings():
+      warnings.simplefilter('error', Image.DecompressionBombWarning)
+      with Image.open(f) as im:
+        if im.width * im.height > MAX_PIXELS:
+          raise Image.DecompressionBombError(f'{im.width}x{im.height}')
+        im.seek(0)
+        im.load()   # decodes fully: truncated files fail here
+        im = ImageOps.exif_transpose(im)
+        image = _to_rgb(im)
+  except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    raise ImageError(f'{path}: its header claims {_size_of(path)} pixels, more than the '
+                     f'{MAX_PIXELS / 1e6:.0f} megapixels pic_tf reads (a damaged file or a '
+                     'decompression bomb); downscale it first if it is a real photo') from None
   except UnidentifiedImageError:
     raise ImageError(f'{path}: not an image file (or a format Pillow cannot read)') from None
-  except (OSError, SyntaxError, ValueError) as e:
+  except PermissionError as e:
+    raise ImageError(f'{path}: cannot read it ({e.strerror})') from None
+  except (OSError, SyntaxError, ValueError, EOFError) as e:
     raise ImageError(f'{path}: cannot decode the image ({e}); the file is damaged or '
                      'truncated') from None
   if image.shape[0] == 0 or image.shape[1] == 0:
@@ -55,6 +79,21 @@ def read_image(path):
   is_color = not (np.array_equal(image[..., 0], image[..., 1]) and
                   np.array_equal(image[..., 0], image[..., 2]))
   return image, is_color
+
+
+def _size_of(path):
+  """``'WxH'`` as the file's header claims, without decoding it."""
+  try:
+    with warnings.catch_warnings():
+      warnings.simplefilter('ignore')
+      saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+      try:
+        with Image.open(path) as im:
+          return f'{im.width}x{im.height}'
+      finally:
+        Image.MAX_IMAGE_PIXELS = saved
+  except Exception:  # pylint: disable=broad-except
+    return 'too many'
 
 
 def _to_rgb(im):

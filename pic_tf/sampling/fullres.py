@@ -9,12 +9,57 @@ the photo's own size and joined with the photo's own full-resolution L, so no
 detail of the input is lost (:func:`compose_full_resolution`).
 
 Shapes: N images, S samples per image, H x W full resolution, h x w chroma grid.
+
+Memory stays in proportion to one output image: colour conversions, which work pixel
+by pixel, run over horizontal stripes of about a megapixel, and samples are composed
+one at a time (a 12-megapixel photo would otherwise hold several float32 copies of
+itself per sample at once).
 """
 
 import tensorflow as tf
 
 from pic_tf.data import datasets
 from pic_tf.model import color
+
+
+STRIPE_PIXELS = 1 << 20
+
+
+def _map(fn, elems, signature):
+  """``tf.map_fn(fn, elems)`` one element at a time: a Python loop when eager (map_fn
+  would convert ``fn`` with AutoGraph on every call), a sequential loop in a graph."""
+  if tf.executing_eagerly():
+    count = int((elems[0] if isinstance(elems, tuple) else elems).shape[0])
+    pick = lambda i: tuple(e[i] for e in elems) if isinstance(elems, tuple) else elems[i]
+    results = [fn(pick(i)) for i in range(count)]
+    return tf.stack(results) if results else tf.zeros([0] + [0] * signature.shape.rank,
+                                                      signature.dtype)
+  return tf.map_fn(fn, elems, parallel_iterations=1, fn_output_signature=signature)
+
+
+def _in_stripes(fn, image, channels, dtype):
+  """``fn`` (pixel-wise) over horizontal stripes of one image ``[H, W, C]``.
+
+  The result equals ``fn(image)``; only ``STRIPE_PIXELS`` pixels' intermediates exist
+  at a time. Works eagerly and in a ``tf.function`` (dynamic H and W).
+  """
+  height, width = tf.shape(image)[0], tf.shape(image)[1]
+  rows = tf.maximum(1, STRIPE_PIXELS // tf.maximum(width, 1))
+  count = (height + rows - 1) // rows
+  padded = tf.pad(image, [[0, count * rows - height], [0, 0], [0, 0]])
+  stripes = tf.reshape(padded, tf.stack([count, rows, width, tf.shape(image)[2]]))
+  out = _map(fn, stripes, tf.TensorSpec([None, None, channels], dtype))
+  return tf.reshape(out, tf.stack([count * rows, width, channels]))[:height]
+
+
+def _small(images, chroma=None):
+  """True when, eagerly, the outputs (one per image, or one per sample of ``chroma``
+  ``[N, S, ...]``) are few pixels in all: one vectorised pass is then faster than loops
+  and as small in memory."""
+  if not tf.executing_eagerly():
+    return False
+  samples = 1 if chroma is None else int(chroma.shape[1])
+  return int(tf.size(images[..., 0])) * samples <= STRIPE_PIXELS
 
 
 def as_rgb(images):
@@ -26,7 +71,12 @@ def as_rgb(images):
 
 def gray_from_images(images):
   """uint8 ``[N, H, W, 1 or 3]`` -> float32 L in [0, 100], ``[N, H, W, 1]``."""
-  return color.rgb_to_lab(as_rgb(images))[..., :1]
+  rgb = as_rgb(images)
+  lum = lambda pixels: color.rgb_to_lab(pixels)[..., :1]
+  if _small(rgb):
+    return lum(rgb)
+  return _map(lambda image: _in_stripes(lum, image, 1, tf.float32), rgb,
+              tf.TensorSpec([None, None, 1], tf.float32))
 
 
 def gray_display(images):
@@ -63,12 +113,26 @@ def compose_full_resolution(images, chroma, rounding='truncate'):
     uint8 ``[N, S, H, W, 3]``.
   """
   images = tf.convert_to_tensor(images)
+  chroma = tf.convert_to_tensor(chroma, tf.float32)
   lum = gray_from_images(images)                                           # [N, H, W, 1]
-  n, s = tf.shape(chroma)[0], tf.shape(chroma)[1]
-  height, width = tf.shape(images)[1], tf.shape(images)[2]
-  flat = tf.reshape(chroma, tf.concat([[n * s], tf.shape(chroma)[2:]], 0))
-  ab = tf.image.resize(flat, [height, width], method='bilinear')
-  ab = tf.reshape(ab, [n, s, height, width, 2])
-  ab = color.denormalize_lab(tf.concat([tf.zeros_like(ab[..., :1]), ab], -1))[..., 1:]
-  lab = tf.concat([tf.repeat(lum[:, None], s, axis=1), ab], axis=-1)
-  return color.lab_to_rgb_uint8(lab, rounding=rounding)
+  size = tf.shape(images)[1:3]
+  to_rgb = lambda lab: color.lab_to_rgb_uint8(lab, rounding=rounding)
+
+  def upsample(samples):
+    """a'b' ``[M, h, w, 2]`` -> Lab's a and b ``[M, H, W, 2]`` at full resolution."""
+    ab = tf.image.resize(samples, size, method='bilinear')
+    return color.denormalize_lab(tf.concat([tf.zeros_like(ab[..., :1]), ab], -1))[..., 1:]
+
+  if _small(images, chroma):
+    n, s = tf.shape(chroma)[0], tf.shape(chroma)[1]
+    ab = upsample(tf.reshape(chroma, tf.concat([[n * s], tf.shape(chroma)[2:]], 0)))
+    ab = tf.reshape(ab, tf.concat([[n, s], size, [2]], 0))
+    return to_rgb(tf.concat([tf.repeat(lum[:, None], s, axis=1), ab], axis=-1))
+
+  def one_image(lum_and_chroma):
+    image_lum, samples = lum_and_chroma                  # [H, W, 1], [S, h, w, 2]
+    one_sample = lambda sample: _in_stripes(
+        to_rgb, tf.concat([image_lum, upsample(sample[None])[0]], -1), 3, tf.uint8)
+    return _map(one_sample, samples, tf.TensorSpec([None, None, 3], tf.uint8))
+
+  return _map(one_image, (lum, chroma), tf.TensorSpec([None, None, None, 3], tf.uint8))

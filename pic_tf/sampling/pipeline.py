@@ -10,11 +10,33 @@ training sample grid and the Python API all call it::
 The g^w baseline (:mod:`pic_tf.sampling.baseline`) takes the same road with the
 auxiliary head's pixel-wise MAP in place of the sampler. Both work eagerly and inside a
 ``tf.function`` (the SavedModel's signatures).
+
+Eagerly, memory is bounded whatever is asked: the sampler sees at most
+:attr:`Colorizer.sample_batch` (image, sample) pairs at a time, and each full-resolution
+photo is composed one sample at a time (:mod:`pic_tf.sampling.fullres`).
 """
+
+import tensorflow as tf
 
 from pic_tf import sampling
 from pic_tf.sampling import baseline
 from pic_tf.sampling import fullres
+
+
+# Sampler calls hold about this much of the model's activations (see Colorizer.sample_batch).
+SAMPLE_BYTES = 1 << 30
+MAX_SAMPLE_BATCH = 256
+
+
+def plan_calls(num_images, num_samples, batch):
+  """How ``num_images`` x ``num_samples`` colourisations are split into calls of at most
+  ``batch`` (image, sample) pairs: ``[(first_image, images, samples), ...]`` in order."""
+  if num_samples <= batch:
+    per_call = batch // num_samples
+    return [(i, min(per_call, num_images - i), num_samples)
+            for i in range(0, num_images, per_call)]
+  return [(i, 1, min(batch, num_samples - k))
+          for i in range(num_images) for k in range(0, num_samples, batch)]
 
 
 class Colorizer:
@@ -37,26 +59,54 @@ class Colorizer:
     return self.model.config.image_size
 
   @property
-  def progress_steps(self):
-    """Units a ``progress`` of :meth:`colorize` counts: the chroma rows."""
-    return self.model.config.chroma_size
+  def sample_batch(self):
+    """(image, sample) pairs one sampler call takes: ``SAMPLE_BYTES`` of the model's
+    activations at most (a rough, generous estimate: 12 maps of every width per
+    residual block and chroma pixel), between 1 and ``MAX_SAMPLE_BATCH``."""
+    config = self.model.config
+    per_pair = 4 * config.chroma_size ** 2 * config.nr_channels * 12 * (config.nr_resnet + 1)
+    return int(min(MAX_SAMPLE_BATCH, max(1, SAMPLE_BYTES // per_pair)))
+
+  def progress_steps(self, num_images=1, num_samples=1):
+    """Units a ``progress`` of :meth:`colorize` counts: chroma rows of each sampler call."""
+    return self.model.config.chroma_size * len(
+        plan_calls(num_images, num_samples, self.sample_batch))
 
   def colorize(self, images, num_samples=1, temperature=1.0, seed=(0, 0), progress=None):
     """``num_samples`` colourisations of every photo, at the photo's own resolution.
+
+    Eagerly, the sampler is called on groups of at most :attr:`sample_batch` (image,
+    sample) pairs; call ``c`` (0, 1, ... in image order) uses the seed
+    ``seed + (0, c)``, so a request that fits one call samples as it always did, and a
+    larger one is as reproducible.
 
     Args:
       images: uint8 ``[N, H, W, 1 or 3]``, gray or colour (only its L is used).
       num_samples: int, samples per photo.
       temperature: float > 0, the logistic noise scale (1: the model).
       seed: int ``[2]``; the same seed gives the same colourisations.
-      progress: optional :class:`pic_tf.progress.Progress` counting chroma rows.
+      progress: optional :class:`pic_tf.progress.Progress` counting chroma rows
+        (:meth:`progress_steps` in all).
 
     Returns:
       uint8 tensor ``[N, num_samples, H, W, 3]``.
     """
-    gray = fullres.model_gray(images, self.image_size)
-    chroma = self.sampler.sample(gray, num_samples, temperature, seed, progress)
-    return fullres.compose_full_resolution(images, chroma)
+    if not tf.executing_eagerly():   # the SavedModel: max_samples bounds a request
+      gray = fullres.model_gray(images, self.image_size)
+      chroma = self.sampler.sample(gray, num_samples, temperature, seed, progress)
+      return fullres.compose_full_resolution(images, chroma)
+    images = tf.convert_to_tensor(images)
+    seed = tf.cast(seed, tf.int64)
+    rows = {}
+    for call, (first, count, samples) in enumerate(
+        plan_calls(int(images.shape[0]), int(num_samples), self.sample_batch)):
+      part = images[first:first + count]
+      chroma = self.sampler.sample(fullres.model_gray(part, self.image_size), samples,
+                                   temperature, seed + tf.constant([0, call], tf.int64),
+                                   progress)
+      for i, image_out in enumerate(tf.unstack(fullres.compose_full_resolution(part, chroma))):
+        rows.setdefault(first + i, []).append(image_out)
+    return tf.stack([tf.concat(rows[i], 0) for i in range(int(images.shape[0]))])
 
   def baseline(self, images):
     """The g^w baseline (pixel-wise MAP of the auxiliary head): uint8 ``[N, 1, H, W, 3]``."""

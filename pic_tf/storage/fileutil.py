@@ -22,7 +22,8 @@ from pic_tf.errors import PicError
 TMP_PREFIX = '.tmp-'
 
 
-def _tmp_prefix(name=''):
+def tmp_prefix(name=''):
+  """The start of a temporary's name: ``.tmp-<pid>-<name>`` (see the module docstring)."""
   return f'{TMP_PREFIX}{os.getpid()}-{name}'
 
 
@@ -144,6 +145,31 @@ def check_dir_target(path, what='output directory'):
                    'writable location')
 
 
+# What training and bin/convert_original write into a workdir: never a result's target.
+WORKDIR_FILES = ('config.json', 'checkpoint', 'train_results.json')
+
+
+def check_file_target(path, what='output file'):
+  """Fails now, before long work, if a result could not be written to ``path`` later, or
+  would replace a file of a pic_tf workdir (``config.json``, checkpoints, ...).
+
+  Creates nothing.
+
+  Raises:
+    PicError: ``path`` is a directory or a workdir's file, or its folder is not writable.
+  """
+  if os.path.isdir(path):
+    raise PicError(f'{what} {path} is a directory; give a file name, e.g. '
+                   f'{os.path.join(path, "results.json")}')
+  folder = os.path.dirname(os.path.abspath(path))
+  name = os.path.basename(path)
+  if os.path.exists(os.path.join(folder, 'config.json')) and (
+      name in WORKDIR_FILES or name.startswith('ckpt-')):
+    raise PicError(f'{what} {path} is a file of the workdir {folder}; writing there would '
+                   'destroy it. Choose another file name')
+  check_dir_target(folder, f'the folder of {what}')
+
+
 @contextlib.contextmanager
 def atomic_file(path, mode='w'):
   """Opens a temporary file next to ``path`` that replaces ``path`` when the block ends.
@@ -159,7 +185,7 @@ def atomic_file(path, mode='w'):
   """
   directory = ensure_dir(os.path.dirname(os.path.abspath(path)))
   _clean_once(directory)
-  fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(), dir=directory)
+  fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(), dir=directory)
   try:
     with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding': 'utf-8'})) as f:
       yield f
@@ -193,7 +219,7 @@ def atomic_dir(path, what='output directory'):
   path = os.path.abspath(path)
   parent = ensure_dir(os.path.dirname(path), f'the parent of {what}')
   _clean_once(parent)
-  tmp = tempfile.mkdtemp(prefix=_tmp_prefix(os.path.basename(path) + '-'), dir=parent)
+  tmp = tempfile.mkdtemp(prefix=tmp_prefix(os.path.basename(path) + '-'), dir=parent)
   try:
     yield tmp
     set_default_permissions(tmp)

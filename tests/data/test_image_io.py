@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -49,6 +51,22 @@ def test_alpha_is_composited_over_white(scene):
 def test_broken_files(name, match):
   with pytest.raises(ImageError, match=match):
     image_io.read_image(str(TESTDATA / name))
+
+
+def test_files_that_would_hang_or_exhaust_memory_are_refused_unread(tmp_path):
+  # A header claiming 10^10 pixels (Pillow's DecompressionBombError, made one line).
+  chunk = lambda kind, data: (struct.pack('>I', len(data)) + kind + data +
+                              struct.pack('>I', zlib.crc32(kind + data)))
+  (tmp_path / 'bomb.png').write_bytes(
+      b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 100000, 100000, 8, 2, 0, 0, 0))
+      + chunk(b'IEND', b''))
+  with pytest.raises(ImageError, match='claims 100000x100000 pixels, more than the 89 '):
+    image_io.read_image(str(tmp_path / 'bomb.png'))
+  os.mkfifo(tmp_path / 'pipe.png')   # opening it would block forever
+  with pytest.raises(ImageError, match='pipe.png: not a regular file'):
+    image_io.read_image(str(tmp_path / 'pipe.png'))
+  with pytest.raises(ImageError, match='is a folder'):
+    image_io.read_image(str(tmp_path))
 
 
 def test_expand_inputs(tmp_path):
