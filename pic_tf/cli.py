@@ -104,7 +104,8 @@ def run(main, positional=False):
   ``--help`` prints the binary's docstring and its own flags (with ``--config`` and
   ``--set``) and exits 0; user errors (:class:`pic_tf.errors.PicError`, missing or
   existing files, a full or read-only disk) print one ``error: ...`` line and exit 1;
-  so do positional arguments unless ``positional``. ``PIC_TF_TRACEBACK=1`` adds the
+  so do positional arguments unless ``positional``, and anything unexpected (named as
+  a bug). Ctrl-C prints ``interrupted`` and exits 130. ``PIC_TF_TRACEBACK=1`` adds the
   traceback.
 
   Args:
@@ -123,14 +124,21 @@ def run(main, positional=False):
       if len(argv) > 1 and not positional:
         raise errors.ConfigError(f'unexpected arguments: {argv[1:]} (see --help)')
       return main(argv)
+    except KeyboardInterrupt:
+      # Ctrl-C: what was written is complete (files are written atomically), the rest
+      # is not there; the shell's usual status for SIGINT.
+      print('\ninterrupted', file=sys.stderr)
+      sys.exit(130)
     except (errors.PicError, FileNotFoundError, FileExistsError, NotADirectoryError) as e:
       fail(e)
     except Exception as e:  # pylint: disable=broad-except
       # A full or read-only disk (Python's OSError or TensorFlow's own error) is the
-      # user's to fix; anything else is a bug and keeps its traceback.
+      # user's to fix; anything else is a bug in pic_tf: one line, and the way to the
+      # traceback for the report.
       message = errors.describe_write_failure(e)
       if message is None:
-        raise
+        message = (f'{type(e).__name__}: {errors.first_line(e)[:300]} (this is a bug in '
+                   'pic_tf: rerun with PIC_TF_TRACEBACK=1 and report the traceback)')
       fail(message)
 
   args = sys.argv[1:sys.argv.index('--')] if '--' in sys.argv else sys.argv[1:]

@@ -55,11 +55,26 @@ def test_a_full_disk_is_one_line():
       'somewhere else')
 
 
-def test_other_exceptions_keep_their_traceback():
+def test_a_bug_is_one_line_that_says_how_to_get_its_traceback():
   script = 'from pic_tf import cli\ndef main(argv):\n  raise KeyError("a bug")\ncli.run(main)'
   result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
                           check=False)
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  assert result.stderr.strip().splitlines() == [
+      "error: KeyError: 'a bug' (this is a bug in pic_tf: rerun with PIC_TF_TRACEBACK=1 and "
+      'report the traceback)']
+  # The advice works.
+  result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          check=False, env={**os.environ, 'PIC_TF_TRACEBACK': '1'})
   assert result.returncode == 1 and 'Traceback' in result.stderr and 'a bug' in result.stderr
+
+
+def test_ctrl_c_is_one_line_and_status_130():
+  script = 'from pic_tf import cli\ndef main(argv):\n  raise KeyboardInterrupt\ncli.run(main)'
+  result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          check=False)
+  assert result.returncode == 130, result.stderr
+  assert result.stderr.strip() == 'interrupted' and 'Traceback' not in result.stderr
 
 
 BINARIES = ('train', 'eval', 'colorize', 'export', 'convert_original', 'benchmark')

@@ -14,7 +14,9 @@ import os
 
 import tensorflow as tf
 
+from pic_tf import errors
 from pic_tf.errors import CheckpointError
+from pic_tf.errors import DamagedCheckpointError
 from pic_tf.model import networks
 from pic_tf.storage import workdir as workdir_lib
 
@@ -86,9 +88,15 @@ def read_original(path, model):
     lines.append('Choose the config the checkpoint was trained with (--config=cifar10 '
                  'or imagenet, with the same model.* overrides).')
     raise ConversionError('\n'.join(lines))
-  raw = {n: reader.get_tensor(n) for n in expected}
-  averaged = {n: reader.get_tensor(n + EMA_SUFFIX) for n in expected
-              if n + EMA_SUFFIX in stored}
+  try:
+    raw = {n: reader.get_tensor(n) for n in expected}
+    averaged = {n: reader.get_tensor(n + EMA_SUFFIX) for n in expected
+                if n + EMA_SUFFIX in stored}
+  except (tf.errors.OpError, IndexError, ValueError) as e:
+    # The index is readable but the data file is truncated or corrupted.
+    raise DamagedCheckpointError(
+        f'checkpoint {path} is damaged: its variables cannot be read '
+        f'({errors.first_line(e)}). Copy or download it again') from None
   if averaged and len(averaged) != len(expected):
     raise ConversionError(f'checkpoint {path} has Polyak averages for only '
                           f'{len(averaged)} of {len(expected)} variables')

@@ -27,6 +27,9 @@ def make_strategy(name, tpu=None):
     if 'TF_CONFIG' not in os.environ:
       raise ConfigError('--strategy=multi_worker needs TF_CONFIG describing the cluster '
                         '(see BUILD.md)')
+    if not _tf_config().get('cluster'):
+      raise ConfigError('TF_CONFIG has no "cluster": --strategy=multi_worker needs the list '
+                        'of workers (see BUILD.md)')
     return tf.distribute.MultiWorkerMirroredStrategy()
   if name == 'tpu':
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or '')
@@ -36,9 +39,30 @@ def make_strategy(name, tpu=None):
   raise ConfigError(f'unknown strategy {name!r}; choose one of {STRATEGIES}')
 
 
+def _tf_config():
+  """``TF_CONFIG`` as a dict, checked: ``{"cluster": {...}, "task": {"type", "index"}}``.
+
+  Raises:
+    ConfigError: it is not JSON of that form.
+  """
+  text = os.environ.get('TF_CONFIG', '{}')
+  try:
+    value = json.loads(text)
+  except ValueError as e:
+    raise ConfigError(f'TF_CONFIG is not JSON ({e}): {text[:200]!r}. See BUILD.md for '
+                      'its form') from None
+  task = value.get('task', {}) if isinstance(value, dict) else None
+  if not (isinstance(value, dict) and isinstance(value.get('cluster', {}), dict) and
+          isinstance(task, dict) and isinstance(task.get('type', ''), str) and
+          isinstance(task.get('index', 0), int)):
+    raise ConfigError('TF_CONFIG must be {"cluster": {"worker": ["host:port", ...]}, '
+                      f'"task": {{"type": "worker", "index": 0}}}}, got {text[:200]!r}')
+  return value
+
+
 def task_id():
   """This worker's index in ``TF_CONFIG`` (0 without one)."""
-  return json.loads(os.environ.get('TF_CONFIG', '{}')).get('task', {}).get('index', 0)
+  return _tf_config().get('task', {}).get('index', 0)
 
 
 def is_chief(strategy):

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from pic_tf import configs
+from pic_tf.errors import DamagedCheckpointError
 from pic_tf.model import distribution
 from pic_tf.model import networks
 from pic_tf import overrides as overrides_lib
@@ -99,6 +100,16 @@ def test_loads_raw_and_polyak_weights_ignoring_optimizer_slots(tmp_path):
   index = {id(v): i for i, v in enumerate(ema.variables_to_average)}
   for name, var in names.items():
     np.testing.assert_array_equal(ema.averages[index[id(var)]].numpy(), raw[name] + 1.0)
+
+
+def test_a_truncated_original_checkpoint_is_damaged_not_a_bug(tmp_path):
+  prefix = _write_tf1_checkpoint(str(tmp_path / 'model.ckpt'), _tiny_original_tensors(0))
+  data = f'{prefix}.data-00000-of-00001'
+  with open(data, 'r+b') as f:
+    f.truncate(os.path.getsize(data) // 2)
+  model = networks.build_model(configs.tiny().model)
+  with pytest.raises(DamagedCheckpointError, match=f'checkpoint {prefix} is damaged'):
+    convert.load_original(prefix, model)
 
 
 def test_wrong_checkpoint_lists_missing_unexpected_and_misshaped(tmp_path):

@@ -18,3 +18,14 @@ def test_strategies_by_name(monkeypatch):
   assert distribute.task_id() == 0
   monkeypatch.setenv('TF_CONFIG', '{"task": {"type": "worker", "index": 3}}')
   assert distribute.task_id() == 3
+
+
+@pytest.mark.parametrize('value,match', [('{bad json', 'TF_CONFIG is not JSON'),
+                                         ('[1, 2]', 'TF_CONFIG must be'),
+                                         ('{"cluster": 3}', 'TF_CONFIG must be'),
+                                         ('{"task": {"index": "0"}}', 'TF_CONFIG must be'),
+                                         ('{"task": {"index": 0}}', 'has no "cluster"')])
+def test_a_malformed_tf_config_is_one_clear_error(monkeypatch, value, match):
+  monkeypatch.setenv('TF_CONFIG', value)
+  with pytest.raises(ConfigError, match=match):
+    distribute.make_strategy('multi_worker')
