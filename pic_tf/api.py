@@ -14,8 +14,6 @@ import tensorflow as tf
 
 from pic_tf.data import datasets
 from pic_tf import export_lib
-from pic_tf.model import objective
-from pic_tf.sampling import fullres
 from pic_tf.sampling import pipeline
 from pic_tf.storage import checkpoints
 
@@ -68,9 +66,7 @@ class PIC:
       float numpy ``[N]`` (a float for one image).
     """
     batch, single = _as_batch(images)
-    inputs = datasets.preprocess_batch(fullres.resize_batch(batch, self.config.model.image_size),
-                                       self.config.model.downsample)
-    bpd = objective.bits_per_dim(self.model, inputs, per_image=True)[0].numpy()
+    bpd = self._colorizer.bits_per_dim(batch).numpy()
     return float(bpd[0]) if single else bpd
 
   def export(self, export_dir, version=None, max_samples=export_lib.DEFAULT_MAX_SAMPLES):

@@ -40,8 +40,9 @@ def run_eval(source, selection=options_lib.Selection(), batch_size=64, output_js
     The results dict (also written as JSON).
   """
   checkpoint = source.path or checkpoints.DEMO_MODEL
-  config, model, ema, step = checkpoints.load_source(source, ema=False, log=log)
-  precision = model.pixelcnn.dtype_policy.name   # 'auto' resolved
+  loaded = checkpoints.load_source(source, ema=False, log=log)
+  config, model, ema, step = loaded.config, loaded.model, loaded.ema, loaded.step
+  precision = loaded.precision
   if selection.dataset:
     config = overrides_lib.apply(config, [f'dataset={selection.dataset}'])
   ds, count = datasets.eval_dataset(config, batch_size, selection.num_images,
@@ -128,7 +129,8 @@ def run_sample_metrics(source, selection, sample_options=options_lib.SampleOptio
     The results dict (also written as JSON).
   """
   checkpoint = source.path or checkpoints.DEMO_MODEL
-  config, model, _, step = checkpoints.load_source(source, log=log)
+  loaded = checkpoints.load_source(source, log=log)
+  config, model, step = loaded.config, loaded.model, loaded.step
   if selection.dataset:
     config = overrides_lib.apply(config, [f'dataset={selection.dataset}'])
   images, count = datasets.load_images(config.dataset, 'test', config.model.image_size,
@@ -145,7 +147,7 @@ def run_sample_metrics(source, selection, sample_options=options_lib.SampleOptio
                  samples_per_image=sample_options.num_samples,
                  temperature=sample_options.temperature, dataset=config.dataset,
                  sampler=sample_options.sampler, jit=sample_options.jit,
-                 precision=model.pixelcnn.dtype_policy.name,
+                 precision=loaded.precision,
                  paper_saturation={'pic': 0.364, 'gw_baseline': 0.327})
   log(format_sample_table(results))
   _save_results(results, source.path, output_json, 'sample_metrics.json', log)

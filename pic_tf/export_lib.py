@@ -31,11 +31,8 @@ import os
 
 import tensorflow as tf
 
-from pic_tf.data import datasets
 from pic_tf import errors
 from pic_tf.errors import CheckpointError
-from pic_tf.model import objective
-from pic_tf.sampling import fullres
 from pic_tf.sampling import pipeline
 from pic_tf.storage import checkpoints
 from pic_tf.storage import fileutil
@@ -64,8 +61,6 @@ class ColorizationModule(tf.Module):
     # the model without tracking it.
     self._colorizer = pipeline.Colorizer(model, sampler, jit)
     self.max_samples = int(max_samples)
-    self._image_size = model.config.image_size
-    self._downsample = model.config.downsample
 
   def _check_images(self, images, channels=(1, 3)):
     shape = tf.shape(images)
@@ -120,10 +115,7 @@ class ColorizationModule(tf.Module):
   def log_likelihood(self, images):
     """Bits per dimension of each colour image under the model."""
     images = self._check_images(images, channels=(3,))
-    inputs = datasets.preprocess_batch(fullres.resize_batch(images, self._image_size),
-                                       self._downsample)
-    bpd, _ = objective.bits_per_dim(self._colorizer.model, inputs, per_image=True)
-    return {'bits_per_dim': bpd}
+    return {'bits_per_dim': self._colorizer.bits_per_dim(images)}
 
   @tf.function(input_signature=[
       tf.TensorSpec([None, None, None, None], tf.uint8, name='images')])
@@ -232,7 +224,8 @@ def run(source, export_dir, *, version=None, max_samples=DEFAULT_MAX_SAMPLES,
   check_target(export_dir, version, fmt == 'weights')   # before the slow model load
   if fmt == 'weights':
     source = dataclasses.replace(source, precision='float32')
-  config, model, _, step = checkpoints.load_source(source, log=log)
+  loaded = checkpoints.load_source(source, log=log)
+  config, model, step = loaded.config, loaded.model, loaded.step
   if fmt == 'weights':
     path = export_weights(config, model, export_dir, step or 0)
     log(f'wrote EMA weights of step {step} to {path}')

@@ -20,9 +20,9 @@ from pic_tf.errors import ImageError
 from pic_tf.storage import fileutil
 
 # What read_image reads (Pillow), and the subset tf.io.decode_image reads, which is
-# all that training on a folder (pure tf.data) can use.
+# all that training on a folder (pure tf.data) can use: TIFF has no TensorFlow decoder.
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp')
-TF_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp')
+TF_EXTENSIONS = tuple(e for e in EXTENSIONS if e not in ('.tif', '.tiff'))
 # Larger images are refused before they are decoded (a header can claim 10^10 pixels):
 # Pillow's own decompression-bomb limit, ~90 megapixels, made an error.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS

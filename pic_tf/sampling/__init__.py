@@ -11,7 +11,7 @@ from pic_tf import options
 from pic_tf.sampling import cached
 from pic_tf.sampling import naive
 
-SAMPLERS = dict(zip(options.SAMPLERS, (cached.CachedSampler, naive.Sampler)))
+SAMPLER_CLASSES = dict(zip(options.SAMPLERS, (cached.CachedSampler, naive.Sampler)))
 DEFAULT = options.SAMPLERS[0]
 
 
@@ -21,6 +21,6 @@ def make_sampler(model, name=DEFAULT, jit=False):
   Raises:
     ConfigError: an unknown name.
   """
-  if name not in SAMPLERS:
-    raise ConfigError(f'unknown sampler {name!r}: use {" or ".join(SAMPLERS)}')
-  return SAMPLERS[name](model, jit=jit)
+  if name not in SAMPLER_CLASSES:
+    raise ConfigError(f'unknown sampler {name!r}: use {" or ".join(SAMPLER_CLASSES)}')
+  return SAMPLER_CLASSES[name](model, jit=jit)

@@ -8,7 +8,8 @@ training sample grid and the Python API all call it::
         --upsample, join the photo's own L--> colourisations [N, K, H, W, 3]
 
 The g^w baseline (:mod:`pic_tf.sampling.baseline`) takes the same road with the
-auxiliary head's pixel-wise MAP in place of the sampler. Both work eagerly and inside a
+auxiliary head's pixel-wise MAP in place of the sampler; scoring photos
+(:meth:`Colorizer.bits_per_dim`) the road of the training data. Both work eagerly and inside a
 ``tf.function`` (the SavedModel's signatures).
 
 Eagerly, memory is bounded whatever is asked: the sampler sees at most
@@ -19,6 +20,8 @@ photo is composed one sample at a time (:mod:`pic_tf.sampling.fullres`).
 import tensorflow as tf
 
 from pic_tf import sampling
+from pic_tf.data import datasets
+from pic_tf.model import objective
 from pic_tf.sampling import baseline
 from pic_tf.sampling import fullres
 
@@ -45,7 +48,7 @@ class Colorizer:
   Args:
     model: a :class:`pic_tf.model.networks.PICModel` holding the weights to sample with
       (the EMA weights, as the original).
-    sampler: a name of :data:`pic_tf.sampling.SAMPLERS` (they draw the same samples).
+    sampler: a name of :data:`pic_tf.options.SAMPLERS` (they draw the same samples).
     jit: compile the sampler's pixel loop with XLA (opt-in).
   """
 
@@ -107,6 +110,21 @@ class Colorizer:
       for i, image_out in enumerate(tf.unstack(fullres.compose_full_resolution(part, chroma))):
         rows.setdefault(first + i, []).append(image_out)
     return tf.stack([tf.concat(rows[i], 0) for i in range(int(images.shape[0]))])
+
+  def bits_per_dim(self, images):
+    """Bits per chroma dimension of colour photos under the model (dropout off).
+
+    Each photo is resized whole to the model's size first, as the training data were.
+
+    Args:
+      images: uint8 ``[N, H, W, 3]``, colour.
+
+    Returns:
+      float32 tensor ``[N]``.
+    """
+    inputs = datasets.preprocess_batch(fullres.resize_batch(images, self.image_size),
+                                       self.model.config.downsample)
+    return objective.bits_per_dim(self.model, inputs, per_image=True)[0]
 
   def baseline(self, images):
     """The g^w baseline (pixel-wise MAP of the auxiliary head): uint8 ``[N, 1, H, W, 3]``."""

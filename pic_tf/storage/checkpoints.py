@@ -24,7 +24,7 @@ from pic_tf import overrides as overrides_lib
 from pic_tf.storage import convert
 from pic_tf.storage import workdir as workdir_lib
 
-Loaded = collections.namedtuple('Loaded', 'config model ema step')
+Loaded = collections.namedtuple('Loaded', 'config model ema step precision')
 # The small CIFAR-10 model shipped inside the package (BUILD.md, "The shipped demo model").
 DEMO_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           'assets', 'cifar10_demo')
@@ -34,7 +34,7 @@ def load_source(source, ema=True, log=None):
   """:func:`load` of a :class:`pic_tf.options.Source` (None path: the demo model).
 
   Returns:
-    ``Loaded(config, model, ema, step)``.
+    ``Loaded(config, model, ema, step, precision)``.
   """
   return load(source.path or DEMO_MODEL, source.config_name, source.overrides, ema=ema,
               precision=source.precision, log=log)
@@ -134,7 +134,8 @@ def load(path, config_name=None, overrides=(), ema=True, precision='float32', lo
     log: gets one warning line if bfloat16 is asked for where it is emulated.
 
   Returns:
-    ``Loaded(config, model, ema, step)``; ``step`` is None for an original checkpoint.
+    ``Loaded(config, model, ema, step, precision)``; ``step`` is None for an original
+    checkpoint, ``precision`` is the one the model computes in (``'auto'`` resolved).
 
   Raises:
     CheckpointError: a missing path, a workdir without a checkpoint, a checkpoint of
@@ -175,7 +176,7 @@ def load(path, config_name=None, overrides=(), ema=True, precision='float32', lo
     step = None
   if ema:
     averages.copy_to_variables()
-  return Loaded(config, model, averages, step)
+  return Loaded(config, model, averages, step, precision)
 
 
 def restore_model_and_ema(config, path, precision=None):

@@ -28,7 +28,8 @@ def test_save_and_load_raw_and_ema_weights(tmp_path):
     var.assign_add(tf.ones_like(var))
   # Now averages = raw, variables = raw + 1.
   workdir_lib.save_new_workdir(str(tmp_path), config, model, ema, step=7)
-  loaded_config, averaged, _, step = checkpoints.load(str(tmp_path))
+  loaded = checkpoints.load(str(tmp_path))
+  loaded_config, averaged, step = loaded.config, loaded.model, loaded.step
   assert loaded_config == config and step == 7
   by_name = {n: v for n, _, v in networks.named_variables(averaged)}
   for name, value in raw.items():
@@ -68,7 +69,8 @@ def test_inference_weights_are_half_the_size_and_load_like_a_workdir(tmp_path):
   workdir_lib.save_new_workdir(str(slim), config, model, step=5)
   size = lambda d: sum(f.stat().st_size for f in d.glob('ckpt-*'))
   assert size(slim) < 0.6 * size(full)
-  _, loaded, _, step = checkpoints.load(str(slim))   # EMA = the stored weights
+  slim_loaded = checkpoints.load(str(slim))   # EMA = the stored weights
+  loaded, step = slim_loaded.model, slim_loaded.step
   assert step == 5
   for a, b in zip(loaded.weights, model.weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -147,7 +147,8 @@ def test_convert_to_workdir_and_reload(tmp_path):
   prefix = _write_tf1_checkpoint(str(tmp_path / 'orig' / 'model.ckpt'), tensors)
   workdir = str(tmp_path / 'workdir')
   convert.convert_original(prefix, configs.tiny(), workdir)
-  config, model, _, _ = checkpoints.load(workdir)
+  loaded = checkpoints.load(workdir)
+  config, model = loaded.config, loaded.model
   assert config == configs.tiny()
   for name, var in convert.original_name_map(model).items():
     np.testing.assert_array_equal(var.numpy(), tensors[name])
