@@ -88,7 +88,7 @@ def output_names(files):
   return [os.path.relpath(a, root) for a in absolute]
 
 
-def _why(error, result_set):
+def _why(error):
   """One line for an input's failure; write failures name the result, not a temporary."""
   if isinstance(error, ImageError):
     return str(error).split(': ', 1)[-1]   # its message starts with the path
@@ -128,12 +128,14 @@ def colorize_files(colorizer, patterns, output_dir, sample_options=options_lib.S
   done = 0
   with results.ResultSet(output_dir) as result_set:
     for path, name in zip(files, output_names(files)):
+      written = []
       try:
-        grid_path = _colorize_file(colorizer, path, name, result_set, sample_options)
+        grid_path = _colorize_file(colorizer, path, name, result_set, sample_options, written)
       except (KeyboardInterrupt, SystemExit):
         raise
       except Exception as e:  # pylint: disable=broad-except
-        message = f'{path}: {_why(e, result_set)}'
+        result_set.discard(written)   # no partial results of a failed input
+        message = f'{path}: {_why(e)}'
         errors.append(message)
         log(f'error: {message}')
         continue
@@ -144,8 +146,9 @@ def colorize_files(colorizer, patterns, output_dir, sample_options=options_lib.S
   return errors
 
 
-def _colorize_file(colorizer, path, name, result_set, sample_options):
-  """Colourises one file into ``result_set``; returns the grid's final path."""
+def _colorize_file(colorizer, path, name, result_set, sample_options, written):
+  """Colourises one file into ``result_set``, listing in ``written`` the results it
+  writes; returns the grid's final path."""
   image, is_color = image_io.read_image(path)
   num_samples = sample_options.num_samples
   bar = progress_lib.Progress(colorizer.progress_steps(1, num_samples),
@@ -154,15 +157,17 @@ def _colorize_file(colorizer, path, name, result_set, sample_options):
   samples = np.asarray(colorizer.colorize(image[None], num_samples, sample_options.temperature,
                                           (sample_options.seed, 0), bar))[0]
   for k, sample in enumerate(samples):
-    _write(result_set, f'{name}_sample{k}.png', sample)
+    _write(result_set, f'{name}_sample{k}.png', sample, written)
   cells = [_gray_rgb(image)] + list(samples) + ([image] if is_color else [])
   return _write(result_set, f'{name}_grid.png',
-                image_io.grid([cells], max_cell_height=GRID_CELL_MAX))
+                image_io.grid([cells], max_cell_height=GRID_CELL_MAX), written)
 
 
-def _write(result_set, name, image):
-  """Writes result ``name``; a failure names the result, not its temporary. Returns its
-  final path."""
+def _write(result_set, name, image, written=None):
+  """Writes result ``name`` (appended to ``written``); a failure names the result, not its
+  temporary. Returns its final path."""
+  if written is not None:
+    written.append(name)
   try:
     image_io.write_png(result_set.path(name), image)
   except OSError as e:

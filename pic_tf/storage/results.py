@@ -91,6 +91,12 @@ class ResultSet:
     """Where result ``name`` will be once committed."""
     return os.path.join(self.output_dir, name)
 
+  def discard(self, names):
+    """Forgets results ``names`` staged so far (those of an input that failed)."""
+    for name in names:
+      fileutil.remove(os.path.join(self._stage, name))
+    self._staged = [n for n in self._staged if n not in set(names)]
+
   def commit(self):
     """Removes the earlier results, then moves this run's into place.
 

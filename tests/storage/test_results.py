@@ -50,3 +50,13 @@ def test_leaving_without_commit_leaves_the_folder_as_it_was(tmp_path):
       raise KeyboardInterrupt
   assert os.listdir(tmp_path) == ['a.png_grid.png']
   assert (tmp_path / 'a.png_grid.png').read_bytes() == b'old'
+
+
+def test_the_results_of_a_failed_input_are_discarded(tmp_path):
+  with results.ResultSet(str(tmp_path)) as result_set:
+    for name in ('good.png_grid.png', 'bad.png_sample0.png'):
+      with open(result_set.path(name), 'wb') as f:
+        f.write(b'new')
+    result_set.discard(['bad.png_sample0.png', 'bad.png_grid.png'])   # failed before its grid
+    result_set.commit()
+  assert os.listdir(tmp_path) == ['good.png_grid.png']
