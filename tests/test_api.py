@@ -68,6 +68,7 @@ def test_colorize_baseline_and_bpd_of_a_workdir(pic):
     pic.colorize(photo.astype(np.float32))
 
 
+@pytest.mark.slow   # an export; tests/test_export_lib.py checks exports by default
 def test_export_writes_a_servable_version(pic, tmp_path):
   path = pic.export(str(tmp_path / 'serving'))
   assert path.endswith(os.path.join('serving', '1'))

@@ -86,6 +86,7 @@ def test_same_seed_same_pictures_and_temperature(workdir, tmp_path):
   assert not np.array_equal(read('a'), read('c'))
 
 
+@pytest.mark.slow   # tests/test_reliability.py covers bad inputs by default
 def test_bad_inputs_are_reported_and_the_rest_is_processed(workdir, tmp_path):
   out = tmp_path / 'out'
   result = _colorize([f'--checkpoint={workdir}', f'--output_dir={out}', '--num_samples=1',
@@ -145,6 +146,7 @@ def test_real_imagenet_photos_at_full_size(workdir, tmp_path):
     assert Image.open(tmp_path / f'{stem}_sample0.png').size == Image.open(photo).size
 
 
+@pytest.mark.slow   # README's command, tested in tests/test_cli.py, writes a dataset grid by default
 def test_dataset_grid(workdir, tmp_path, tfds_dir):
   result = _colorize([f'--checkpoint={workdir}', '--dataset=cifar10', '--split=test',
                       '--num_images=3', '--num_samples=2', f'--data_dir={tfds_dir}',

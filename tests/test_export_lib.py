@@ -101,6 +101,7 @@ _FRESH_ENCODED = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow   # encodes and samples photos in the graph
 def test_encoded_photos_of_different_sizes_in_one_request(exported, tmp_path):
   """The bytes signature, as TF Serving clients call it, in a fresh process without
   pic_tf: two PNG photos of different sizes come back as PNGs of their own sizes, each
@@ -145,6 +146,7 @@ def test_version_directory_is_readable_by_a_serving_daemon(exported):
   assert exported['dir'].stat().st_mode & 0o777 == 0o777 & ~umask
 
 
+@pytest.mark.slow   # saved_model_cli processes
 def test_saved_model_cli_show_and_run(exported, tmp_path):
   cli = str(pathlib.Path(sys.executable).parent / 'saved_model_cli')
   show = subprocess.run([cli, 'show', '--all', '--dir', str(exported['dir'])],
@@ -247,6 +249,7 @@ def test_other_signatures(exported):
   np.testing.assert_array_equal(out, pipeline.Colorizer(exported['model']).baseline(gray)[:, 0])
 
 
+@pytest.mark.slow   # an XLA export
 def test_jit_export_carries_the_compiled_pixel_loop(exported, tmp_path):
   """``bin/export --jit``: the SavedModel holds the XLA-compiled pixel loop and serves
   what the in-process XLA sampler draws (the default export stays uncompiled)."""
@@ -263,6 +266,7 @@ def test_jit_export_carries_the_compiled_pixel_loop(exported, tmp_path):
   np.testing.assert_array_equal(served, expected)
 
 
+@pytest.mark.slow   # two export processes
 def test_second_export_is_version_2_and_original_checkpoints_export(exported, tmp_path):
   model, _ = _random_model(1)
   names = convert.original_name_map(model)
@@ -280,6 +284,7 @@ def test_second_export_is_version_2_and_original_checkpoints_export(exported, tm
   assert np.isfinite(bpd.numpy()).all()
 
 
+@pytest.mark.slow   # two processes; the fresh-process test above compares the SavedModel by default
 def test_bin_colorize_with_the_saved_model_matches_the_checkpoint(exported, tmp_path):
   result = subprocess.run([sys.executable, str(REPO / 'bin' / 'colorize'),
                            f'--saved_model={exported["dir"]}', f'--input={SCENE}',
@@ -295,6 +300,7 @@ def test_bin_colorize_with_the_saved_model_matches_the_checkpoint(exported, tmp_
                                   np.asarray(Image.open(tmp_path / 'ckpt' / name)))
 
 
+@pytest.mark.slow   # an export process
 def test_weights_format_is_a_loadable_half_size_workdir(exported, tmp_path):
   out = tmp_path / 'weights'
   result = subprocess.run([sys.executable, str(REPO / 'bin' / 'export'),

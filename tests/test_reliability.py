@@ -215,6 +215,7 @@ def test_a_full_disk_names_each_file_and_every_input_is_tried(tmp_path):
     assert [p.name for p in pathlib.Path(f'{full}/out').iterdir()] == []
 
 
+@pytest.mark.slow   # a real SIGINT; tests/test_cli.py checks the handler by default
 def test_ctrl_c_stops_with_one_line_status_130_and_nothing_half_written(tmp_path):
   photos = [_photo(tmp_path / f'{i:02d}.png', seed=i) for i in range(40)]
   out = tmp_path / 'out'

@@ -52,14 +52,16 @@ def _in_stripes(fn, image, channels, dtype):
   return tf.reshape(out, tf.stack([count * rows, width, channels]))[:height]
 
 
-def _small(images, chroma=None):
-  """True when, eagerly, the outputs (one per image, or one per sample of ``chroma``
-  ``[N, S, ...]``) are few pixels in all: one vectorised pass is then faster than loops
-  and as small in memory."""
-  if not tf.executing_eagerly():
-    return False
-  samples = 1 if chroma is None else int(chroma.shape[1])
-  return int(tf.size(images[..., 0])) * samples <= STRIPE_PIXELS
+def _vectorised_or_looped(images, samples, vectorised, looped):
+  """``vectorised()`` when the outputs (``samples`` per image of ``images``) are few pixels
+  in all, where one pass is faster than loops and as small in memory; else ``looped()``.
+  A Python choice when eager, a ``tf.cond`` in a graph (both give the same values)."""
+  pixels = (tf.cast(tf.size(images[..., 0]), tf.int64) *
+            tf.cast(tf.convert_to_tensor(samples), tf.int64))
+  small = pixels <= STRIPE_PIXELS
+  if tf.executing_eagerly():
+    return vectorised() if bool(small) else looped()
+  return tf.cond(small, vectorised, looped)
 
 
 def as_rgb(images):
@@ -73,10 +75,10 @@ def gray_from_images(images):
   """uint8 ``[N, H, W, 1 or 3]`` -> float32 L in [0, 100], ``[N, H, W, 1]``."""
   rgb = as_rgb(images)
   lum = lambda pixels: color.rgb_to_lab(pixels)[..., :1]
-  if _small(rgb):
-    return lum(rgb)
-  return _map(lambda image: _in_stripes(lum, image, 1, tf.float32), rgb,
-              tf.TensorSpec([None, None, 1], tf.float32))
+  return _vectorised_or_looped(
+      rgb, 1, lambda: lum(rgb),
+      lambda: _map(lambda image: _in_stripes(lum, image, 1, tf.float32), rgb,
+                   tf.TensorSpec([None, None, 1], tf.float32)))
 
 
 def gray_display(images):
@@ -123,7 +125,7 @@ def compose_full_resolution(images, chroma, rounding='truncate'):
     ab = tf.image.resize(samples, size, method='bilinear')
     return color.denormalize_lab(tf.concat([tf.zeros_like(ab[..., :1]), ab], -1))[..., 1:]
 
-  if _small(images, chroma):
+  def vectorised():
     n, s = tf.shape(chroma)[0], tf.shape(chroma)[1]
     ab = upsample(tf.reshape(chroma, tf.concat([[n * s], tf.shape(chroma)[2:]], 0)))
     ab = tf.reshape(ab, tf.concat([[n, s], size, [2]], 0))
@@ -135,4 +137,6 @@ def compose_full_resolution(images, chroma, rounding='truncate'):
         to_rgb, tf.concat([image_lum, upsample(sample[None])[0]], -1), 3, tf.uint8)
     return _map(one_sample, samples, tf.TensorSpec([None, None, 3], tf.uint8))
 
-  return _map(one_image, (lum, chroma), tf.TensorSpec([None, None, None, 3], tf.uint8))
+  return _vectorised_or_looped(
+      images, tf.shape(chroma)[1], vectorised,
+      lambda: _map(one_image, (lum, chroma), tf.TensorSpec([None, None, None, 3], tf.uint8)))

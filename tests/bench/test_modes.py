@@ -1,8 +1,11 @@
 """Benchmarks run end to end (tiny configs or a few steps; speeds are not asserted)."""
 
+import pytest
+
 from pic_tf.bench import modes
 
 
+@pytest.mark.slow   # builds and times two trainers
 def test_train_speed_prints_a_ratio_table():
   lines = []
   rows = modes.train_speed('tiny', batch_size=2, steps=3, warmup=1,

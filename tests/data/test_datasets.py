@@ -176,6 +176,7 @@ def test_train_order_is_a_function_of_seed_and_step(tmp_path):
   assert not np.array_equal(next(iter(other_seed))['canvas'], batches[0])
 
 
+@pytest.mark.slow   # reads the whole CIFAR-10 training split
 def test_epoch_is_a_permutation(tfds_dir):
   cfg = overrides_lib.apply(configs.cifar10(), ['train.flip=none', 'train.batch_size=1000'])
   ds, per_epoch = datasets.train_dataset(cfg, str(tfds_dir), download=False)

@@ -63,6 +63,7 @@ def test_forced_bfloat16_where_it_is_emulated_warns_once_with_the_cost(cpus):
   assert lines == [warning]
 
 
+@pytest.mark.slow   # three binaries; the warning itself is checked in process by default
 def test_forced_bfloat16_warns_in_colorize_eval_and_export(tmp_path, monkeypatch):
   """Not only bin/train: every binary that takes --precision warns where bfloat16 is
   emulated (the CPU check is stubbed), and records what it resolved 'auto' to."""

@@ -78,6 +78,7 @@ def test_sample_interface_matches_naive():
   np.testing.assert_array_equal(rows, fast)
 
 
+@pytest.mark.slow   # the paper configs: minutes; the tiny config checks the same code by default
 def test_cifar10_paper_config():
   model = networks.build_model(configs.cifar10().model)
   helpers.randomize(model, 2)
@@ -85,6 +86,7 @@ def test_cifar10_paper_config():
   assert _check(model, batch=2, rows=(13, 16)) >= 0.999    # bottom rows, from a given canvas
 
 
+@pytest.mark.slow   # the CIFAR-10 paper config above checks the same code by default
 def test_imagenet_paper_config():
   model = networks.build_model(configs.imagenet().model)
   helpers.randomize(model, 3)

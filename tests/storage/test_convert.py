@@ -157,6 +157,7 @@ def test_convert_to_workdir_and_reload(tmp_path):
   assert sorted(os.listdir(tmp_path)) == ['orig', 'workdir']   # no temporary left over
 
 
+@pytest.mark.slow   # the binary; the conversion is checked in process by default
 def test_bin_convert_original(reference, tmp_path):
   out = tmp_path / 'converted'
   cmd = [sys.executable, os.path.join(REPO, 'bin', 'convert_original'),
