@@ -1,12 +1,12 @@
 """A folder of result PNGs (``bin/colorize``), replaced as a set and never mixed.
 
-Results are ``<name>_sample<k>.png`` and ``<name>_grid.png`` (or ``_grid<page>.png``). A run writes its files
-into a hidden staging folder inside the output folder and moves them into place at
-the end, after removing the results of an earlier run (only with ``overwrite``; without
-it, a folder holding results is refused before any work). So the folder holds either
-the earlier run's results or this run's, never a mix, and an interrupted run leaves
-the earlier results as they were (its staging folder, named after its process, is
-removed by the next run).
+Results are ``<name>_sample<k>.png`` and ``<name>_grid.png`` (or ``_grid<page>.png``). A
+run writes its files into a hidden staging folder inside the output folder and moves
+them into place at the end, after removing the results of an earlier run (only with
+``overwrite``; without it, a folder holding results is refused before any work). So the
+folder holds either the earlier run's results or this run's, never a mix, and an
+interrupted run leaves the earlier results as they were (its staging folder, named
+after its process, is removed by the next run).
 """
 
 import os
