@@ -52,18 +52,18 @@ class SavedModelColorizer:
   def colorize(self, images, num_samples, temperature, seed, progress=None):
     """uint8 ``[N, H, W, C]`` -> uint8 ``[N, num_samples, H, W, 3]``, as
     :meth:`pic_tf.sampling.pipeline.Colorizer.colorize` (call ``c`` uses ``seed + (0, c)``)."""
-    outputs = {}
-    for call, (first, count, samples) in enumerate(
-        pipeline.plan_calls(len(images), num_samples, SAVED_MODEL_BATCH)):
+
+    def colorize_part(first, count, samples, call):
       out = self._colorize(images=tf.constant(images[first:first + count], tf.uint8),
                            num_samples=tf.constant(samples, tf.int32),
                            temperature=tf.constant(temperature, tf.float32),
                            seed=tf.constant([seed[0], seed[1] + call], tf.int64))
-      for i, image_out in enumerate(out['colorizations'].numpy()):
-        outputs.setdefault(first + i, []).append(image_out)
       if progress is not None:
         progress.update(1)
-    return np.stack([np.concatenate(outputs[i]) for i in range(len(images))])
+      return out['colorizations']
+
+    return pipeline.in_calls(colorize_part, len(images), num_samples,
+                             SAVED_MODEL_BATCH).numpy()
 
 
 def load_colorizer(source, sample_options=options_lib.SampleOptions(), log=None):

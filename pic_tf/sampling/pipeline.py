@@ -42,6 +42,16 @@ def plan_calls(num_images, num_samples, batch):
           for i in range(num_images) for k in range(0, num_samples, batch)]
 
 
+def in_calls(colorize_part, num_images, num_samples, batch):
+  """Runs ``colorize_part(first, count, samples, call)`` (uint8 ``[count, samples, H, W, 3]``)
+  over :func:`plan_calls` and joins the parts: uint8 ``[num_images, num_samples, H, W, 3]``."""
+  parts = {}
+  for call, (first, count, samples) in enumerate(plan_calls(num_images, num_samples, batch)):
+    for i, image_out in enumerate(tf.unstack(colorize_part(first, count, samples, call))):
+      parts.setdefault(first + i, []).append(image_out)
+  return tf.stack([tf.concat(parts[i], 0) for i in range(num_images)])
+
+
 class Colorizer:
   """Colourises uint8 photos with a PIC model.
 
@@ -100,16 +110,15 @@ class Colorizer:
       return fullres.compose_full_resolution(images, chroma)
     images = tf.convert_to_tensor(images)
     seed = tf.cast(seed, tf.int64)
-    rows = {}
-    for call, (first, count, samples) in enumerate(
-        plan_calls(int(images.shape[0]), int(num_samples), self.sample_batch)):
+
+    def colorize_part(first, count, samples, call):
       part = images[first:first + count]
       chroma = self.sampler.sample(fullres.model_gray(part, self.image_size), samples,
                                    temperature, seed + tf.constant([0, call], tf.int64),
                                    progress)
-      for i, image_out in enumerate(tf.unstack(fullres.compose_full_resolution(part, chroma))):
-        rows.setdefault(first + i, []).append(image_out)
-    return tf.stack([tf.concat(rows[i], 0) for i in range(int(images.shape[0]))])
+      return fullres.compose_full_resolution(part, chroma)
+
+    return in_calls(colorize_part, int(images.shape[0]), int(num_samples), self.sample_batch)
 
   def bits_per_dim(self, images):
     """Bits per chroma dimension of colour photos under the model (dropout off).
