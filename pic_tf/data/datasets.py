@@ -15,6 +15,7 @@ function of ``(seed, step)``, is applied to the full-resolution batch before
 downsampling, as the original.
 """
 
+import concurrent.futures
 import os
 import shutil
 import zlib
@@ -177,30 +178,17 @@ def _remove_new_entries(data_dir, before):
 def folder_files(path, split):
   """Sorted image files of a folder tree for ``split``, split deterministically.
 
-  A file belongs to the test split when the CRC32 of its path relative to ``path``
-  falls in the lowest ``FOLDER_TEST_PERCENT`` percent: adding photos never moves
-  existing ones between splits.
+  Every format bin/colorize reads counts (``image_io.EXTENSIONS``). A file belongs to
+  the test split when the CRC32 of its path relative to ``path`` falls in the lowest
+  ``FOLDER_TEST_PERCENT`` percent: adding photos never moves existing ones between
+  splits.
   """
   if not os.path.isdir(path):
     raise DatasetError(f'folder dataset {path} does not exist or is not a directory')
-  files, unreadable = [], []
-  for root, _, names in os.walk(path):
-    for name in names:
-      if name.lower().endswith(image_io.TF_EXTENSIONS):
-        files.append(os.path.join(root, name))
-      elif name.lower().endswith(image_io.EXTENSIONS):
-        unreadable.append(os.path.join(root, name))
-  if unreadable:
-    # Training reads with tf.data alone; leaving photos out silently would be worse.
-    shown = '\n  '.join(sorted(unreadable)[:10])
-    more = f'\n  ... and {len(unreadable) - 10} more' if len(unreadable) > 10 else ''
-    raise DatasetError(
-        f'{len(unreadable)} image(s) under {path} are in a format TensorFlow cannot decode '
-        f'(only {", ".join(image_io.TF_EXTENSIONS)}):\n  {shown}{more}\nConvert them to PNG '
-        'or JPEG (bin/colorize reads them as they are).')
-  files.sort()
+  files = sorted(os.path.join(root, name) for root, _, names in os.walk(path)
+                 for name in names if name.lower().endswith(image_io.EXTENSIONS))
   if not files:
-    raise DatasetError(f'no images ({", ".join(image_io.TF_EXTENSIONS)}) found under {path}')
+    raise DatasetError(f'no images ({", ".join(image_io.EXTENSIONS)}) found under {path}')
 
   def is_test(f):
     rel = os.path.relpath(f, path).encode('utf-8')
@@ -218,16 +206,30 @@ def _decode(path):
   return tf.ensure_shape(image, [None, None, 3])
 
 
+def _read_photo(path):
+  """A photo of a folder dataset, read as bin/colorize reads it (``image_io``)."""
+  image = tf.numpy_function(lambda p: image_io.read_image(p.decode('utf-8'))[0], [path],
+                            tf.uint8, stateful=False)
+  return tf.ensure_shape(image, [None, None, 3])
+
+
 def check_images(files):
-  """Raises DatasetError naming every file that TensorFlow cannot decode."""
-  ds = tf.data.Dataset.from_tensor_slices(files)
-  ds = ds.map(lambda p: (p, tf.shape(_decode(p))[0]), num_parallel_calls=tf.data.AUTOTUNE)
-  ds = ds.ignore_errors()
-  good = {p.numpy().decode('utf-8') for p, _ in ds}
-  bad = [f for f in files if f not in good]
+  """Raises DatasetError naming every file that cannot be read, and why.
+
+  The files are read once, on a few threads (Pillow decodes without the GIL).
+  """
+  def problem(path):
+    try:
+      image_io.read_image(path)
+    except errors.ImageError as e:
+      return str(e)
+    return None
+
+  with concurrent.futures.ThreadPoolExecutor(max(os.cpu_count() or 1, 1)) as pool:
+    bad = [p for p in pool.map(problem, files) if p]
   if bad:
     shown = '\n  '.join(bad[:10]) + (f'\n  ... and {len(bad) - 10} more' if len(bad) > 10 else '')
-    raise DatasetError(f'{len(bad)} of {len(files)} images cannot be decoded:\n  {shown}\n'
+    raise DatasetError(f'{len(bad)} of {len(files)} images cannot be read:\n  {shown}\n'
                        'Remove or repair them.')
 
 
@@ -253,7 +255,7 @@ def load_images(dataset, split, image_size, data_dir=None, download=True):
   if dataset.startswith('folder:'):
     files = folder_files(dataset[len('folder:'):], split)
     check_images(files)
-    ds = tf.data.Dataset.from_tensor_slices(files).map(_decode,
+    ds = tf.data.Dataset.from_tensor_slices(files).map(_read_photo,
                                                         num_parallel_calls=tf.data.AUTOTUNE)
     count = len(files)
   elif dataset in BUNDLED:

@@ -2,8 +2,9 @@
 
 Reading accepts what photos come as: JPEG (also CMYK, and EXIF-rotated: the pixels
 are turned upright), PNG in any mode (grayscale, 16-bit, palette, with alpha), BMP,
-GIF (first frame), TIFF, WebP. The model and SavedModel paths do not use this
-module; they stay pure TensorFlow.
+GIF (first frame), TIFF, WebP. bin/colorize and training on a folder read photos
+through :func:`read_image` alike; the model and SavedModel paths do not use this
+module, they stay pure TensorFlow.
 """
 
 import glob
@@ -19,10 +20,8 @@ from PIL import UnidentifiedImageError
 from pic_tf.errors import ImageError
 from pic_tf.storage import fileutil
 
-# What read_image reads (Pillow), and the subset tf.io.decode_image reads, which is
-# all that training on a folder (pure tf.data) can use: TIFF has no TensorFlow decoder.
+# What read_image reads: the photos of a folder, for colourising and for training.
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp')
-TF_EXTENSIONS = tuple(e for e in EXTENSIONS if e not in ('.tif', '.tiff'))
 # Larger images are refused before they are decoded (a header can claim 10^10 pixels):
 # Pillow's own decompression-bomb limit, ~90 megapixels, made an error.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS

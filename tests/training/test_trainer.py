@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from pic_tf.bench import parity
 from pic_tf import configs
@@ -166,9 +167,36 @@ def test_unreadable_images_in_folder_fail_before_training(tmp_path):
       open(path, 'wb').write(data_bytes[:40])
   result = _run(['train', '--config=tiny', f'--dataset=folder:{photos}',
                  f'--workdir={tmp_path}/run', '--num_steps=2'], check=False)
-  assert result.returncode == 1 and 'cannot be decoded' in result.stderr
+  assert result.returncode == 1 and 'cannot be read' in result.stderr
   assert '000.png' in result.stderr or '004.png' in result.stderr
   assert not glob.glob(f'{tmp_path}/run/ckpt-*')
+
+
+@pytest.mark.slow   # a training and a colourising process
+def test_a_folder_of_png_jpeg_tiff_and_webp_photos_trains_and_colourises(tmp_path):
+  folder = tmp_path / 'photos'
+  _photos(str(tmp_path / 'png'), 24)
+  folder.mkdir()
+  for i, name in enumerate(sorted(os.listdir(tmp_path / 'png'))):
+    photo = Image.open(tmp_path / 'png' / name)
+    if i % 3 == 1:
+      photo = photo.resize((20, 12))   # sizes differ too: training resizes each
+    photo.save(folder / f'{i:03d}.{("png", "jpg", "tiff", "webp")[i % 4]}')
+  workdir = str(tmp_path / 'run')
+  result = _run(['train', '--config=tiny', f'--dataset=folder:{folder}', f'--workdir={workdir}',
+                 '--num_steps=3', '--batch_size=4', '--set=train.checkpoint_every=3',
+                 '--set=train.log_every=1', '--set=train.eval_examples=2'])
+  print(result.stdout[-600:])
+  assert json.loads(open(f'{workdir}/train_results.json').read())['step'] == 3
+  out = tmp_path / 'out'
+  result = _run(['colorize', f'--checkpoint={workdir}', f'--input={folder}',
+                 f'--output_dir={out}', '--num_samples=2'])
+  for name in os.listdir(folder):
+    grid = np.asarray(Image.open(out / f'{name}_grid.png'))
+    sample = np.asarray(Image.open(out / f'{name}_sample1.png'))
+    assert sample.shape == np.asarray(Image.open(folder / name).convert('RGB')).shape
+    assert grid.shape[0] == sample.shape[0]
+  print(sorted(os.listdir(out))[:8])
 
 
 @pytest.mark.slow   # a training process to its divergence
