@@ -6,7 +6,9 @@ The modes that compare training with the original are in
 :mod:`pic_tf.bench.sampling_speed`; :func:`run` dispatches every mode.
 """
 
+import contextlib
 import dataclasses
+import logging
 import tempfile
 import time
 from typing import Optional
@@ -42,8 +44,8 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
                 log=print):
   """Training images/s of a paper config for precision x XLA x determinism variants.
 
-  Every variant builds its own trainer and runs ``warmup`` untimed steps (tracing,
-  compilation); then ``steps`` rounds time one step of each variant in turn, so that a
+  Every variant builds its own trainer; ``warmup`` untimed rounds (tracing,
+  compilation) and then ``steps`` timed rounds run one step of each variant in turn, so that a
   drift of the machine's speed hits all variants alike, and each variant's figure is
   its median step. All on one fixed random batch. The last two default variants are the
   non-deterministic ones (``train.deterministic=false``: TensorFlow's graph optimiser
@@ -59,7 +61,7 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
   """
   base = overrides_lib.apply(configs.get_config(config_name), [f'train.batch_size={batch_size}'])
   inputs = _random_inputs(base, batch_size)
-  log(f'training speed, {config_name} paper config, batch {batch_size}, {steps} timed steps '
+  log(f'training speed, config {config_name}, batch {batch_size}, {steps} timed steps '
       f'per variant (interleaved) after {warmup} warm-up steps')
   trainers = []
   for precision, jit, deterministic in variants:
@@ -67,15 +69,16 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
                                      f'train.deterministic={deterministic}'])
     trainer = trainer_lib.Trainer(config, jit=jit)
     trainer.initialize()
-    for _ in range(warmup):
-      float(trainer.train_step(inputs)[0])
     trainers.append(trainer)
   times = [[] for _ in variants]
-  for _ in range(steps):
+  # Warm-up rounds interleave like the timed ones: a step that follows another variant's
+  # determinism setting traces anew the first time, and is then cached.
+  for round_ in range(warmup + steps):
     for trainer, variant_times in zip(trainers, times):
       start = time.perf_counter()
       float(trainer.train_step(inputs)[0])
-      variant_times.append(time.perf_counter() - start)
+      if round_ >= warmup:
+        variant_times.append(time.perf_counter() - start)
   rows = []
   for (precision, jit, deterministic), step_seconds in zip(variants, times):
     seconds = float(np.median(step_seconds))
@@ -144,6 +147,28 @@ class Options:
   ema_order: Optional[str] = None
 
 
+class _NoRetracingNotice(logging.Filter):
+  """Drops TensorFlow's "triggered tf.function retracing" warning.
+
+  Benchmarks build one model per variant, and each traces its steps once; TensorFlow
+  counts traces of a method over all its instances and calls that excessive retracing,
+  in the middle of the tables.
+  """
+
+  def filter(self, record):
+    return 'triggered tf.function retracing' not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _without_retracing_notices():
+  logger, notice = logging.getLogger('tensorflow'), _NoRetracingNotice()
+  logger.addFilter(notice)
+  try:
+    yield
+  finally:
+    logger.removeFilter(notice)
+
+
 def run(mode, options=Options(), log=print):
   """Runs one mode of ``bin/benchmark`` (:data:`MODES`) after a line describing the machine.
 
@@ -151,8 +176,15 @@ def run(mode, options=Options(), log=print):
     The mode's results (written to ``options.output_json`` too, if given; the ensemble
     mode keeps its runs there itself).
   """
-  o = options
   log(f'machine: {machine.machine_description()}')
+  with _without_retracing_notices():
+    results = _run_mode(mode, options, log)
+  if options.output_json and mode != 'training_parity_ensemble':
+    fileutil.write_json(results, options.output_json)
+  return results
+
+
+def _run_mode(mode, o, log):
   if mode == 'train_speed':
     results = train_speed(batch_size=o.batch_size, steps=o.steps or 10, log=log)
   elif mode == 'sample_speed':
@@ -167,11 +199,9 @@ def run(mode, options=Options(), log=print):
     results = parity_runs.training_parity(o.reference_dir, o.data_dir, o.steps, o.perturb_seed,
                                           ema_order=o.ema_order, log=log)
   elif mode == 'training_parity_ensemble':
-    return parity_runs.training_parity_ensemble(
+    results = parity_runs.training_parity_ensemble(
         o.reference_dir, o.data_dir, runs=o.runs, first_seed=o.first_seed,
         output_json=o.output_json, steps=o.steps, ema_order=o.ema_order, log=log)
   else:
     raise ConfigError(f'unknown benchmark mode {mode!r}; choose one of {sorted(MODES)}')
-  if o.output_json:
-    fileutil.write_json(results, o.output_json)
   return results
