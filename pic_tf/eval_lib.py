@@ -86,7 +86,7 @@ def format_table(results):
 
 
 def sample_metrics(model, images, sample_options=options_lib.SampleOptions(num_samples=2),
-                   batch_images=16, progress=None):
+                   batch_images=16, progress_label=None):
   """Saturation, colourfulness and diversity of PIC samples, the g^w baseline and the truth.
 
   Args:
@@ -95,15 +95,21 @@ def sample_metrics(model, images, sample_options=options_lib.SampleOptions(num_s
     sample_options: a :class:`pic_tf.options.SampleOptions` (``num_samples`` per image:
       diversity needs >= 2).
     batch_images: images sampled together.
-    progress: optional Progress counting chroma rows.
+    progress_label: if given, a progress bar with this label counts the chroma rows
+      of every sampler call.
 
   Returns:
     ``{'pic': {...}, 'gw_baseline': {...}, 'ground_truth': {...}}`` of
     :func:`pic_tf.sampling.metrics.summarize` results.
   """
   colorizer = pipeline.Colorizer(model, sample_options.sampler, sample_options.jit)
+  chunks = range(0, len(images), batch_images)
+  progress = progress_label and progress_lib.Progress(
+      sum(colorizer.progress_steps(len(images[start:start + batch_images]),
+                                   sample_options.num_samples) for start in chunks),
+      progress_label, 'row')
   pic, gw = [], []
-  for start in range(0, len(images), batch_images):
+  for start in chunks:
     chunk = images[start:start + batch_images]
     pic.append(colorizer.colorize(chunk, sample_options.num_samples, sample_options.temperature,
                                   (sample_options.seed, start), progress).numpy())
@@ -139,10 +145,7 @@ def run_sample_metrics(source, selection, sample_options=options_lib.SampleOptio
   log(f'sampling {sample_options.num_samples} colourisation(s) of {len(images)} of {count} '
       f'{config.dataset} test images (step {step}, EMA weights, temperature '
       f'{sample_options.temperature})')
-  batch_images = 16
-  bar = progress_lib.Progress(config.model.chroma_size * -(-len(images) // batch_images),
-                              'sampling', 'row')
-  results = sample_metrics(model, images, sample_options, batch_images, bar)
+  results = sample_metrics(model, images, sample_options, progress_label='sampling')
   results.update(checkpoint=os.path.abspath(checkpoint), step=step, num_images=len(images),
                  samples_per_image=sample_options.num_samples,
                  temperature=sample_options.temperature, dataset=config.dataset,
