@@ -201,13 +201,8 @@ def folder_files(path, split):
   return chosen
 
 
-def _decode(path):
-  image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-  return tf.ensure_shape(image, [None, None, 3])
-
-
 def _read_photo(path):
-  """A photo of a folder dataset, read as bin/colorize reads it (``image_io``)."""
+  """An image file of a dataset, read as bin/colorize reads it (``image_io``)."""
   image = tf.numpy_function(lambda p: image_io.read_image(p.decode('utf-8'))[0], [path],
                             tf.uint8, stateful=False)
   return tf.ensure_shape(image, [None, None, 3])
@@ -225,7 +220,7 @@ def check_images(files):
       return str(e)
     return None
 
-  with concurrent.futures.ThreadPoolExecutor(max(os.cpu_count() or 1, 1)) as pool:
+  with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
     bad = [p for p in pool.map(problem, files) if p]
   if bad:
     shown = '\n  '.join(bad[:10]) + (f'\n  ... and {len(bad) - 10} more' if len(bad) > 10 else '')
@@ -265,7 +260,7 @@ def load_images(dataset, split, image_size, data_dir=None, download=True):
                          'for the train split')
     files = sorted(os.path.join(BUNDLED[dataset], f) for f in os.listdir(BUNDLED[dataset])
                    if f.endswith('.png'))
-    ds = tf.data.Dataset.from_tensor_slices(files).map(_decode)
+    ds = tf.data.Dataset.from_tensor_slices(files).map(_read_photo)
     count = len(files)
   elif dataset in SPLITS:
     ds, count = _tfds_split(dataset, SPLITS[dataset][split], data_dir, download)

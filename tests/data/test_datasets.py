@@ -92,7 +92,7 @@ def test_folder_errors(tmp_path):
 
 
 def test_every_format_bin_colorize_reads_is_a_training_photo(tmp_path):
-  """PNG, JPEG, TIFF, WebP, BMP and GIF photos train side by side, read as bin/colorize reads."""
+  """PNG, JPEG, TIFF, WebP and BMP photos train side by side, read as bin/colorize reads."""
   folder = tmp_path / 'mixed'
   (folder / 'sub').mkdir(parents=True)
   rng = np.random.default_rng(3)
