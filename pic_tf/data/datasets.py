@@ -185,8 +185,7 @@ def folder_files(path, split):
   """
   if not os.path.isdir(path):
     raise DatasetError(f'folder dataset {path} does not exist or is not a directory')
-  files = sorted(os.path.join(root, name) for root, _, names in os.walk(path)
-                 for name in names if name.lower().endswith(image_io.EXTENSIONS))
+  files = image_io.images_under(path)
   if not files:
     raise DatasetError(f'no images ({", ".join(image_io.EXTENSIONS)}) found under {path}')
 
@@ -211,7 +210,8 @@ def _read_photo(path):
 def check_images(files):
   """Raises DatasetError naming every file that cannot be read, and why.
 
-  The files are read once, on a few threads (Pillow decodes without the GIL).
+  Every file is decoded here, before training starts, on a few threads (Pillow decodes
+  without the GIL): a damaged photo must not stop a run hours in.
   """
   def problem(path):
     try:

@@ -113,6 +113,12 @@ def _to_rgb(im):
   return np.asarray(im, dtype=np.uint8).copy()
 
 
+def images_under(folder):
+  """The image files (:data:`EXTENSIONS`) under ``folder``, recursively, sorted."""
+  return sorted(os.path.join(root, name) for root, _, names in os.walk(folder)
+                for name in names if name.lower().endswith(EXTENSIONS))
+
+
 def expand_inputs(patterns):
   """Files named by ``patterns``: paths, globs, or folders (searched recursively).
 
@@ -123,8 +129,7 @@ def expand_inputs(patterns):
   files, problems = [], []
   for pattern in patterns:
     if os.path.isdir(pattern):
-      found = sorted(os.path.join(root, name) for root, _, names in os.walk(pattern)
-                     for name in names if name.lower().endswith(EXTENSIONS))
+      found = images_under(pattern)
       if not found:
         problems.append(f'{pattern}: folder holds no images ({", ".join(EXTENSIONS)})')
     elif any(ch in pattern for ch in '*?['):

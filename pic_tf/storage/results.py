@@ -93,9 +93,10 @@ class ResultSet:
 
   def discard(self, names):
     """Forgets results ``names`` staged so far (those of an input that failed)."""
-    for name in names:
+    gone = set(names)
+    for name in gone:
       fileutil.remove(os.path.join(self._stage, name))
-    self._staged = [n for n in self._staged if n not in set(names)]
+    self._staged = [n for n in self._staged if n not in gone]
 
   def commit(self):
     """Removes the earlier results, then moves this run's into place.
@@ -107,8 +108,6 @@ class ResultSet:
       os.remove(old)
     for name in self._staged:
       staged, final = os.path.join(self._stage, name), self.final_path(name)
-      if not os.path.exists(staged):
-        continue   # its input failed after the path was asked for
       os.makedirs(os.path.dirname(final), exist_ok=True)
       os.replace(staged, final)
     self._staged = []
