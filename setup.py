@@ -4,25 +4,10 @@ Install for CPU:  pip install -e '.[test]'
 Install for GPU:  pip install -e '.[gpu,test]'
 """
 
-import os
-import shutil
-
 import setuptools
-from setuptools.command.build_py import build_py
 
-from pic_tf.console import BINARIES   # bin/'s scripts, run by pic-tf-<name>
-
-
-class BuildPy(build_py):
-  """Also copies bin/'s scripts into the package (pic_tf/_bin/bin/) for the console scripts."""
-
-  def run(self):
-    super().run()
-    target = os.path.join(self.build_lib, 'pic_tf', '_bin', 'bin')
-    os.makedirs(target, exist_ok=True)
-    for name in BINARIES:
-      shutil.copy(os.path.join('bin', name), target)
-
+# The programs (pic_tf/cli/<name>.py), on PATH as pic-tf-<name>.
+PROGRAMS = ('train', 'eval', 'colorize', 'export', 'convert_original', 'benchmark')
 
 setuptools.setup(
     name='pic_tf',
@@ -44,9 +29,8 @@ setuptools.setup(
     include_package_data=True,
     package_data={'pic_tf': ['assets/*/*', 'LICENSE']},
     python_requires='>=3.9',
-    cmdclass={'build_py': BuildPy},
     entry_points={'console_scripts': [
-        f'pic-tf-{name.replace("_", "-")}=pic_tf.console:{name}' for name in BINARIES]},
+        f'pic-tf-{name.replace("_", "-")}=pic_tf.cli.{name}:run' for name in PROGRAMS]},
     install_requires=[
         'tensorflow>=2.16',          # with Keras 3
         'keras>=3.0',

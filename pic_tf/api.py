@@ -5,7 +5,7 @@
   samples = pic.colorize(images, num_samples=4, seed=0)   # uint8 [N, 4, H, W, 3]
 
 It is what the binaries do, without the files around it: the same loading
-(:func:`pic_tf.storage.checkpoints.load`, EMA weights), the same colourise pipeline
+(:func:`pic_tf.storage.loading.load`, EMA weights), the same colourise pipeline
 (:class:`pic_tf.sampling.pipeline.Colorizer`) and the same SavedModel export.
 """
 
@@ -14,8 +14,10 @@ import tensorflow as tf
 
 from pic_tf.data import datasets
 from pic_tf import export_lib
+from pic_tf import sampling
 from pic_tf.sampling import pipeline
-from pic_tf.storage import checkpoints
+from pic_tf.storage import loading
+from pic_tf.storage import Source
 
 
 class PIC:
@@ -31,7 +33,7 @@ class PIC:
     step: the training step of the weights (None for an original checkpoint).
   """
 
-  def __init__(self, loaded, sampler='cached', jit=False):
+  def __init__(self, loaded, sampler=sampling.DEFAULT_SAMPLER, jit=False):
     self.config, self.model, self.step = loaded.config, loaded.model, loaded.step
     self._colorizer = pipeline.Colorizer(self.model, sampler, jit)
 
@@ -87,13 +89,13 @@ def _as_batch(images):
   return tf.constant(images[None] if single else images), single
 
 
-def load(path='demo', config=None, overrides=(), precision='float32', sampler='cached',
-         jit=False):
+def load(path='demo', config=None, overrides=(), precision='float32',
+         sampler=sampling.DEFAULT_SAMPLER, jit=False):
   """Loads a model for colourisation, scoring and export.
 
   Args:
-    path: ``'demo'`` (the small CIFAR-10 model shipped with pic_tf), a workdir of
-      ``bin/train`` or ``bin/convert_original`` (its newest checkpoint), one of its
+    path: ``'demo'`` (the small CIFAR-10 model shipped with pic_tf), a pic_tf
+      workdir (its newest checkpoint), one of its
       checkpoints, or a checkpoint of the original code (with ``config``).
     config: for an original checkpoint: ``'cifar10'`` or ``'imagenet'``.
     overrides: ``section.field=value`` strings for an original checkpoint's config.
@@ -104,8 +106,8 @@ def load(path='demo', config=None, overrides=(), precision='float32', sampler='c
   Returns:
     A :class:`PIC`.
   """
-  path = checkpoints.DEMO_MODEL if path == 'demo' else path
-  loaded = checkpoints.load(path, config, overrides, precision=precision)
+  source = Source(None if path == 'demo' else path, config, tuple(overrides), precision)
+  loaded = loading.load(source)
   return PIC(loaded, sampler, jit)
 
 

@@ -12,23 +12,25 @@ import sys
 import numpy as np
 import tensorflow as tf
 
+from pic_tf import data
 from pic_tf.data import datasets
 from pic_tf.data import image_io
 from pic_tf import errors as errors_lib
 from pic_tf.errors import ImageError
 from pic_tf import export_lib
-from pic_tf import options as options_lib
 from pic_tf import progress as progress_lib
 from pic_tf.sampling import fullres
+from pic_tf.sampling import SampleOptions
 from pic_tf.sampling import pipeline
-from pic_tf.storage import checkpoints
+from pic_tf.storage import fileutil
+from pic_tf.storage import loading
+from pic_tf.storage import Source
 from pic_tf.storage import results
 
 GRID_CELL_MIN = 128    # dataset grids upscale small images to at least this height
 GRID_CELL_MAX = 512    # photo grids downscale taller cells
 GRID_ROWS = 64         # dataset images per grid PNG
 SAVED_MODEL_BATCH = 64   # (image, sample) pairs per SavedModel call (its max_samples default)
-NATIVE_SIZE = {'cifar10': 32, 'cifar10_bundled': 32, 'imagenet2012': 128}   # for SavedModels
 
 
 class SavedModelColorizer:
@@ -66,10 +68,10 @@ class SavedModelColorizer:
                              SAVED_MODEL_BATCH).numpy()
 
 
-def load_colorizer(source, sample_options=options_lib.SampleOptions(), log=None):
+def load_colorizer(source, sample_options=SampleOptions(), log=None):
   """A :class:`pic_tf.sampling.pipeline.Colorizer` with the EMA weights of ``source``
-  (a :class:`pic_tf.options.Source`), with ``sample_options``' sampler and jit."""
-  model = checkpoints.load_source(source, log=log).model
+  (a :class:`pic_tf.storage.Source`), with ``sample_options``' sampler and jit."""
+  model = loading.load(source, log=log).model
   return pipeline.Colorizer(model, sample_options.sampler, sample_options.jit)
 
 
@@ -98,7 +100,7 @@ def _why(error):
   return text or f'{type(error).__name__}: {errors_lib.first_line(error)[:300]}'
 
 
-def colorize_files(colorizer, patterns, output_dir, sample_options=options_lib.SampleOptions(),
+def colorize_files(colorizer, patterns, output_dir, sample_options=SampleOptions(),
                    log=print):
   """Colourises every image named by ``patterns`` and writes PNGs to ``output_dir``.
 
@@ -114,7 +116,7 @@ def colorize_files(colorizer, patterns, output_dir, sample_options=options_lib.S
     patterns: files, globs or folders (earlier results inside ``output_dir`` are skipped).
     output_dir: where ``<name>_sample<k>.png`` and ``<name>_grid.png`` go (``<name>``:
       :func:`output_names`).
-    sample_options: a :class:`pic_tf.options.SampleOptions` (samples per input,
+    sample_options: a :class:`pic_tf.sampling.SampleOptions` (samples per input,
       temperature, seed: with the same seed an input gets the same colourisations).
     log: where messages go.
 
@@ -169,14 +171,14 @@ def _write(result_set, name, image, written=None):
   if written is not None:
     written.append(name)
   try:
-    image_io.write_png(result_set.path(name), image)
+    fileutil.write_bytes(image_io.encode_png(image), result_set.path(name))
   except OSError as e:
     e.filename = result_set.final_path(name)
     raise
   return result_set.final_path(name)
 
 
-def colorize_dataset(colorizer, selection, output_dir, sample_options=options_lib.SampleOptions(),
+def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOptions(),
                      log=print):
   """Colourises the first images of a dataset split into grid PNGs.
 
@@ -187,16 +189,17 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=options_li
 
   Args:
     colorizer: as :func:`colorize_files`.
-    selection: a :class:`pic_tf.options.Selection` (its ``dataset`` is required).
+    selection: a :class:`pic_tf.data.Selection` (its ``dataset`` is required).
     output_dir: where the PNGs go.
-    sample_options: a :class:`pic_tf.options.SampleOptions`.
+    sample_options: a :class:`pic_tf.sampling.SampleOptions`.
     log: where messages go.
 
   Returns:
     The first grid's path.
   """
   dataset, split = selection.dataset, selection.split
-  size = colorizer.image_size or NATIVE_SIZE.get(dataset, 128)
+  known = data.DATASETS.get(dataset)
+  size = colorizer.image_size or (known.image_size if known else 128)
   images, count = datasets.load_images(dataset, split, size, selection.data_dir,
                                        selection.download)
   images = next(iter(images.batch(selection.num_images or count))).numpy()
@@ -230,17 +233,17 @@ def stderr_log(message):
 
 
 def run(output_dir, *, source=None, saved_model=None, inputs=(), selection=None,
-        sample_options=options_lib.SampleOptions(), overwrite=False, log=stderr_log):
+        sample_options=SampleOptions(), overwrite=False, log=stderr_log):
   """``bin/colorize``: colourises ``inputs`` (files, globs, folders) or a dataset's images.
 
   Args:
     output_dir: where the PNGs go.
-    source: the model, a :class:`pic_tf.options.Source` (default: the demo
+    source: the model, a :class:`pic_tf.storage.Source` (default: the demo
       model shipped with the package).
     saved_model: a ``bin/export`` directory to sample with instead of ``source``.
     inputs: files, globs or folders.
-    selection: a :class:`pic_tf.options.Selection` to colourise instead of ``inputs``.
-    sample_options: a :class:`pic_tf.options.SampleOptions`.
+    selection: a :class:`pic_tf.data.Selection` to colourise instead of ``inputs``.
+    sample_options: a :class:`pic_tf.sampling.SampleOptions`.
     overwrite: replace the results of an earlier run in ``output_dir`` (without it, such
       a folder is refused before the model loads).
     log: where messages go.
@@ -252,9 +255,9 @@ def run(output_dir, *, source=None, saved_model=None, inputs=(), selection=None,
   if saved_model:
     colorizer = SavedModelColorizer(saved_model)
   else:
-    source = source or options_lib.Source()
+    source = source or Source()
     if source.path is None:
-      log(f'using the demo model shipped with pic_tf ({checkpoints.DEMO_MODEL}; see BUILD.md)')
+      log(f'using the demo model shipped with pic_tf ({loading.DEMO_MODEL}; see BUILD.md)')
     colorizer = load_colorizer(source, sample_options, log)
   if selection is not None:
     colorize_dataset(colorizer, selection, output_dir, sample_options)

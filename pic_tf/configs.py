@@ -11,23 +11,13 @@ import dataclasses
 import math
 from typing import Tuple
 
+from pic_tf import data
 from pic_tf.errors import ConfigError
-
-# The embedding network g^w is a sequence of stages, each ``(kind, a, b)``:
-#   ('conv', width, stride)      3x3 weight-normalised conv
-#   ('res', count, dilation)     ``count`` gated residual blocks (first conv dilated)
-# Layer names follow the original: the first conv is ``conv_leak``, later convs
-# ``downscale_leak_<k>``, residual blocks ``down_leak_<n>`` numbered from 1.
-Stage = Tuple[str, int, int]
-
-# Paper Table 1 (left).
-CIFAR10_EMBEDDING: Tuple[Stage, ...] = (
-    ('conv', 32, 1), ('res', 2, 1),
-    ('conv', 64, 2), ('res', 2, 1),
-    ('conv', 128, 1), ('res', 2, 1),
-    ('conv', 256, 1), ('res', 3, 2),
-    ('conv', 256, 1),
-)
+from pic_tf.model import precision as precision_lib
+from pic_tf.model.config import check_range
+from pic_tf.model.config import check_types
+from pic_tf.model.config import ModelConfig
+from pic_tf.model.config import Stage
 
 # Paper Table 1 (right); the last conv has 160 channels, not 512, as in the
 # original code (its own comment calls this a minor bug; the released model has it).
@@ -58,121 +48,10 @@ TINY_EMBEDDING: Tuple[Stage, ...] = (
     ('conv', 80, 1),
 )
 
-# Published test bpd (paper Sections 4.1 and 4.2), by dataset.
-PAPER_BPD = {'cifar10': 2.72, 'imagenet2012': 2.51}
-
 # Seeds of training go to numpy as well as TensorFlow: numpy takes [0, 2**32).
 MAX_TRAIN_SEED = 2**32 - 1
 
 
-def _check_types(obj, section):
-  """Raises ConfigError unless every field holds a value of its declared type.
-
-  A hand-edited ``config.json`` or a JSON float where an int belongs is refused here,
-  before any model is built; floats must be finite.
-  """
-  for field in dataclasses.fields(obj):
-    value = getattr(obj, field.name)
-    kind = field.type if isinstance(field.type, type) else None
-    where = f'{section}.{field.name}' if section else field.name
-    if kind is bool:
-      ok = isinstance(value, bool)
-    elif kind is int:
-      ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind is float:
-      ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and
-            math.isfinite(value))
-    elif kind is str:
-      ok = isinstance(value, str)
-    else:
-      continue
-    if not ok:
-      raise ConfigError(f'{where} must be a{"" if kind is not int else "n"} '
-                        f'{"finite " if kind is float else ""}{kind.__name__}, got {value!r}')
-
-
-def _check_range(where, value, low, high, low_open=False, high_open=False, why=''):
-  """Raises ConfigError unless ``low <(=) value <(=) high``."""
-  if (value < low or value > high or (low_open and value == low) or
-      (high_open and value == high)):
-    interval = f'{"(" if low_open else "["}{low}, {high}{")" if high_open else "]"}'
-    raise ConfigError(f'{where} must be in {interval}{why}, got {value!r}')
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig:
-  """The network. Defaults are the paper's CIFAR-10 model.
-
-  Attributes:
-    image_size: side of the square input the model runs on (32 CIFAR, 128 ImageNet).
-    downsample: chroma subsampling factor (2 CIFAR, 4 ImageNet); the embedding's
-      strides must multiply to it.
-    embedding: stages of g^w (see ``Stage``).
-    nr_channels: width of every PixelCNN++ convolution (160 in the paper).
-    nr_resnet: gated residual blocks per PixelCNN++ stream (4 in the paper).
-    nr_logistic_mix: logistic mixture components (10).
-    dropout: dropout rate of every gated residual block during training.
-  """
-  image_size: int = 32
-  downsample: int = 2
-  embedding: Tuple[Stage, ...] = CIFAR10_EMBEDDING
-  nr_channels: int = 160
-  nr_resnet: int = 4
-  nr_logistic_mix: int = 10
-  dropout: float = 0.5
-
-  def __post_init__(self):
-    # JSON gives lists; keep the config hashable and comparable.
-    if not isinstance(self.embedding, (list, tuple)):
-      raise ConfigError(f'model.embedding must be a list of stages, got {self.embedding!r}')
-    object.__setattr__(self, 'embedding', tuple(
-        tuple(s) if isinstance(s, (list, tuple)) else (s,) for s in self.embedding))
-    self.validate()
-
-  @property
-  def num_outputs(self):
-    """Mixture parameters per chroma pixel: 8 per component (80 for 10)."""
-    return 8 * self.nr_logistic_mix
-
-  @property
-  def chroma_size(self):
-    """Side of the chroma grid the PixelCNN models."""
-    return self.image_size // self.downsample
-
-  @property
-  def embedding_channels(self):
-    return [s for s in self.embedding if s[0] == 'conv'][-1][1]
-
-  def validate(self):
-    """Raises ConfigError with a readable message if the fields do not fit together."""
-    _check_types(self, 'model')
-    stride = 1
-    for stage in self.embedding:
-      if (len(stage) != 3 or stage[0] not in ('conv', 'res') or
-          not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                  for v in stage[1:])):
-        raise ConfigError(f'embedding stage {stage!r} is not (conv|res, int >= 1, int >= 1)')
-      if stage[0] == 'conv':
-        stride *= stage[2]
-    if not self.embedding or self.embedding[0][0] != 'conv' or self.embedding[-1][0] != 'conv':
-      raise ConfigError('the embedding must start and end with a conv stage')
-    if stride != self.downsample:
-      raise ConfigError(f'the embedding strides multiply to {stride}, but downsample is '
-                       f'{self.downsample}: the embedding must be at chroma resolution')
-    if self.image_size % self.downsample:
-      raise ConfigError(f'image_size {self.image_size} is not divisible by downsample '
-                       f'{self.downsample}')
-    if self.embedding_channels < self.num_outputs:
-      raise ConfigError(f'the embedding has {self.embedding_channels} channels; the '
-                       f'auxiliary head needs at least {self.num_outputs}')
-    if not 0.0 <= self.dropout < 1.0:
-      raise ConfigError(f'dropout must be in [0, 1), got {self.dropout}')
-    for name in ('nr_channels', 'nr_resnet', 'nr_logistic_mix', 'image_size'):
-      if getattr(self, name) < 1:
-        raise ConfigError(f'{name} must be positive')
-
-
-PRECISIONS = ('float32', 'mixed_bfloat16', 'mixed_float16', 'auto')
 EMA_ORDERS = ('before_update', 'after_update')
 _ZERO_MEANS = {'num_steps': 'train.num_epochs epochs', 'eval_every': 'only at the end',
                'eval_examples': 'the whole test split', 'sample_every': 'never'}
@@ -247,7 +126,7 @@ class TrainConfig:
   deterministic: bool = True
 
   def __post_init__(self):
-    _check_types(self, 'train')
+    check_types(self, 'train')
     if self.flip not in ('batch', 'image', 'none'):
       raise ConfigError(f'train.flip must be batch, image or none, got {self.flip!r}')
     if self.ema_order not in EMA_ORDERS:
@@ -255,8 +134,9 @@ class TrainConfig:
                         f'{self.ema_order!r}')
     if self.init not in ('original', 'data_dependent'):
       raise ConfigError(f'train.init must be original or data_dependent, got {self.init!r}')
-    if self.precision not in PRECISIONS:
-      raise ConfigError(f'train.precision must be one of {", ".join(PRECISIONS)}, got '
+    if self.precision not in precision_lib.PRECISIONS:
+      raise ConfigError(f'train.precision must be one of '
+                        f'{", ".join(precision_lib.PRECISIONS)}, got '
                         f'{self.precision!r}')
     for name in ('batch_size', 'num_epochs', 'init_batch_size', 'shuffle_buffer', 'log_every',
                  'checkpoint_every', 'keep_checkpoints'):
@@ -266,13 +146,13 @@ class TrainConfig:
       if getattr(self, name) < 0:
         raise ConfigError(f'train.{name} must be >= 0 (0: {_ZERO_MEANS[name]}), got '
                           f'{getattr(self, name)}')
-    _check_range('train.learning_rate', self.learning_rate, 0, math.inf, low_open=True)
-    _check_range('train.lr_decay', self.lr_decay, 0, 1, low_open=True, why=' (1: constant)')
-    _check_range('train.polyak_decay', self.polyak_decay, 0, 1, high_open=True)
-    _check_range('train.adam_beta1', self.adam_beta1, 0, 1, high_open=True)
-    _check_range('train.adam_beta2', self.adam_beta2, 0, 1, high_open=True)
-    _check_range('train.adam_epsilon', self.adam_epsilon, 0, math.inf, low_open=True)
-    _check_range('train.seed', self.seed, 0, MAX_TRAIN_SEED)
+    check_range('train.learning_rate', self.learning_rate, 0, math.inf, low_open=True)
+    check_range('train.lr_decay', self.lr_decay, 0, 1, low_open=True, why=' (1: constant)')
+    check_range('train.polyak_decay', self.polyak_decay, 0, 1, high_open=True)
+    check_range('train.adam_beta1', self.adam_beta1, 0, 1, high_open=True)
+    check_range('train.adam_beta2', self.adam_beta2, 0, 1, high_open=True)
+    check_range('train.adam_epsilon', self.adam_epsilon, 0, math.inf, low_open=True)
+    check_range('train.seed', self.seed, 0, MAX_TRAIN_SEED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,7 +161,7 @@ class Config:
 
   Attributes:
     name: the base config's name.
-    dataset: ``'cifar10'``, ``'imagenet2012'`` or ``'folder:PATH'``.
+    dataset: a name of :data:`pic_tf.data.DATASETS` or ``'folder:PATH'``.
     model: :class:`ModelConfig`.
     train: :class:`TrainConfig`.
   """
@@ -291,11 +171,8 @@ class Config:
   train: TrainConfig = TrainConfig()
 
   def __post_init__(self):
-    _check_types(self, '')
-    if not (self.dataset in DATASET_DEFAULT_CONFIG or
-            self.dataset.startswith('folder:') and len(self.dataset) > len('folder:')):
-      raise ConfigError(f'unknown dataset {self.dataset!r}: use '
-                        f'{", ".join(DATASET_DEFAULT_CONFIG)} or folder:PATH')
+    check_types(self, '')
+    data.check_dataset(self.dataset)
 
   def to_dict(self):
     return dataclasses.asdict(self)
@@ -364,10 +241,6 @@ def tiny():
 
 CONFIGS = {'cifar10': cifar10, 'imagenet': imagenet, 'cifar10_demo': cifar10_demo,
            'tiny': tiny}
-
-# Which config ``--dataset`` alone selects.
-DATASET_DEFAULT_CONFIG = {'cifar10': 'cifar10', 'cifar10_bundled': 'cifar10',
-                          'imagenet2012': 'imagenet'}
 
 
 def get_config(name):

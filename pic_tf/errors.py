@@ -20,6 +20,10 @@ class DamagedCheckpointError(CheckpointError):
   """A checkpoint whose files are missing, truncated or corrupted."""
 
 
+class ResultsExistError(PicError):
+  """An output folder holds the results of an earlier run, and overwriting was not asked for."""
+
+
 class DatasetError(PicError):
   """A dataset that cannot be read (not available offline, unreadable files, ...)."""
 

@@ -10,26 +10,27 @@ import os
 
 import numpy as np
 
-from pic_tf import configs
+from pic_tf import data
+from pic_tf.data import Selection
 from pic_tf.data import datasets
 from pic_tf.model import objective
-from pic_tf import options as options_lib
 from pic_tf import overrides as overrides_lib
 from pic_tf import progress as progress_lib
 from pic_tf.sampling import metrics
 from pic_tf.sampling import pipeline
-from pic_tf.storage import checkpoints
+from pic_tf.sampling import SampleOptions
+from pic_tf.storage import loading
 from pic_tf.storage import fileutil
 
 
-def run_eval(source, selection=options_lib.Selection(), batch_size=64, output_json=None,
+def run_eval(source, selection=Selection(), batch_size=64, output_json=None,
              log=print):
   """Evaluates raw, EMA and auxiliary-head bpd and prints a table against the paper.
 
   Args:
-    source: the model, a :class:`pic_tf.options.Source` (a workdir or an original
+    source: the model, a :class:`pic_tf.storage.Source` (a workdir or an original
       checkpoint).
-    selection: a :class:`pic_tf.options.Selection` of the test split: its dataset (None:
+    selection: a :class:`pic_tf.data.Selection` of the test split: its dataset (None:
       the config's), ``num_images`` (0: the whole split), ``data_dir``, ``download``.
     batch_size: evaluation batch.
     output_json: where to write the results (default ``<workdir>/eval.json`` for a
@@ -39,8 +40,8 @@ def run_eval(source, selection=options_lib.Selection(), batch_size=64, output_js
   Returns:
     The results dict (also written as JSON).
   """
-  checkpoint = source.path or checkpoints.DEMO_MODEL
-  loaded = checkpoints.load_source(source, ema=False, log=log)
+  checkpoint = source.path or loading.DEMO_MODEL
+  loaded = loading.load(source, ema=False, log=log)
   config, model, ema, step = loaded.config, loaded.model, loaded.ema, loaded.step
   precision = loaded.precision
   if selection.dataset:
@@ -54,7 +55,7 @@ def run_eval(source, selection=options_lib.Selection(), batch_size=64, output_js
   with ema.swapped():
     averaged = objective.evaluate_bpd(step_fn, ds,
                                       progress_lib.Progress(count, 'EMA weights', 'img'))
-  paper = configs.PAPER_BPD.get(config.dataset)
+  paper = data.DATASETS[config.dataset].paper_bpd if config.dataset in data.DATASETS else None
   results = {
       'checkpoint': os.path.abspath(checkpoint), 'step': step, 'config': config.name,
       'dataset': config.dataset, 'num_examples': raw['num_examples'], 'precision': precision,
@@ -85,14 +86,14 @@ def format_table(results):
 
 
 
-def sample_metrics(model, images, sample_options=options_lib.SampleOptions(num_samples=2),
+def sample_metrics(model, images, sample_options=SampleOptions(num_samples=2),
                    batch_images=16, progress_label=None):
   """Saturation, colourfulness and diversity of PIC samples, the g^w baseline and the truth.
 
   Args:
     model: PICModel with the weights to sample with.
     images: uint8 ``[N, S, S, 3]`` test images at the model's size.
-    sample_options: a :class:`pic_tf.options.SampleOptions` (``num_samples`` per image:
+    sample_options: a :class:`pic_tf.sampling.SampleOptions` (``num_samples`` per image:
       diversity needs >= 2).
     batch_images: images sampled together.
     progress_label: if given, a progress bar with this label counts the chroma rows
@@ -119,23 +120,23 @@ def sample_metrics(model, images, sample_options=options_lib.SampleOptions(num_s
           'ground_truth': metrics.summarize(np.asarray(images)[:, None])}
 
 
-def run_sample_metrics(source, selection, sample_options=options_lib.SampleOptions(num_samples=2),
+def run_sample_metrics(source, selection, sample_options=SampleOptions(num_samples=2),
                        output_json=None, log=print):
-  """``bin/eval --samples=N``: the paper's saturation comparison of PIC and g^w.
+  """The paper's saturation comparison of PIC and g^w.
 
   Args:
-    source: the model, a :class:`pic_tf.options.Source`.
-    selection: a :class:`pic_tf.options.Selection`: the first ``num_images`` test images
+    source: the model, a :class:`pic_tf.storage.Source`.
+    selection: a :class:`pic_tf.data.Selection`: the first ``num_images`` test images
       of its dataset (None: the config's).
-    sample_options: a :class:`pic_tf.options.SampleOptions` (``num_samples`` per image).
+    sample_options: a :class:`pic_tf.sampling.SampleOptions` (``num_samples`` per image).
     output_json: where to write the results (default ``<workdir>/sample_metrics.json``).
     log: where the table goes.
 
   Returns:
     The results dict (also written as JSON).
   """
-  checkpoint = source.path or checkpoints.DEMO_MODEL
-  loaded = checkpoints.load_source(source, log=log)
+  checkpoint = source.path or loading.DEMO_MODEL
+  loaded = loading.load(source, log=log)
   config, model, step = loaded.config, loaded.model, loaded.step
   if selection.dataset:
     config = overrides_lib.apply(config, [f'dataset={selection.dataset}'])

@@ -33,8 +33,9 @@ import tensorflow as tf
 
 from pic_tf import errors
 from pic_tf.errors import CheckpointError
+from pic_tf import sampling
 from pic_tf.sampling import pipeline
-from pic_tf.storage import checkpoints
+from pic_tf.storage import loading
 from pic_tf.storage import fileutil
 from pic_tf.storage import workdir as workdir_lib
 
@@ -51,7 +52,8 @@ class ColorizationModule(tf.Module):
     jit: compile the sampler's pixel loop with XLA (opt-in).
   """
 
-  def __init__(self, model, max_samples=DEFAULT_MAX_SAMPLES, sampler='cached', jit=False):
+  def __init__(self, model, max_samples=DEFAULT_MAX_SAMPLES, sampler=sampling.DEFAULT_SAMPLER,
+               jit=False):
     super().__init__(name='pic')
     # Track the tf.Variables the functions capture (what ``keras.export`` does too);
     # tracking the Keras model itself would save second, unconnected copies that
@@ -145,10 +147,10 @@ def check_target(export_dir, version=None, weights=False):
   """
   if weights:
     if os.path.isdir(export_dir) and os.listdir(export_dir):
-      raise FileExistsError(f'{export_dir} is not empty; choose a new --export_dir')
+      raise FileExistsError(f'{export_dir} is not empty; choose a new export directory')
   elif version is not None and os.path.exists(os.path.join(export_dir, str(version))):
     raise FileExistsError(f'{os.path.join(export_dir, str(version))} already exists; '
-                          'choose another --version')
+                          'choose another version')
 
 
 def export_weights(config, model, export_dir, step=0):
@@ -169,11 +171,11 @@ def export_weights(config, model, export_dir, step=0):
     FileExistsError: ``export_dir`` exists and is not empty.
   """
   return workdir_lib.save_new_workdir(export_dir, config, model, step=step,
-                                      what='--export_dir')
+                                      what='export directory')
 
 
-def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sampler='cached',
-           jit=False):
+def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES,
+           sampler=sampling.DEFAULT_SAMPLER, jit=False):
   """Writes ``export_dir/<version>/`` (a SavedModel) atomically.
 
   Args:
@@ -193,9 +195,9 @@ def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sam
   version = next_version(export_dir) if version is None else int(version)
   check_target(export_dir, version)
   target = os.path.join(export_dir, str(version))
-  fileutil.ensure_dir(export_dir, '--export_dir')
+  fileutil.ensure_dir(export_dir, 'export directory')
   module = ColorizationModule(model, max_samples, sampler, jit)
-  with fileutil.atomic_dir(target, '--export_dir') as tmp:   # TF Serving sees whole versions
+  with fileutil.atomic_dir(target, 'export directory') as tmp:   # TF Serving sees whole versions
     tf.saved_model.save(module, tmp, signatures={
         'serving_default': module.colorize,
         'log_likelihood': module.log_likelihood,
@@ -206,11 +208,11 @@ def export(model, export_dir, version=None, max_samples=DEFAULT_MAX_SAMPLES, sam
 
 
 def run(source, export_dir, *, version=None, max_samples=DEFAULT_MAX_SAMPLES,
-        fmt='saved_model', sampler='cached', jit=False, log=print):
+        fmt='saved_model', sampler=sampling.DEFAULT_SAMPLER, jit=False, log=print):
   """``bin/export``: the EMA weights of a workdir or original checkpoint, exported.
 
   Args:
-    source: the model, a :class:`pic_tf.options.Source`; its ``precision`` is the
+    source: the model, a :class:`pic_tf.storage.Source`; its ``precision`` is the
       SavedModel's compute precision (opt-in ``'mixed_bfloat16'`` or ``'auto'``; the
       weights format stores float32 weights either way).
     export_dir, version, max_samples, sampler: as :func:`export`.
@@ -224,7 +226,7 @@ def run(source, export_dir, *, version=None, max_samples=DEFAULT_MAX_SAMPLES,
   check_target(export_dir, version, fmt == 'weights')   # before the slow model load
   if fmt == 'weights':
     source = dataclasses.replace(source, precision='float32')
-  loaded = checkpoints.load_source(source, log=log)
+  loaded = loading.load(source, log=log)
   config, model, step = loaded.config, loaded.model, loaded.step
   if fmt == 'weights':
     path = export_weights(config, model, export_dir, step or 0)

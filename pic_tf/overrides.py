@@ -1,4 +1,4 @@
-"""``--set section.field=value`` overrides of a :class:`pic_tf.configs.Config`.
+"""``section.field=value`` overrides of a :class:`pic_tf.configs.Config`.
 
 Values are parsed to the type of the field they replace (booleans as
 ``true/false/1/0/yes/no``; the embedding's stages as JSON), and the result is

@@ -1,29 +1,35 @@
 """Where things live: layers of folders, no import cycles, imports at the top, thin binaries.
 
 The package is layered, from the bottom up (a module imports only its own layer and
-those below; model/ is stricter and imports nothing of pic_tf but configs and errors):
+those below; model/ is stricter and imports nothing of pic_tf but errors):
 
-  0  configs, overrides, options, errors, progress, cli   the config system, the options
-     objects and choice lists of the binaries, their helpers
-  1  model/      colour space, layers, networks, mixture, objective, EMA, precision
-  2  storage/    atomic files, workdirs, checkpoints, conversion of the original's
-  3  data/       datasets and image files
-  4  sampling/   samplers, the g^w baseline, full resolution, the colourise pipeline
+  0  errors, progress                  user errors, progress lines
+  1  model/      the network's config, colour space, layers, networks, mixture,
+                 objective, EMA, precisions by name
+  2  data/       datasets by name, preprocessing, tf.data pipelines, image files
+  3  configs, overrides                Table 1's setups, the schema, overrides
+  4  storage/    workdirs, loading any model source, conversion, result folders
+     sampling/   samplers by name, the g^w baseline, full resolution, the pipeline
   5  training/   trainer, periodic actions, distribution strategies
-  6  the binaries' libraries and the Python API (colorize_lib, eval_lib, export_lib, api)
-  7  bench/      the benchmark lab: nothing outside it imports it
+  6  the programs' libraries and the Python API (colorize_lib, eval_lib, export_lib, api)
+  7  bench/      the speed benchmarks: only cli/ imports it
+  8  cli/        one module per program: nothing imports it
 """
 
 import ast
 import pathlib
+import re
+import subprocess
+import sys
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = REPO / 'pic_tf'
-FOLDER_LAYERS = {'model': 1, 'storage': 2, 'data': 3, 'sampling': 4, 'training': 5, 'bench': 7}
-BASE_MODULES = {'configs', 'overrides', 'options', 'errors', 'progress', 'cli'}   # layer 0
-MODEL_MAY_IMPORT = {'configs', 'errors'}
+FOLDER_LAYERS = {'model': 1, 'data': 2, 'storage': 4, 'sampling': 4, 'training': 5, 'bench': 7,
+                 'cli': 8}
+MODULE_LAYERS = {'errors': 0, 'progress': 0, 'configs': 3, 'overrides': 3}   # else 6
+MODEL_MAY_IMPORT = {'errors'}
 
 
 def _modules():
@@ -68,7 +74,7 @@ def _layer(module):
   folder = module.split('.')[0]
   if folder in FOLDER_LAYERS:
     return FOLDER_LAYERS[folder]
-  return 0 if module in BASE_MODULES else 6
+  return MODULE_LAYERS.get(module, 6)
 
 
 def _layering_problems(graph):
@@ -78,9 +84,11 @@ def _layering_problems(graph):
     for other in sorted(imported):
       if module.startswith('model') and other.split('.')[0] != 'model' and \
           other not in MODEL_MAY_IMPORT:
-        problems.append(f'{module} imports {other}: model/ imports only configs and errors')
-      elif other.startswith('bench') and not module.startswith('bench'):
-        problems.append(f'{module} imports {other}: only bench/ imports bench/')
+        problems.append(f'{module} imports {other}: model/ imports only errors')
+      elif other.startswith('cli') and not module.startswith('cli'):
+        problems.append(f'{module} imports {other}: nothing imports cli/')
+      elif other.startswith('bench') and not module.startswith(('bench', 'cli')):
+        problems.append(f'{module} imports {other}: only bench/ and cli/ import bench/')
       elif _layer(other) > _layer(module):
         problems.append(f'{module} (layer {_layer(module)}) imports {other} (layer '
                         f'{_layer(other)}), a higher layer')
@@ -127,12 +135,12 @@ def test_cycle_finder_finds_a_cycle():
 
 
 @pytest.mark.parametrize('edge,message', [
-    (('model.networks', 'training.trainer'), 'model/ imports only configs and errors'),
-    (('model.networks', 'storage.fileutil'), 'model/ imports only configs and errors'),
-    (('sampling.cached', 'bench.stats'), 'only bench/ imports bench/'),
-    (('colorize_lib', 'bench.modes'), 'only bench/ imports bench/'),
-    (('storage.checkpoints', 'sampling.fullres'), 'a higher layer'),
-    (('data.datasets', 'colorize_lib'), 'a higher layer'),
+    (('model.networks', 'training.trainer'), 'model/ imports only errors'),
+    (('model.networks', 'configs'), 'model/ imports only errors'),
+    (('sampling.cached', 'bench.modes'), 'only bench/ and cli/ import bench/'),
+    (('colorize_lib', 'cli.common'), 'nothing imports cli/'),
+    (('storage.loading', 'training.trainer'), 'a higher layer'),
+    (('data.datasets', 'configs'), 'a higher layer'),
 ])
 def test_layering_check_catches_each_kind_of_wrong_import(edge, message):
   graph = _graph()
@@ -187,10 +195,18 @@ def test_imports_inside_functions_state_their_reason():
 
 
 def test_binaries_are_thin():
-  for path in sorted((REPO / 'bin').iterdir()):
-    # Flags in, one library call out: no binary imports pic_tf's TensorFlow modules at the top.
-    top = [m for m, node in _imports(path) if node.col_offset == 0]
-    assert set(top) <= {'cli', 'configs', 'options', 'storage.fileutil'}, f'bin/{path.name} imports {top} at the top'
+  """bin/<name> only runs pic_tf.cli.<name>; no program imports TensorFlow before its flags
+  are checked (``--help`` and flag errors answer at once)."""
+  programs = sorted(p.name for p in (REPO / 'bin').iterdir())
+  assert programs == sorted(p.stem for p in (PACKAGE / 'cli').glob('*.py')
+                            if p.stem not in ('__init__', 'common'))
+  for name in programs:
+    assert [m for m, _ in _imports(REPO / 'bin' / name)] == [f'cli.{name}'], name
+  script = ('import sys\n' + ''.join(f'import pic_tf.cli.{n}\n' for n in programs) +
+            'print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")))')
+  result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          check=True, cwd=REPO)
+  assert result.stdout.strip() == '[]', result.stdout[:300]
 
 
 def test_no_function_takes_a_long_list_of_parameters():
@@ -205,3 +221,20 @@ def test_no_function_takes_a_long_list_of_parameters():
         if count > 10:
           long.append(f'{name}.{node.name}: {count} parameters')
   assert not long, '\n'.join(long)
+
+
+def test_the_library_names_no_flag():
+  """Messages that name a flag live in cli/: the library speaks of its own parameters."""
+  found = []
+  for name, path in _modules().items():
+    if name.split('.')[0] in ('cli', 'bench'):
+      continue
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
+                  and isinstance(node.body[0], ast.Expr)}
+    for node in ast.walk(tree):
+      if (isinstance(node, ast.Constant) and isinstance(node.value, str) and
+          id(node) not in docstrings and re.search(r'(^|[\s(`])--[a-z]', node.value)):
+        found.append(f'{name}:{node.lineno}: {node.value[:60]!r}')
+  assert not found, '\n'.join(found)

@@ -16,8 +16,9 @@ from pic_tf import configs
 from pic_tf.data import image_io
 from pic_tf.model import color
 from pic_tf.model import networks
-from pic_tf import options
-from pic_tf.storage import checkpoints
+from pic_tf.storage import Source
+from pic_tf.sampling import SampleOptions
+from pic_tf.storage import loading
 from pic_tf.storage import convert
 from pic_tf.storage import workdir as workdir_lib
 
@@ -76,11 +77,11 @@ def test_photos_in_every_format(workdir, tmp_path):
 
 def test_same_seed_same_pictures_and_temperature(workdir, tmp_path):
   # In process, with one colorizer: bin/colorize passes --seed through unchanged.
-  colorizer = colorize_lib.load_colorizer(options.Source(workdir))
+  colorizer = colorize_lib.load_colorizer(Source(workdir))
   for name, seed in (('a', 1), ('b', 1), ('c', 2)):
     assert colorize_lib.colorize_files(colorizer, [str(TESTDATA / 'tiny_6x4.png')],
                                        str(tmp_path / name),
-                                       options.SampleOptions(num_samples=2, seed=seed)) == []
+                                       SampleOptions(num_samples=2, seed=seed)) == []
   read = lambda d: np.asarray(Image.open(tmp_path / d / 'tiny_6x4.png_sample0.png'))
   np.testing.assert_array_equal(read('a'), read('b'))
   assert not np.array_equal(read('a'), read('c'))
@@ -116,18 +117,18 @@ def test_checkpoint_of_another_config(tmp_path):
   assert 'does not match the model' in result.stderr and 'Traceback' not in result.stderr
   assert not os.path.exists(tmp_path / 'o')
   # The right config loads it (in process: what bin/colorize then runs).
-  errors = colorize_lib.colorize_files(colorize_lib.load_colorizer(options.Source(prefix, 'tiny')),
+  errors = colorize_lib.colorize_files(colorize_lib.load_colorizer(Source(prefix, 'tiny')),
                                        [str(TESTDATA / 'tiny_6x4.png')], f'{tmp_path}/o',
-                                       options.SampleOptions(num_samples=1), log=lambda m: None)
+                                       SampleOptions(num_samples=1), log=lambda m: None)
   assert errors == [] and os.path.exists(tmp_path / 'o' / 'tiny_6x4.png_sample0.png')
 
 
 def test_very_large_photo(workdir, tmp_path):
-  colorizer = colorize_lib.load_colorizer(options.Source(workdir))
+  colorizer = colorize_lib.load_colorizer(Source(workdir))
   big = np.random.default_rng(0).integers(0, 256, size=(3000, 4000, 3), dtype=np.uint8)
   Image.fromarray(big).save(tmp_path / 'big.jpg', quality=80)
   errors = colorize_lib.colorize_files(colorizer, [str(tmp_path / 'big.jpg')],
-                                       str(tmp_path / 'out'), options.SampleOptions(num_samples=1), log=lambda m: None)
+                                       str(tmp_path / 'out'), SampleOptions(num_samples=1), log=lambda m: None)
   assert not errors
   assert Image.open(tmp_path / 'out' / 'big.jpg_sample0.png').size == (4000, 3000)
   assert Image.open(tmp_path / 'out' / 'big.jpg_grid.png').size[1] <= colorize_lib.GRID_CELL_MAX
@@ -136,9 +137,9 @@ def test_very_large_photo(workdir, tmp_path):
 def test_real_imagenet_photos_at_full_size(workdir, tmp_path):
   if not SHARED_PHOTOS.is_dir():
     pytest.skip(f'{SHARED_PHOTOS} not found')
-  colorizer = colorize_lib.load_colorizer(options.Source(workdir))
+  colorizer = colorize_lib.load_colorizer(Source(workdir))
   errors = colorize_lib.colorize_files(colorizer, [str(SHARED_PHOTOS)], str(tmp_path),
-                                       options.SampleOptions(num_samples=1), log=lambda m: None)
+                                       SampleOptions(num_samples=1), log=lambda m: None)
   assert not errors
   photos = sorted(SHARED_PHOTOS.glob('*.JPEG'))
   for photo in photos:
@@ -159,10 +160,10 @@ def test_dataset_grid(workdir, tmp_path, tfds_dir):
 
 
 def test_shipped_demo_model_loads_and_is_small():
-  files = list(pathlib.Path(checkpoints.DEMO_MODEL).iterdir())
+  files = list(pathlib.Path(loading.DEMO_MODEL).iterdir())
   assert sum(f.stat().st_size for f in files) <= 20 * 2**20
-  colorizer = colorize_lib.load_colorizer(options.Source(checkpoints.DEMO_MODEL))
-  assert workdir_lib.load_config(checkpoints.DEMO_MODEL).name == 'cifar10_demo'
+  colorizer = colorize_lib.load_colorizer(Source(loading.DEMO_MODEL))
+  assert workdir_lib.load_config(loading.DEMO_MODEL).name == 'cifar10_demo'
   assert colorizer.image_size == 32
   image, _ = image_io.read_image(str(TESTDATA / 'scene_500x375.jpg'))
   out = colorizer.colorize(image[None], 1, 1.0, (0, 0))
@@ -183,10 +184,15 @@ def test_the_wheel_ships_the_demo_model_and_images_and_its_console_scripts_run(t
   names = zipfile.ZipFile(wheel).namelist()
   shipped = sorted(n for n in names if n.startswith('pic_tf/assets/cifar10_demo/'))
   expected = sorted('pic_tf/assets/cifar10_demo/' + f.name
-                    for f in pathlib.Path(checkpoints.DEMO_MODEL).iterdir())
+                    for f in pathlib.Path(loading.DEMO_MODEL).iterdir())
   assert shipped == expected
   assert sum(n.startswith('pic_tf/assets/cifar10_test/') and n.endswith('.png')
              for n in names) == 64
+  # The programs as modules; no copied scripts, and nothing of the parity harness.
+  programs = ('train', 'eval', 'colorize', 'export', 'convert_original', 'benchmark')
+  assert {f'pic_tf/cli/{p}.py' for p in programs} <= set(names)
+  assert not [n for n in names if '_bin' in n or 'parity' in n or 'stats' in n or
+              n.startswith('tests/')], names
   # Installed from the wheel alone (its dependencies are this environment's), the console
   # script runs bin/colorize as README's first command does, from the wheel's own copy.
   site = tmp_path / 'site'

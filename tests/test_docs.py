@@ -14,9 +14,14 @@ HELPER_FLAGS = {'define_config_flags': {'config', 'set'},
                 'define_inference_flags': {'precision', 'jit'}}
 
 
+def program(name):
+  return REPO / 'pic_tf' / 'cli' / f'{name}.py'
+
+
 def binary_flags(name):
-  """The flags ``bin/<name>`` defines (``--noX`` forms of booleans included)."""
-  tree = ast.parse((REPO / 'bin' / name).read_text())
+  """The flags ``bin/<name>`` (:mod:`pic_tf.cli.<name>`) defines (``--noX`` forms of
+  booleans included)."""
+  tree = ast.parse(program(name).read_text())
   found, booleans = set(ABSL_FLAGS), set()
   for node in ast.walk(tree):
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
@@ -26,7 +31,7 @@ def binary_flags(name):
         if node.func.attr == 'DEFINE_bool':
           booleans.add(node.args[0].value)
       found |= HELPER_FLAGS.get(node.func.attr, set())
-  if 'define_inference_flags' in (REPO / 'bin' / name).read_text():
+  if 'define_inference_flags' in program(name).read_text():
     booleans.add('jit')
   return found | {'no' + b for b in booleans}
 

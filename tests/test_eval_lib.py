@@ -5,10 +5,11 @@ import os
 
 import pytest
 
+from pic_tf.storage import Source
 from pic_tf import configs
 from pic_tf.errors import CheckpointError
 from pic_tf import eval_lib
-from pic_tf.storage import checkpoints
+from pic_tf.storage import loading
 from pic_tf.storage import fileutil
 from pic_tf.storage import workdir as workdir_lib
 
@@ -35,8 +36,11 @@ def test_sample_table_says_the_papers_saturations_are_imagenet_figures():
 
 
 def test_load_errors_for_original_checkpoints(tmp_path):
-  with pytest.raises(CheckpointError, match='--config=cifar10'):
-    checkpoints.load(str(tmp_path / 'model.ckpt'))
+  with pytest.raises(CheckpointError, match='model.ckpt does not exist'):
+    loading.load(Source(str(tmp_path / 'model.ckpt')))
+  (tmp_path / 'model.ckpt.index').write_bytes(b'')
+  with pytest.raises(CheckpointError, match='give the config it was trained with'):
+    loading.load(Source(str(tmp_path / 'model.ckpt')))
   workdir_lib.save_config(configs.tiny(), str(tmp_path))
   with pytest.raises(CheckpointError, match='no checkpoint'):
-    checkpoints.load(str(tmp_path))
+    loading.load(Source(str(tmp_path)))

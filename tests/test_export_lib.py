@@ -17,9 +17,10 @@ from pic_tf import colorize_lib
 from pic_tf import configs
 from pic_tf import export_lib
 from pic_tf.model import networks
-from pic_tf import options
+from pic_tf.storage import Source
+from pic_tf.sampling import SampleOptions
 from pic_tf.sampling import pipeline
-from pic_tf.storage import checkpoints
+from pic_tf.storage import loading
 from pic_tf.storage import convert
 from pic_tf.storage import workdir as workdir_lib
 
@@ -292,9 +293,9 @@ def test_bin_colorize_with_the_saved_model_matches_the_checkpoint(exported, tmp_
                           capture_output=True, text=True, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   # What bin/colorize --checkpoint runs, in process.
-  colorizer = colorize_lib.load_colorizer(options.Source(exported['workdir']))
+  colorizer = colorize_lib.load_colorizer(Source(exported['workdir']))
   colorize_lib.colorize_files(colorizer, [str(SCENE)], str(tmp_path / 'ckpt'),
-                              options.SampleOptions(num_samples=2, seed=7), log=lambda m: None)
+                              SampleOptions(num_samples=2, seed=7), log=lambda m: None)
   for name in ('tiny_6x4.png_sample0.png', 'tiny_6x4.png_sample1.png'):
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / 'saved' / name)),
                                   np.asarray(Image.open(tmp_path / 'ckpt' / name)))
@@ -307,7 +308,7 @@ def test_weights_format_is_a_loadable_half_size_workdir(exported, tmp_path):
                            f'--checkpoint={exported["workdir"]}', '--format=weights',
                            f'--export_dir={out}'], capture_output=True, text=True, check=False)
   assert result.returncode == 0, result.stderr[-2000:]
-  model = checkpoints.load(str(out)).model
+  model = loading.load(Source(str(out))).model
   for a, b in zip(model.weights, exported['model'].weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
   again = subprocess.run([sys.executable, str(REPO / 'bin' / 'export'),

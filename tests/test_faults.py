@@ -20,10 +20,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pic_tf.storage import Source
 from pic_tf import configs
 from pic_tf.errors import DamagedCheckpointError
 from pic_tf.model import networks
-from pic_tf.storage import checkpoints
+from pic_tf.storage import loading
 from pic_tf.storage import fileutil
 from pic_tf.storage import workdir as workdir_lib
 from pic_tf.training import actions as train_actions
@@ -164,7 +165,7 @@ def saved(tmp_path_factory):
   workdir_lib.save_config(config, workdir)
   model, ema = networks.build_model_and_ema(config)
   step = tf.Variable(0, dtype=tf.int64)
-  manager = tf.train.CheckpointManager(checkpoints.make_checkpoint(model, ema, step=step),
+  manager = tf.train.CheckpointManager(workdir_lib.make_checkpoint(model, ema, step=step),
                                        workdir, max_to_keep=3)
   for number in (2, 4, 6):
     step.assign(number)
@@ -188,10 +189,10 @@ def test_damaged_newest_checkpoint(how, saved, copy_of):
   _damage(os.path.join(workdir, 'ckpt-6'), how)
   print(f'\n{how}:')
   with pytest.raises(DamagedCheckpointError) as info:
-    checkpoints.load(workdir)
+    loading.load(Source(workdir))
   print(f'  -> {info.value}')
-  assert 'ckpt-6' in str(info.value) and f'--checkpoint={workdir}/ckpt-4' in str(info.value)
-  assert checkpoints.load(os.path.join(workdir, 'ckpt-4')).step == 4   # the advice works
+  assert 'ckpt-6' in str(info.value) and f'use an earlier one instead, e.g. {workdir}/ckpt-4' in str(info.value)
+  assert loading.load(Source(os.path.join(workdir, 'ckpt-4'))).step == 4   # the advice works
 
 
 @pytest.mark.slow
@@ -213,7 +214,7 @@ def test_damaged_files_give_one_clear_error_in_every_binary(trained, copy_of, tm
   warning = [l for l in result.stdout.splitlines() if l.startswith('warning:')]
   print(f'  bin/train: {warning[0]}')
   assert 'ckpt-6' in warning[0] and f'resumed from {workdir}/ckpt-4 at step 4' in result.stdout
-  assert checkpoints.load(workdir).step == 8
+  assert loading.load(Source(workdir)).step == 8
 
   # Every checkpoint damaged: training stops instead of starting again over them.
   workdir = str(tmp_path / 'all_damaged')
@@ -258,7 +259,7 @@ def test_failed_checkpoint_write_keeps_the_committed_ones(saved, copy_of):
   workdir = copy_of(saved)
   before = _state(workdir)
   model, ema = networks.build_model_and_ema(workdir_lib.load_config(workdir))
-  manager = tf.train.CheckpointManager(checkpoints.make_checkpoint(model, ema), workdir,
+  manager = tf.train.CheckpointManager(workdir_lib.make_checkpoint(model, ema), workdir,
                                        max_to_keep=3)
 
   def full_disk(checkpoint_number):
@@ -359,5 +360,5 @@ def test_killed_export_or_conversion_leaves_no_half_output(binary, trained, tmp_
   if binary == 'export':
     assert sorted(os.listdir(out)) == ['1'] and tf.saved_model.contains_saved_model(str(out / '1'))
   else:
-    assert checkpoints.load(str(out)).config.model.nr_channels == 32
+    assert loading.load(Source(str(out))).config.model.nr_channels == 32
   assert _leftovers(parent) == []

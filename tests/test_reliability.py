@@ -254,7 +254,7 @@ def test_offline_dataset_loading_fails_fast_and_leaves_nothing(tmp_path):
                 env={'PYTHONPATH': str(site)}, timeout=300)
   elapsed = time.time() - start
   print(f'\noffline, {elapsed:.0f} s:')
-  _one_line(result, 'cifar10', 'unreachable', 'pass --data_dir')
+  _one_line(result, 'cifar10', 'unreachable', 'point the data directory')
   assert elapsed < 60
   assert not data_dir.exists() and not (tmp_path / 'out').exists()
 

@@ -1,9 +1,8 @@
 """Speed benchmarks (modes of ``bin/benchmark``): measured side by side in one run and
 printed as tables and ratios, with the machine they ran on. Never pass/fail tests.
 
-The modes that compare training with the original are in
-:mod:`pic_tf.bench.parity_runs`, the samplers' speed and equivalence checks in
-:mod:`pic_tf.bench.sampling_speed`; :func:`run` dispatches every mode.
+The samplers' speed is in :mod:`pic_tf.bench.sampling_speed`, the load on a SavedModel
+in :mod:`pic_tf.bench.serving_load`; :func:`run` dispatches every mode.
 """
 
 import contextlib
@@ -16,16 +15,15 @@ from typing import Optional
 import numpy as np
 
 from pic_tf.bench import machine
-from pic_tf.bench import parity_runs
 from pic_tf.bench import sampling_speed
 from pic_tf.bench import serving_load
 from pic_tf import configs
-from pic_tf.data import datasets
+from pic_tf.data import preprocess
 from pic_tf.errors import ConfigError
 from pic_tf import export_lib
-from pic_tf import options as options_lib
+from pic_tf.storage import Source
 from pic_tf import overrides as overrides_lib
-from pic_tf.storage import checkpoints
+from pic_tf.storage import loading
 from pic_tf.storage import fileutil
 from pic_tf.training import trainer as trainer_lib
 
@@ -34,7 +32,7 @@ def _random_inputs(config, batch_size, seed=0):
   size = config.model.image_size
   images = np.random.default_rng(seed).integers(0, 256, size=(batch_size, size, size, 3),
                                                 dtype=np.uint8)
-  return datasets.preprocess_batch(images, config.model.downsample)
+  return preprocess.model_inputs(images, config.model.downsample)
 
 
 def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
@@ -104,47 +102,34 @@ def serving_load_of(saved_model=None, requests=200, threads=8, seed=0, log=print
   if saved_model:
     return serving_load.run(saved_model, requests, threads, seed, log=log)
   with tempfile.TemporaryDirectory() as tmp:
-    log(f'exporting the shipped demo model ({checkpoints.DEMO_MODEL}) to {tmp}')
-    model = checkpoints.load(checkpoints.DEMO_MODEL).model
+    log(f'exporting the shipped demo model ({loading.DEMO_MODEL}) to {tmp}')
+    model = loading.load(Source(loading.DEMO_MODEL)).model
     return serving_load.run(export_lib.export(model, tmp), requests, threads, seed, log=log)
 
 
-MODES = options_lib.BENCHMARK_MODES
+MODES = ('train_speed', 'sample_speed', 'serving_load')   # pic_tf.cli.benchmark lists them too
 
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-  """``bin/benchmark``'s flags: each mode reads the ones its help names.
+  """What each mode of ``bin/benchmark`` reads.
 
   Attributes:
-    reference_dir: the original's reference outputs (parity modes).
-    data_dir: tensorflow-datasets directory with CIFAR-10.
     batch_size: train_speed's batch.
-    steps: timed steps (train_speed) or training steps (parity modes); None: default.
-    seed: learning_curve's run, serving_load's requests.
-    perturb_seed: training_parity's 1e-6 perturbation of the start weights.
+    steps: train_speed's timed steps (None: 10).
     naive_rows: sample_speed's rows of the naive sampler (None: all).
-    runs: training_parity_ensemble's new runs; fast_path_metrics' seeds.
-    first_seed: training_parity_ensemble's first perturbation seed.
-    output_json: also write the results here (the ensemble keeps its runs there).
     saved_model: serving_load's SavedModel (None: the demo model, exported).
-    requests, threads: serving_load's request count and threads.
-    ema_order: the parity protocol's EMA order (None: the config's default).
+    requests, threads, seed: serving_load's request count, threads and request seed.
+    output_json: also write the results here.
   """
-  reference_dir: Optional[str] = None
-  data_dir: Optional[str] = None
   batch_size: int = 16
   steps: Optional[int] = None
-  seed: int = 0
-  perturb_seed: Optional[int] = None
   naive_rows: Optional[int] = None
-  runs: int = 6
-  first_seed: int = 100
-  output_json: Optional[str] = None
   saved_model: Optional[str] = None
   requests: int = 200
   threads: int = 8
-  ema_order: Optional[str] = None
+  seed: int = 0
+  output_json: Optional[str] = None
 
 
 class _NoRetracingNotice(logging.Filter):
@@ -179,7 +164,7 @@ def run(mode, options=Options(), log=print):
   log(f'machine: {machine.machine_description()}')
   with _without_retracing_notices():
     results = _run_mode(mode, options, log)
-  if options.output_json and mode != 'training_parity_ensemble':
+  if options.output_json:
     fileutil.write_json(results, options.output_json)
   return results
 
@@ -189,19 +174,8 @@ def _run_mode(mode, o, log):
     results = train_speed(batch_size=o.batch_size, steps=o.steps or 10, log=log)
   elif mode == 'sample_speed':
     results = sampling_speed.sample_speed(naive_rows=o.naive_rows, log=log)
-  elif mode == 'fast_path_metrics':
-    results = sampling_speed.fast_path_metrics(seeds=o.runs, data_dir=o.data_dir, log=log)
   elif mode == 'serving_load':
     results = serving_load_of(o.saved_model, o.requests, o.threads, o.seed, log=log)
-  elif mode == 'learning_curve':
-    results = parity_runs.learning_curve(o.reference_dir, o.data_dir, o.steps, o.seed, log=log)
-  elif mode == 'training_parity':
-    results = parity_runs.training_parity(o.reference_dir, o.data_dir, o.steps, o.perturb_seed,
-                                          ema_order=o.ema_order, log=log)
-  elif mode == 'training_parity_ensemble':
-    results = parity_runs.training_parity_ensemble(
-        o.reference_dir, o.data_dir, runs=o.runs, first_seed=o.first_seed,
-        output_json=o.output_json, steps=o.steps, ema_order=o.ema_order, log=log)
   else:
     raise ConfigError(f'unknown benchmark mode {mode!r}; choose one of {sorted(MODES)}')
   return results

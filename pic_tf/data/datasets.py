@@ -1,11 +1,8 @@
 """Input pipelines (tf.data end to end): CIFAR-10, ImageNet 2012 and folders of photos.
 
-Every source yields uint8 RGB images ``[S, S, 3]`` at the config's image size. Batches
-are then converted in-graph into the model's inputs (:func:`preprocess_batch`):
-
-  gray      [B, S, S, 1]  L' of the full-resolution image (embedding input)
-  canvas    [B, s, s, 3]  downsampled RGB in [-1, 1] (PixelCNN input)
-  lab_down  [B, s, s, 3]  downsampled L'a'b' (L' conditions, a'b' are the targets)
+Every source yields uint8 RGB images ``[S, S, 3]`` at the config's image size
+(:func:`pic_tf.data.preprocess.resize_image`); batches are then converted in-graph
+into the model's inputs (:func:`pic_tf.data.preprocess.model_inputs`).
 
 For datasets that fit in memory the training order is a pure function of
 ``(seed, step)``: each epoch is a permutation with its own seed and batches never
@@ -22,10 +19,11 @@ import zlib
 
 import tensorflow as tf
 
+from pic_tf import data
 from pic_tf.data import image_io
+from pic_tf.data import preprocess
 from pic_tf import errors
 from pic_tf.errors import DatasetError
-from pic_tf.model import color
 
 FOLDER_TEST_PERCENT = 10
 CACHE_BYTES = 1 << 30   # training images are cached in memory below this size
@@ -36,15 +34,14 @@ ImageNet 2012 must be downloaded by hand (register at https://image-net.org) and
 prepared once by tensorflow-datasets:
   1. put ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar into
      {data_dir}/downloads/manual/
-  2. run bin/train --dataset=imagenet2012 --data_dir={data_dir} (the first run
-     extracts and prepares them; this takes hours and ~300 GB of disk)."""
+  2. train on imagenet2012 with that data directory (the first run extracts and
+     prepares them; this takes hours and ~300 GB of disk)."""
 
 # The first 64 CIFAR-10 test images (tfds order), shipped inside the package
 # (testdata/make_cifar10_bundle.py): README's first command colourises them offline,
 # without the 170 MB CIFAR-10 download. Test split only.
 BUNDLED = {'cifar10_bundled': os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'assets', 'cifar10_test')}
-DATASETS_HELP = 'cifar10, cifar10_bundled, imagenet2012 or folder:PATH'
 
 # What tensorflow-datasets downloads, by dataset: asked once, without retries, before a
 # download starts, so that an offline machine fails in seconds (tfds itself retries for
@@ -63,31 +60,6 @@ def default_data_dir():
   return os.environ.get('TFDS_DATA_DIR', os.path.expanduser('~/tensorflow_datasets'))
 
 
-def resize_image(image, size):
-  """Resizes a whole uint8 image to ``[size, size, 3]`` without cropping.
-
-  As the original's ImageNet preparation (``scipy.misc.imresize(..., 'bicubic')``,
-  i.e. PIL's antialiased bicubic): the aspect ratio is not kept. Images already at
-  ``size`` are returned unchanged.
-
-  Args:
-    image: uint8 ``[H, W, 3]``.
-    size: output side.
-
-  Returns:
-    uint8 ``[size, size, 3]``.
-  """
-  image = tf.convert_to_tensor(image)
-
-  def resize():
-    out = tf.image.resize(image, [size, size], method='bicubic', antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
-
-  same = tf.logical_and(tf.equal(tf.shape(image)[0], size), tf.equal(tf.shape(image)[1], size))
-  out = tf.cond(same, lambda: image, resize)
-  return tf.ensure_shape(out, [size, size, 3])
-
-
 def _tfds_split(name, split, data_dir, download):
   """A tfds split's images (uint8, on-disk order), with one clear error if unavailable."""
   # Imported here: it takes seconds, and folder and bundled datasets never need it.
@@ -102,10 +74,10 @@ def _tfds_split(name, split, data_dir, download):
         raise DatasetError(f'imagenet2012 is not prepared in {data_dir}.\n' +
                            IMAGENET_MANUAL.format(data_dir=data_dir))
     if not download:
-      raise DatasetError(f'{name} is not prepared in {data_dir} and downloads are off '
-                         '(--nodownload): pass --data_dir to a directory holding a '
-                         f'prepared {name}, or allow the download')
-    offline = (f'Offline, pass --data_dir to a directory with a prepared {name} '
+      raise DatasetError(f'{name} is not prepared in {data_dir} and downloads are off: '
+                         f'point the data directory to one holding a prepared {name}, or '
+                         'allow the download')
+    offline = (f'Offline, point the data directory to one with a prepared {name} '
                '(tensorflow_datasets layout).')
     problem = _unreachable(DOWNLOAD_URLS.get(name))
     if problem:
@@ -122,7 +94,7 @@ def _tfds_split(name, split, data_dir, download):
           f'{name} is not in {data_dir} and could not be downloaded '
           f'({errors.first_line(e)[:200]}). {offline}') from None
   # No tfds auto-cache: callers read a split once (training loads it into memory),
-  # and a cached split read partly (--num_examples) only warns and is discarded.
+  # and a cached split read partly (the first N examples) only warns and is discarded.
   ds = builder.as_dataset(split=split, shuffle_files=False,
                           read_config=tfds.ReadConfig(try_autocache=False))
   return ds.map(lambda ex: ex['image'], num_parallel_calls=tf.data.AUTOTUNE), \
@@ -247,8 +219,8 @@ def load_images(dataset, split, image_size, data_dir=None, download=True):
   """
   if split not in ('train', 'test'):
     raise DatasetError(f'split must be train or test, got {split!r}')
-  if dataset.startswith('folder:'):
-    files = folder_files(dataset[len('folder:'):], split)
+  if data.is_folder(dataset):
+    files = folder_files(data.folder_path(dataset), split)
     check_images(files)
     ds = tf.data.Dataset.from_tensor_slices(files).map(_read_photo,
                                                         num_parallel_calls=tf.data.AUTOTUNE)
@@ -256,8 +228,8 @@ def load_images(dataset, split, image_size, data_dir=None, download=True):
   elif dataset in BUNDLED:
     if split != 'test':
       raise DatasetError(f'{dataset} holds only the first 64 CIFAR-10 test images (shipped '
-                         'with pic_tf, for colourising and evaluation): use --dataset=cifar10 '
-                         'for the train split')
+                         'with pic_tf, for colourising and evaluation): use cifar10 for the '
+                         'train split')
     files = sorted(os.path.join(BUNDLED[dataset], f) for f in os.listdir(BUNDLED[dataset])
                    if f.endswith('.png'))
     ds = tf.data.Dataset.from_tensor_slices(files).map(_read_photo)
@@ -265,8 +237,9 @@ def load_images(dataset, split, image_size, data_dir=None, download=True):
   elif dataset in SPLITS:
     ds, count = _tfds_split(dataset, SPLITS[dataset][split], data_dir, download)
   else:
-    raise DatasetError(f'unknown dataset {dataset!r}: use {DATASETS_HELP}')
-  ds = ds.map(lambda im: resize_image(im, image_size), num_parallel_calls=tf.data.AUTOTUNE)
+    raise DatasetError(f'unknown dataset {dataset!r}: use {data.NAMES_HELP}')
+  ds = ds.map(lambda im: preprocess.resize_image(im, image_size),
+              num_parallel_calls=tf.data.AUTOTUNE)
   return ds, count
 
 
@@ -285,11 +258,6 @@ def flip_batch(images, seed, step, mode):
     return tf.cond(coin, lambda: tf.reverse(images, [2]), lambda: images)
   coins = tf.random.stateless_uniform([tf.shape(images)[0]], seed=key) < 0.5
   return tf.where(coins[:, None, None, None], tf.reverse(images, [2]), images)
-
-
-def preprocess_batch(images, downsample_factor):
-  """uint8 RGB ``[B, H, W, 3]`` -> the model's float32 inputs (see module docstring)."""
-  return color.model_inputs_from_rgb(images, downsample_factor)
 
 
 def steps_per_epoch(num_examples, batch_size):
@@ -321,7 +289,7 @@ def train_dataset(config, data_dir=None, start_step=0, download=True):
 
   Returns:
     ``(dataset, steps_per_epoch)``; elements are the input dicts of
-    :func:`preprocess_batch`, the first one for step ``start_step``.
+    :func:`pic_tf.data.preprocess.model_inputs`, the first one for step ``start_step``.
   """
   train = config.train
   size = config.model.image_size
@@ -350,7 +318,7 @@ def train_dataset(config, data_dir=None, start_step=0, download=True):
 
   def prepare(step, batch):
     batch = flip_batch(batch, train.seed, step, train.flip)
-    return preprocess_batch(batch, config.model.downsample)
+    return preprocess.model_inputs(batch, config.model.downsample)
 
   ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
   return ds.prefetch(tf.data.AUTOTUNE), per_epoch
@@ -372,6 +340,6 @@ def eval_dataset(config, batch_size, num_examples=0, data_dir=None, download=Tru
     images = images.take(num_examples)
     count = min(count, num_examples)
   ds = images.batch(batch_size).map(
-      lambda b: preprocess_batch(b, config.model.downsample),
+      lambda b: preprocess.model_inputs(b, config.model.downsample),
       num_parallel_calls=tf.data.AUTOTUNE)
   return ds.prefetch(tf.data.AUTOTUNE), count

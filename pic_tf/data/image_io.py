@@ -8,6 +8,7 @@ module, they stay pure TensorFlow.
 """
 
 import glob
+import io
 import os
 import stat
 import warnings
@@ -18,7 +19,6 @@ from PIL import ImageOps
 from PIL import UnidentifiedImageError
 
 from pic_tf.errors import ImageError
-from pic_tf.storage import fileutil
 
 # What read_image reads: the photos of a folder, for colourising and for training.
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp')
@@ -48,7 +48,7 @@ def read_image(path):
   except OSError as e:
     raise ImageError(f'{path}: cannot read it ({e.strerror})') from None
   if stat.S_ISDIR(mode):
-    raise ImageError(f'{path}: is a folder (give it as --input=FOLDER to read its images)')
+    raise ImageError(f'{path}: is a folder (give the folder itself as an input to read its images)')
   if not stat.S_ISREG(mode):
     # A FIFO or device would block or never end.
     raise ImageError(f'{path}: not a regular file')
@@ -143,10 +143,11 @@ def expand_inputs(patterns):
   return unique, problems
 
 
-def write_png(path, image):
-  """Writes uint8 ``[H, W, 3]`` as PNG atomically (temporary file, then rename)."""
-  with fileutil.atomic_file(path, 'wb') as f:
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(f, format='PNG')
+def encode_png(image):
+  """uint8 ``[H, W, 3]`` -> the bytes of a PNG file."""
+  out = io.BytesIO()
+  Image.fromarray(np.asarray(image, dtype=np.uint8)).save(out, format='PNG')
+  return out.getvalue()
 
 
 def grid(rows, gap=2, background=255, max_cell_height=None):

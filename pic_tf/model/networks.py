@@ -20,7 +20,7 @@ import keras
 from keras import ops
 import tensorflow as tf
 
-from pic_tf import configs
+from pic_tf.model.config import ModelConfig
 from pic_tf.model import ema as ema_lib
 from pic_tf.model import layers
 
@@ -198,7 +198,7 @@ class PICModel(keras.Model):
   """Probabilistic Image Colorization: ``(gray, canvas) -> (params, embedding)``.
 
   Args:
-    config: a :class:`pic_tf.configs.ModelConfig` (or its dict).
+    config: a :class:`pic_tf.model.config.ModelConfig` (or its dict).
 
   Call args:
     gray: float ``[B, H, W, 1]``, L' in [-1, 1] at the model's image size.
@@ -216,7 +216,7 @@ class PICModel(keras.Model):
     kwargs.setdefault('name', 'pic')
     super().__init__(**kwargs)
     if isinstance(config, dict):
-      config = configs.ModelConfig(**config)
+      config = ModelConfig(**config)
     self.config = config
     self.embedding_net = EmbeddingNetwork(config.embedding, dropout=config.dropout,
                                           name='embedding')

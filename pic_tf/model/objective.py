@@ -43,7 +43,7 @@ def bits_per_dim(model, inputs, training=False, dropout_seed=None, per_image=Fal
 
   Args:
     model: a :class:`pic_tf.model.networks.PICModel`.
-    inputs: the dict of :func:`pic_tf.data.datasets.preprocess_batch` (``gray`` ``[B, S, S, 1]``,
+    inputs: the dict of :func:`pic_tf.data.preprocess.model_inputs` (``gray`` ``[B, S, S, 1]``,
       ``canvas`` ``[B, s, s, 3]``, ``lab_down`` ``[B, s, s, 3]``).
     training: dropout on (training) or off.
     dropout_seed: stateless dropout seed ``[2]`` (training only).

@@ -8,8 +8,15 @@ than float32, so ``'auto'`` means mixed bfloat16 only where the hardware compute
 import dataclasses
 import platform
 
-import tensorflow as tf
-
+# The compute precisions, by name: every one a trainer takes, and those of inference
+# (mixed float16 needs loss scaling, which only training has).
+PRECISIONS = {
+    'float32': 'exact, the default',
+    'mixed_bfloat16': 'bfloat16 compute, float32 weights and likelihood',
+    'mixed_float16': 'float16 compute with loss scaling (training only)',
+    'auto': 'mixed_bfloat16 where the hardware computes bfloat16 natively, else float32',
+}
+INFERENCE_PRECISIONS = tuple(p for p in PRECISIONS if p != 'mixed_float16')
 # CPU flags (as /proc/cpuinfo spells them) with native bfloat16 arithmetic.
 BF16_FLAGS = ('avx512_bf16', 'amx_bf16')
 
@@ -37,6 +44,8 @@ def native_bfloat16_cpu(path='/proc/cpuinfo'):
 
 def _gpus_with_bfloat16():
   """GPUs with bfloat16 tensor cores (compute capability 8.0 and newer), as a count."""
+  # Here: the names above are read by --help and by configs without importing TensorFlow.
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   count = 0
   for gpu in tf.config.list_physical_devices('GPU'):
     capability = tf.config.experimental.get_device_details(gpu).get('compute_capability')
@@ -47,6 +56,8 @@ def _gpus_with_bfloat16():
 def native_bfloat16(path='/proc/cpuinfo'):
   """True if this machine computes bfloat16 natively: a GPU of compute capability 8.0+
   (training runs there when there is one), else a CPU with AVX512_BF16 or AMX-BF16."""
+  # Here: the names above are read by --help and by configs without importing TensorFlow.
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   if tf.config.list_physical_devices('GPU'):
     return _gpus_with_bfloat16() > 0
   return native_bfloat16_cpu(path)
@@ -71,7 +82,7 @@ def resolve_precision(precision, path='/proc/cpuinfo', log=None):
 _EMULATED_WARNING = (
     'warning: mixed_bfloat16 on a machine without native bfloat16 (no AVX512_BF16 or '
     'AMX-BF16 CPU, no GPU of compute capability 8.0+) is emulated, many times slower '
-    'than float32 (BUILD.md). Use --precision=auto (float32 here) or float32.')
+    'than float32 (BUILD.md). Use precision auto (float32 here) or float32.')
 
 
 def with_precision_resolved(config, log=None, path='/proc/cpuinfo'):

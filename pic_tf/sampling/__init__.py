@@ -1,26 +1,74 @@
 """Sampling: the samplers, the g^w baseline, full resolution, the colourise pipeline.
 
-This ``__init__`` picks samplers by name, the one place a binary, an evaluation or an
-export does: ``cached`` (:class:`pic_tf.sampling.cached.CachedSampler`, the default)
-and ``naive`` (:class:`pic_tf.sampling.naive.Sampler`, the original's loop) draw the
-same samples. The names are :data:`pic_tf.options.SAMPLERS`.
+This ``__init__`` is the registry of samplers by name (:data:`SAMPLERS`) and the
+options of sampling (:class:`SampleOptions`), read by the programs before TensorFlow
+is imported; :func:`make_sampler` is the one place a name becomes a sampler.
 """
 
+import dataclasses
+import math
+
 from pic_tf.errors import ConfigError
-from pic_tf import options
-from pic_tf.sampling import cached
-from pic_tf.sampling import naive
 
-SAMPLER_CLASSES = dict(zip(options.SAMPLERS, (cached.CachedSampler, naive.Sampler)))
-DEFAULT = options.SAMPLERS[0]
+# The samplers by name; they draw the same samples.
+SAMPLERS = {
+    'cached': 'incremental PixelCNN: each pixel reuses the rows above it (fast, the default)',
+    'naive': 'the full network once per chroma pixel, as the original code samples',
+}
+DEFAULT_SAMPLER = 'cached'
+# Sampling seeds are int64 in the samplers and the SavedModel's signatures.
+MAX_SEED = 2**63 - 1
 
 
-def make_sampler(model, name=DEFAULT, jit=False):
+def make_sampler(model, name=DEFAULT_SAMPLER, jit=False):
   """A sampler of ``model`` by name; ``jit``: its pixel loop compiled with XLA (opt-in).
+
+  Returns:
+    :class:`pic_tf.sampling.cached.CachedSampler` (``'cached'``) or
+    :class:`pic_tf.sampling.naive.Sampler` (``'naive'``).
 
   Raises:
     ConfigError: an unknown name.
   """
-  if name not in SAMPLER_CLASSES:
-    raise ConfigError(f'unknown sampler {name!r}: use {" or ".join(SAMPLER_CLASSES)}')
-  return SAMPLER_CLASSES[name](model, jit=jit)
+  # Here, not at the top: the registry above is read without TensorFlow.
+  from pic_tf.sampling import cached, naive  # pylint: disable=import-outside-toplevel
+  classes = {'cached': cached.CachedSampler, 'naive': naive.Sampler}
+  if name not in classes:
+    raise ConfigError(f'unknown sampler {name!r}: use {" or ".join(SAMPLERS)}')
+  return classes[name](model, jit=jit)
+
+
+def _is_int(value):
+  return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleOptions:
+  """How to sample: how many colourisations, how hot, which seed and sampler.
+
+  Attributes:
+    num_samples: colourisations per image.
+    temperature: the logistic noise scale (1: the model).
+    seed: int; the same seed gives the same colourisations.
+    sampler: a name of :data:`SAMPLERS`.
+    jit: compile the sampler's pixel loop with XLA (opt-in).
+  """
+  num_samples: int = 4
+  temperature: float = 1.0
+  seed: int = 0
+  sampler: str = DEFAULT_SAMPLER
+  jit: bool = False
+
+  def __post_init__(self):
+    # Checked here, before any model is built: NaN or inf would sample black or noise.
+    if not _is_int(self.num_samples) or self.num_samples < 1:
+      raise ConfigError(f'num_samples must be at least 1, got {self.num_samples!r}')
+    if (isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float))
+        or not math.isfinite(self.temperature) or self.temperature < 0):
+      raise ConfigError(f'temperature must be a finite number >= 0 (1: the model, 0: '
+                        f'the mean of each chosen component), got {self.temperature!r}')
+    if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
+      raise ConfigError(f'seed must be an integer in [0, 2**63 - 1], got {self.seed!r}')
+    if self.sampler not in SAMPLERS:
+      raise ConfigError(f'sampler must be one of {", ".join(SAMPLERS)}, got '
+                        f'{self.sampler!r}')

@@ -1,7 +1,7 @@
 """Photos in and out at full resolution: any-size uint8 images <-> the model's L' and a'b'.
 
 In: an image of any size, gray or colour, is resized whole to the model's square
-size as the training data were (:func:`pic_tf.data.datasets.resize_image`: antialiased
+size as the training data were (:func:`pic_tf.data.preprocess.resize_image`: antialiased
 bicubic, no crop) and converted to L' (:func:`model_gray`).
 
 Out: sampled chroma lives on the model's reduced grid. It is upsampled bilinearly to
@@ -18,7 +18,7 @@ itself per sample at once).
 
 import tensorflow as tf
 
-from pic_tf.data import datasets
+from pic_tf.data import preprocess
 from pic_tf.model import color
 
 
@@ -93,8 +93,8 @@ def gray_display(images):
 
 def resize_batch(images, image_size):
   """uint8 ``[N, H, W, 1 or 3]`` of any size -> uint8 RGB ``[N, S, S, 3]`` at the model's size,
-  each resized whole as the training data were (:func:`pic_tf.data.datasets.resize_image`)."""
-  return tf.map_fn(lambda im: datasets.resize_image(im, image_size), as_rgb(images),
+  each resized whole as the training data were (:func:`pic_tf.data.preprocess.resize_image`)."""
+  return tf.map_fn(lambda im: preprocess.resize_image(im, image_size), as_rgb(images),
                    fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.uint8))
 
 

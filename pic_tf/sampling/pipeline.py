@@ -20,7 +20,7 @@ photo is composed one sample at a time (:mod:`pic_tf.sampling.fullres`).
 import tensorflow as tf
 
 from pic_tf import sampling
-from pic_tf.data import datasets
+from pic_tf.data import preprocess
 from pic_tf.model import objective
 from pic_tf.sampling import baseline
 from pic_tf.sampling import fullres
@@ -58,11 +58,11 @@ class Colorizer:
   Args:
     model: a :class:`pic_tf.model.networks.PICModel` holding the weights to sample with
       (the EMA weights, as the original).
-    sampler: a name of :data:`pic_tf.options.SAMPLERS` (they draw the same samples).
+    sampler: a name of :data:`pic_tf.sampling.SAMPLERS` (they draw the same samples).
     jit: compile the sampler's pixel loop with XLA (opt-in).
   """
 
-  def __init__(self, model, sampler=sampling.DEFAULT, jit=False):
+  def __init__(self, model, sampler=sampling.DEFAULT_SAMPLER, jit=False):
     self.model = model
     self.sampler = sampling.make_sampler(model, sampler, jit)
 
@@ -131,7 +131,7 @@ class Colorizer:
     Returns:
       float32 tensor ``[N]``.
     """
-    inputs = datasets.preprocess_batch(fullres.resize_batch(images, self.image_size),
+    inputs = preprocess.model_inputs(fullres.resize_batch(images, self.image_size),
                                        self.model.config.downsample)
     return objective.bits_per_dim(self.model, inputs, per_image=True)[0]
 

@@ -5,7 +5,7 @@ its layers (``picolor_template/down_leak_1/conv1/V``, ...); this model uses the
 same layer names, so the mapping is one to one (:func:`original_name_map`). A
 checkpoint saved during the original's training also holds Polyak averages
 (``<name>/ExponentialMovingAverage``) and Adam slots; the averages become this
-package's EMA weights, the slots are ignored. :func:`pic_tf.storage.checkpoints.load` reads
+package's EMA weights, the slots are ignored. :func:`pic_tf.storage.loading.load` reads
 them directly; :func:`convert_original` writes them as a workdir.
 """
 
@@ -85,8 +85,8 @@ def read_original(path, model):
       if names:
         shown = names[:12] + ([f'... and {len(names) - 12} more'] if len(names) > 12 else [])
         lines.append(f'  {title} ({len(names)}): ' + ', '.join(shown))
-    lines.append('Choose the config the checkpoint was trained with (--config=cifar10 '
-                 'or imagenet, with the same model.* overrides).')
+    lines.append('Choose the config the checkpoint was trained with (cifar10 or '
+                 'imagenet, with the same model.* overrides).')
     raise ConversionError('\n'.join(lines))
   try:
     raw = {n: reader.get_tensor(n) for n in expected}
@@ -142,7 +142,7 @@ def convert_original(original_checkpoint, config, output_dir):
       already holds files (nothing is overwritten).
   """
   if os.path.isdir(output_dir) and os.listdir(output_dir):
-    raise ConversionError(f'{output_dir} is not empty; choose a new --output_dir')
+    raise ConversionError(f'{output_dir} is not empty; choose a new output directory')
   model, ema = networks.build_model_and_ema(config)
   had_averages = load_original(original_checkpoint, model, ema)
   return workdir_lib.save_new_workdir(output_dir, config, model, ema), had_averages

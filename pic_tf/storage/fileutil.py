@@ -107,7 +107,7 @@ def ensure_dir(path, what='output directory'):
 
   Args:
     path: the directory.
-    what: how the error names it (e.g. ``'--output_dir'``).
+    what: how the error names it (e.g. ``'output directory'``).
 
   Returns:
     ``path``.
@@ -145,28 +145,18 @@ def check_dir_target(path, what='output directory'):
                    'writable location')
 
 
-# What training and bin/convert_original write into a workdir: never a result's target.
-WORKDIR_FILES = ('config.json', 'checkpoint', 'train_results.json')
-
-
 def check_file_target(path, what='output file'):
-  """Fails now, before long work, if a result could not be written to ``path`` later, or
-  would replace a file of a pic_tf workdir (``config.json``, checkpoints, ...).
+  """Fails now, before long work, if a result could not be written to ``path`` later.
 
   Creates nothing.
 
   Raises:
-    PicError: ``path`` is a directory or a workdir's file, or its folder is not writable.
+    PicError: ``path`` is a directory, or its folder is not writable.
   """
   if os.path.isdir(path):
     raise PicError(f'{what} {path} is a directory; give a file name, e.g. '
                    f'{os.path.join(path, "results.json")}')
   folder = os.path.dirname(os.path.abspath(path))
-  name = os.path.basename(path)
-  if os.path.exists(os.path.join(folder, 'config.json')) and (
-      name in WORKDIR_FILES or name.startswith('ckpt-')):
-    raise PicError(f'{what} {path} is a file of the workdir {folder}; writing there would '
-                   'destroy it. Choose another file name')
   check_dir_target(folder, f'the folder of {what}')
 
 
@@ -232,6 +222,12 @@ def atomic_dir(path, what='output directory'):
     raise
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_bytes(data, path):
+  """Writes ``data`` (bytes) to ``path`` atomically (temporary file, then rename)."""
+  with atomic_file(path, 'wb') as f:
+    f.write(data)
 
 
 def write_json(obj, path):

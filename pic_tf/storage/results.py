@@ -14,7 +14,7 @@ import re
 import shutil
 import tempfile
 
-from pic_tf.errors import PicError
+from pic_tf.errors import ResultsExistError
 from pic_tf.storage import fileutil
 
 RESULT_FILE = re.compile(r'.+_(sample\d+|grid\d*)\.png$')
@@ -35,20 +35,20 @@ def is_result(path, output_dir):
   return inside and bool(RESULT_FILE.match(os.path.basename(path)))
 
 
-def check(output_dir, overwrite, what='--output_dir'):
+def check(output_dir, overwrite, what='output directory'):
   """Refuses, before any work, a folder that holds results unless ``overwrite``.
 
   Raises:
-    PicError: ``output_dir`` holds results and ``overwrite`` is False.
+    ResultsExistError: ``output_dir`` holds results and ``overwrite`` is False.
   """
   if overwrite or not os.path.isdir(output_dir):
     return
   found = find(output_dir)
   if found:
-    raise PicError(
+    raise ResultsExistError(
         f'{what} {output_dir} already holds {len(found)} result file(s) of an earlier run '
-        f'(e.g. {os.path.relpath(found[0], output_dir)}); choose another {what}, or add '
-        '--overwrite to replace them with this run\'s')
+        f'(e.g. {os.path.relpath(found[0], output_dir)}); choose another {what}, or '
+        'overwrite them with this run\'s')
 
 
 class ResultSet:
@@ -63,7 +63,7 @@ class ResultSet:
     what: how errors name it.
   """
 
-  def __init__(self, output_dir, what='--output_dir'):
+  def __init__(self, output_dir, what='output directory'):
     self.output_dir = os.path.abspath(output_dir)
     self._what = what
     self._stage = None

@@ -1,11 +1,14 @@
 """Workdirs: ``config.json`` written by training, read by every other binary; new
 workdirs (a config and one checkpoint) written atomically.
 
-A workdir written by ``bin/train`` or ``bin/convert_original`` holds::
+The one module that knows a workdir's layout. A workdir written by training or by
+the conversion of an original checkpoint holds::
 
-  config.json        the resolved :class:`pic_tf.configs.Config`
-  ckpt-<step>.*      checkpoints (:mod:`pic_tf.storage.checkpoints` reads them)
-  checkpoint         the CheckpointManager's index of the committed checkpoints
+  config.json          the resolved :class:`pic_tf.configs.Config`
+  ckpt-<step>.*        checkpoints of :func:`make_checkpoint` (:mod:`pic_tf.storage.loading`
+                       reads them)
+  checkpoint           the CheckpointManager's index of the committed checkpoints
+  train_results.json   the final evaluation of a finished run
 
 A run may be resumed with other run-length or logging fields
 (:data:`RESUMABLE_FIELDS`); a different model, dataset or optimisation is refused.
@@ -21,9 +24,13 @@ import tensorflow as tf
 from pic_tf import configs
 from pic_tf.errors import CheckpointError
 from pic_tf.errors import ConfigError
+from pic_tf.errors import PicError
 from pic_tf.storage import fileutil
 
 CONFIG_FILENAME = 'config.json'
+INDEX_FILENAME = 'checkpoint'
+RESULTS_FILENAME = 'train_results.json'
+_CHECKPOINT_PREFIX = 'ckpt'
 # Fields that may change when a run is resumed (length, logging); the rest may not.
 RESUMABLE_FIELDS = {'num_epochs', 'num_steps', 'log_every', 'checkpoint_every', 'eval_every',
                     'eval_examples', 'sample_every', 'keep_checkpoints', 'deterministic'}
@@ -32,6 +39,45 @@ RESUMABLE_FIELDS = {'num_epochs', 'num_steps', 'log_every', 'checkpoint_every', 
 def is_workdir(path):
   """True if ``path`` is a directory holding a ``config.json``."""
   return os.path.isdir(path) and os.path.exists(os.path.join(path, CONFIG_FILENAME))
+
+
+def is_checkpoint_of_workdir(path):
+  """True if ``path`` names a checkpoint prefix (``ckpt-<step>``) inside a workdir."""
+  return (re.fullmatch(rf'{_CHECKPOINT_PREFIX}-\d+', os.path.basename(path)) is not None and
+          is_workdir(os.path.dirname(os.path.abspath(path))))
+
+
+def results_path(workdir):
+  """Where a finished run writes its final evaluation."""
+  return os.path.join(workdir, RESULTS_FILENAME)
+
+
+def make_checkpoint(model, ema, **extra):
+  """The checkpoint object of a workdir: ``model``, ``ema`` and any ``extra`` trackables."""
+  return tf.train.Checkpoint(model=model, ema=ema, **extra)
+
+
+def checkpoint_manager(checkpoint, directory, max_to_keep, step_counter=None):
+  """The ``tf.train.CheckpointManager`` that writes ``ckpt-<step>`` and the index."""
+  return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
+                                    checkpoint_name=_CHECKPOINT_PREFIX,
+                                    step_counter=step_counter)
+
+
+def check_result_file(path, what='output file'):
+  """:func:`pic_tf.storage.fileutil.check_file_target`, and refuses a workdir's own files.
+
+  Raises:
+    PicError: ``path`` would replace a file of a pic_tf workdir (``config.json``,
+      checkpoints, ...), is a directory, or its folder is not writable.
+  """
+  folder = os.path.dirname(os.path.abspath(path))
+  name = os.path.basename(path)
+  if is_workdir(folder) and (name in (CONFIG_FILENAME, INDEX_FILENAME, RESULTS_FILENAME) or
+                             name.startswith(f'{_CHECKPOINT_PREFIX}-')):
+    raise PicError(f'{what} {path} is a file of the workdir {folder}; writing there would '
+                   'destroy it. Choose another file name')
+  fileutil.check_file_target(path, what)
 
 
 def save_config(config, workdir):
@@ -50,8 +96,8 @@ def load_config(workdir):
   path = os.path.join(workdir, CONFIG_FILENAME)
   if not os.path.exists(path):
     raise CheckpointError(
-        f'{workdir} has no {CONFIG_FILENAME}: it is not a pic_tf workdir (train one with '
-        'bin/train, or convert an original checkpoint with bin/convert_original)')
+        f'{workdir} has no {CONFIG_FILENAME}: it is not a pic_tf workdir (train one, or '
+        'convert an original checkpoint into one)')
   try:
     with open(path) as f:
       return configs.Config.from_dict(json.load(f))
@@ -59,8 +105,8 @@ def load_config(workdir):
     # Damaged or hand-edited: never guess a model from it.
     raise CheckpointError(
         f'{path} is damaged or not a pic_tf config ({type(e).__name__}: {e}). Restore it '
-        'from a copy, or rewrite it with bin/train using the --config and --set flags the '
-        'run was started with') from None
+        'from a copy, or write it anew by training with the config and overrides the run '
+        'was started with') from None
 
 
 def prepare(config, workdir):
@@ -86,7 +132,7 @@ def prepare(config, workdir):
   if diffs:
     raise ConfigError(
         f'workdir {workdir} holds a run of another config ({old.name}); it differs in: '
-        + ', '.join(diffs) + '. Use a new --workdir, or the same --config and --set flags.')
+        + ', '.join(diffs) + '. Use a new workdir, or the same config and overrides.')
   return True
 
 
@@ -105,36 +151,22 @@ def _config_diffs(old, new):
   return diffs
 
 
-_CHECKPOINT_FILE = re.compile(r'^ckpt-(\d+)(\.index|\.data-\d+-of-\d+|_temp)$')
-
-
-def _read_index(workdir):
-  """The ``all_model_checkpoint_paths`` of the CheckpointManager's index file (text proto)."""
-  try:
-    with open(os.path.join(workdir, 'checkpoint'), encoding='utf-8') as f:
-      lines = f.read().splitlines()
-  except (OSError, UnicodeDecodeError):
-    return []
-  paths = []
-  for line in lines:
-    key, _, value = line.partition(':')
-    value = value.strip()
-    if key.strip() == 'all_model_checkpoint_paths' and len(value) > 1 and value[0] == '"':
-      paths.append(value[1:-1])
-  return paths
+_CHECKPOINT_FILE = re.compile(rf'^{_CHECKPOINT_PREFIX}-(\d+)(\.index|\.data-\d+-of-\d+|_temp)$')
 
 
 def checkpoint_paths(workdir):
   """The checkpoint prefixes of ``workdir``, oldest first, as its index file lists them.
 
+  Read with TensorFlow's own reader of the index (``tf.train.get_checkpoint_state``).
   Unlike ``tf.train.latest_checkpoint``, which answers None when the newest listed
   checkpoint's files are missing (and so would let a damaged run restart from
   scratch), this lists what the run committed, readable or not. Without an index
   file (or with an unreadable one) the ``ckpt-<step>.index`` files found are listed.
   """
-  listed = _read_index(workdir)
-  if listed:
-    return [p if os.path.isabs(p) else os.path.join(workdir, p) for p in listed]
+  state = tf.train.get_checkpoint_state(workdir) if os.path.isdir(workdir) else None
+  if state is not None and state.all_model_checkpoint_paths:
+    return [p if os.path.isabs(p) else os.path.join(workdir, p)
+            for p in state.all_model_checkpoint_paths]
   found = []
   for name in (os.listdir(workdir) if os.path.isdir(workdir) else ()):
     match = _CHECKPOINT_FILE.match(name)
@@ -181,11 +213,10 @@ def _save(directory, config, step, **objects):
   save_config(config, directory)
   checkpoint = tf.train.Checkpoint(step=tf.Variable(step, dtype=tf.int64, name='step'),
                                    **objects)
-  manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=1)
-  return manager.save(checkpoint_number=step)
+  return checkpoint_manager(checkpoint, directory, max_to_keep=1).save(checkpoint_number=step)
 
 
-def save_new_workdir(directory, config, model, ema=None, step=0, what='--output_dir'):
+def save_new_workdir(directory, config, model, ema=None, step=0, what='output directory'):
   """Writes a new workdir atomically: ``config.json`` and one checkpoint.
 
   Args:

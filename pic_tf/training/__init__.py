@@ -1,1 +1,12 @@
-"""Training: the trainer and its loop, the periodic actions, distribution strategies."""
+"""Training: the trainer and its loop, the periodic actions, distribution strategies.
+
+This ``__init__`` names the ``tf.distribute`` strategies a run can use
+(:func:`pic_tf.training.distribute.make_strategy`), read without TensorFlow.
+"""
+
+STRATEGIES = {
+    'default': 'one device: the GPU if there is one, else the CPU',
+    'mirrored': 'every GPU of this machine (tf.distribute.MirroredStrategy)',
+    'multi_worker': 'several machines, described by TF_CONFIG',
+    'tpu': 'a TPU (needs its name or address)',
+}

@@ -98,7 +98,7 @@ class LogAction:
       raise TrainingDivergedError(
           f'the loss is {bpd + aux} at step {step} (bpd {bpd}, aux {aux}); stopped without '
           f'saving. The last good checkpoint is {self.describe_checkpoint()}. Lower '
-          'train.learning_rate or use --precision=float32.')
+          'train.learning_rate or train in train.precision=float32.')
     self.window.append((bpd, aux))
 
   def __call__(self, step, last_step):

@@ -6,9 +6,7 @@ import os
 import tensorflow as tf
 
 from pic_tf.errors import ConfigError
-from pic_tf import options
-
-STRATEGIES = options.STRATEGIES
+from pic_tf.training import STRATEGIES
 
 
 def make_strategy(name, tpu=None):
@@ -25,10 +23,10 @@ def make_strategy(name, tpu=None):
     return tf.distribute.MirroredStrategy()
   if name == 'multi_worker':
     if 'TF_CONFIG' not in os.environ:
-      raise ConfigError('--strategy=multi_worker needs TF_CONFIG describing the cluster '
+      raise ConfigError('the multi_worker strategy needs TF_CONFIG describing the cluster '
                         '(see BUILD.md)')
     if not _tf_config().get('cluster'):
-      raise ConfigError('TF_CONFIG has no "cluster": --strategy=multi_worker needs the list '
+      raise ConfigError('TF_CONFIG has no "cluster": the multi_worker strategy needs the list '
                         'of workers (see BUILD.md)')
     return tf.distribute.MultiWorkerMirroredStrategy()
   if name == 'tpu':
@@ -36,7 +34,7 @@ def make_strategy(name, tpu=None):
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
-  raise ConfigError(f'unknown strategy {name!r}; choose one of {STRATEGIES}')
+  raise ConfigError(f'unknown strategy {name!r}; choose one of {", ".join(STRATEGIES)}')
 
 
 def _tf_config():

@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from pic_tf.data import datasets
+from pic_tf.data import preprocess
 from pic_tf.errors import ConfigError
 from pic_tf.errors import DamagedCheckpointError
 from pic_tf.model import ema as ema_lib
@@ -29,7 +30,7 @@ from pic_tf.model import networks
 from pic_tf.model import objective
 from pic_tf.model import precision as precision_lib
 from pic_tf.sampling import pipeline
-from pic_tf.storage import checkpoints
+from pic_tf.storage import loading
 from pic_tf.storage import fileutil
 from pic_tf.storage import workdir as workdir_lib
 from pic_tf.training import actions as train_actions
@@ -92,7 +93,7 @@ class Trainer:
       self.optimizer = optimizer
       self.optimizer.build(self.model.trainable_variables)
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
-    self.checkpoint = checkpoints.make_checkpoint(self.model, self.ema,
+    self.checkpoint = workdir_lib.make_checkpoint(self.model, self.ema,
                                                   optimizer=self.optimizer, step=self.step)
     self._grads = tf.function(self._compute_gradients, jit_compile=jit)
     self._train_step = tf.function(self._distributed_step)
@@ -120,7 +121,7 @@ class Trainer:
     if self.config.train.init == 'data_dependent':
       if init_images is None:
         raise ValueError('the data-dependent initialisation needs init_images')
-      inputs = datasets.preprocess_batch(init_images, self.config.model.downsample)
+      inputs = preprocess.model_inputs(init_images, self.config.model.downsample)
       with self.strategy.scope(), layers.data_dependent_init(self.model):
         self.model(inputs['gray'], inputs['canvas'], training=False)
     self.ema.reset()
@@ -207,7 +208,7 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
   config = precision_lib.with_precision_resolved(config, log)   # 'auto' is saved resolved
   strategy_obj = distribute.make_strategy(strategy, tpu)
   chief = distribute.is_chief(strategy_obj)
-  fileutil.ensure_dir(workdir, '--workdir')
+  fileutil.ensure_dir(workdir, 'workdir')
   if chief:
     workdir_lib.prepare(config, workdir)
   if chief:
@@ -215,9 +216,9 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
       log(f'removed {name}, left in {workdir} by an interrupted run')
   trainer = Trainer(config, strategy_obj, jit=jit)
   ckpt_dir = workdir if chief else os.path.join(workdir, f'.worker_{distribute.task_id()}')
-  manager = tf.train.CheckpointManager(trainer.checkpoint, ckpt_dir,
-                                       max_to_keep=config.train.keep_checkpoints,
-                                       step_counter=trainer.step)
+  manager = workdir_lib.checkpoint_manager(trainer.checkpoint, ckpt_dir,
+                                           max_to_keep=config.train.keep_checkpoints,
+                                           step_counter=trainer.step)
   _restore_or_initialize(trainer, workdir, data_dir, download, log)
 
   step = int(trainer.step.numpy())
@@ -235,7 +236,7 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
   summaries = train_actions.Summaries(workdir, chief)
   logger, actions = train_actions.build(trainer, manager, summaries, results, data_dir,
                                         download, log)
-  results_path = os.path.join(workdir, 'train_results.json')
+  results_path = workdir_lib.results_path(workdir)
   if step >= steps:
     finished = _read_results(results_path) if chief else {'step': step}
     if finished is not None:
@@ -281,7 +282,7 @@ def _restore_or_initialize(trainer, workdir, data_dir, download, log):
   committed = workdir_lib.checkpoint_paths(workdir)
   for path in reversed(committed):
     try:
-      checkpoints.restore(trainer.checkpoint, path,
+      loading.restore(trainer.checkpoint, path,
                           trainer.model).assert_existing_objects_matched()
     except DamagedCheckpointError as e:
       log(f'warning: {e}; resuming from the checkpoint before it')

@@ -9,6 +9,7 @@ from PIL import Image
 
 from pic_tf import configs
 from pic_tf.data import datasets
+from pic_tf.data import preprocess
 from pic_tf.errors import DatasetError
 from pic_tf import overrides as overrides_lib
 
@@ -121,11 +122,11 @@ def test_every_format_bin_colorize_reads_is_a_training_photo(tmp_path):
 def test_resize_is_whole_image_bicubic():
   image = np.zeros((40, 20, 3), np.uint8)
   image[:, :10] = 255
-  out = datasets.resize_image(image, 16).numpy()
+  out = preprocess.resize_image(image, 16).numpy()
   assert out.shape == (16, 16, 3)
   assert out[:, :6].min() > 240 and out[:, 10:].max() < 15   # left half stays left: no crop
   same = np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)
-  np.testing.assert_array_equal(datasets.resize_image(same, 8), same)
+  np.testing.assert_array_equal(preprocess.resize_image(same, 8), same)
 
 
 def test_flips():
@@ -238,5 +239,5 @@ def test_download_path_imports_resolve_up_to_the_network(tmp_path, monkeypatch):
   message = str(info.value)
   print(message)
   assert 'network stub reached for https://www.cs.toronto.edu/' in message, message
-  assert 'could not be downloaded' in message and 'pass --data_dir' in message
+  assert 'could not be downloaded' in message and 'point the data directory' in message
   assert not list(tmp_path.iterdir())   # the failed download left no half-made folders

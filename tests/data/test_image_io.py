@@ -11,6 +11,7 @@ from PIL import Image
 
 from pic_tf.data import image_io
 from pic_tf.errors import ImageError
+from pic_tf.storage import fileutil
 
 TESTDATA = pathlib.Path(__file__).resolve().parents[2] / 'testdata'
 
@@ -77,21 +78,25 @@ def test_expand_inputs(tmp_path):
   assert len(problems) == 2
 
 
+def _write_png(path, image):
+  fileutil.write_bytes(image_io.encode_png(image), path)
+
+
 def test_write_png_is_atomic_and_exact(tmp_path):
   image = np.random.default_rng(0).integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
   path = tmp_path / 'out' / 'x.png'
-  image_io.write_png(str(path), image)
+  _write_png(str(path), image)
   np.testing.assert_array_equal(np.asarray(Image.open(path)), image)
   assert os.listdir(tmp_path / 'out') == ['x.png']
   with pytest.raises(Exception):
-    image_io.write_png(str(tmp_path / 'out' / 'bad.png'), np.zeros((2, 2, 7)))
+    _write_png(str(tmp_path / 'out' / 'bad.png'), np.zeros((2, 2, 7)))
   assert os.listdir(tmp_path / 'out') == ['x.png']   # nothing half-written left
 
 
 def test_write_png_gets_the_umask_mode_not_a_private_one(tmp_path):
   old = os.umask(0o022)
   try:
-    image_io.write_png(str(tmp_path / 'x.png'), np.zeros((2, 2, 3), np.uint8))
+    _write_png(str(tmp_path / 'x.png'), np.zeros((2, 2, 3), np.uint8))
   finally:
     os.umask(old)
   assert (tmp_path / 'x.png').stat().st_mode & 0o777 == 0o644

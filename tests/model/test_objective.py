@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from pic_tf import configs
-from pic_tf.data import datasets
+from pic_tf.data import preprocess
 from pic_tf.model import distribution
 from pic_tf.model import networks
 from pic_tf.model import objective
@@ -31,12 +31,12 @@ def test_evaluate_bpd_is_the_exact_mean_over_images():
   config = configs.tiny()
   model = networks.build_model(config.model)
   images = np.random.default_rng(0).integers(0, 256, size=(10, 8, 8, 3), dtype=np.uint8)
-  inputs = datasets.preprocess_batch(images, 2)
+  inputs = preprocess.model_inputs(images, 2)
   params, embedding = model(inputs['gray'], inputs['canvas'])
   per_image = distribution.bits_per_dim(params, inputs['lab_down'], per_image=True).numpy()
   aux = distribution.bits_per_dim(embedding[..., :80], inputs['lab_down'], per_image=True)
   ds = tf.data.Dataset.from_tensor_slices(images).batch(4).map(
-      lambda b: datasets.preprocess_batch(b, 2))
+      lambda b: preprocess.model_inputs(b, 2))
   result = objective.evaluate_bpd(objective.make_eval_step(model), ds)
   assert result['num_examples'] == 10
   assert result['bpd'] == pytest.approx(per_image.mean(), rel=1e-5)

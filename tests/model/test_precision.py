@@ -5,6 +5,9 @@ import json
 import pytest
 import tensorflow as tf
 
+from pic_tf.storage import Source
+from pic_tf.sampling import SampleOptions
+from pic_tf.data import Selection
 from pic_tf import configs
 from pic_tf import overrides as overrides_lib
 from pic_tf.model import precision as precision_lib
@@ -68,14 +71,14 @@ def test_forced_bfloat16_warns_in_colorize_eval_and_export(tmp_path, monkeypatch
   """Not only bin/train: every binary that takes --precision warns where bfloat16 is
   emulated (the CPU check is stubbed), and records what it resolved 'auto' to."""
   # Imported here: the other tests of this file need no model code.
-  from pic_tf import colorize_lib, eval_lib, export_lib, options
+  from pic_tf import colorize_lib, eval_lib, export_lib
   from pic_tf.model import networks
 
   emulated = {'value': False}
   monkeypatch.setattr(precision_lib, 'native_bfloat16', lambda path=None: emulated['value'])
   workdir = str(tmp_path / 'model')
   workdir_lib.save_new_workdir(workdir, configs.tiny(), networks.build_model(configs.tiny().model))
-  source = lambda p: options.Source(workdir, precision=p)
+  source = lambda p: Source(workdir, precision=p)
   gray = tmp_path / 'in'
   gray.mkdir()
   tf.io.write_file(str(gray / 'a.png'),
@@ -83,9 +86,9 @@ def test_forced_bfloat16_warns_in_colorize_eval_and_export(tmp_path, monkeypatch
   runs = {
       'colorize': lambda log, p: colorize_lib.run(
           str(tmp_path / f'out_{p}'), source=source(p), inputs=[str(gray)],
-          sample_options=options.SampleOptions(num_samples=1), log=log),
+          sample_options=SampleOptions(num_samples=1), log=log),
       'eval': lambda log, p: eval_lib.run_eval(
-          source(p), options.Selection('cifar10_bundled', num_images=2), batch_size=2,
+          source(p), Selection('cifar10_bundled', num_images=2), batch_size=2,
           output_json=str(tmp_path / f'{p}.json'), log=log),
       'export': lambda log, p: export_lib.run(source(p), str(tmp_path / f'export_{p}'),
                                               log=log),

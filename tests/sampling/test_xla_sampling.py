@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pic_tf.storage import Source
 from pic_tf import configs
 from pic_tf.model import color
 from pic_tf.model import networks
 from pic_tf import sampling
 from pic_tf.sampling import cached
-from pic_tf.storage import checkpoints
+from pic_tf.storage import loading
 from pic_tf.storage import workdir as workdir_lib
 
 import helpers
@@ -152,8 +153,8 @@ def test_bfloat16_model_samples_close_to_float32(tiny, tmp_path):
   bfloat16 rounding), sampled by the same code; float32 stays the exact default."""
   workdir = str(tmp_path / 'run')
   workdir_lib.save_new_workdir(workdir, configs.tiny(), tiny)
-  exact = checkpoints.load(workdir).model
-  fast = checkpoints.load(workdir, precision='mixed_bfloat16').model
+  exact = loading.load(Source(workdir)).model
+  fast = loading.load(Source(workdir, precision='mixed_bfloat16')).model
   assert exact.embedding_net.compute_dtype == 'float32'
   assert fast.embedding_net.compute_dtype == 'bfloat16'
   gray = tf.random.stateless_uniform([2, 8, 8, 1], seed=[1, 2], minval=-0.8, maxval=0.8)

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pic_tf.storage import Source
 from pic_tf import configs
 from pic_tf.errors import CheckpointError
 from pic_tf.model import networks
 from pic_tf import overrides as overrides_lib
-from pic_tf.storage import checkpoints
+from pic_tf.storage import loading
 from pic_tf.storage import workdir as workdir_lib
 
 
@@ -28,25 +29,25 @@ def test_save_and_load_raw_and_ema_weights(tmp_path):
     var.assign_add(tf.ones_like(var))
   # Now averages = raw, variables = raw + 1.
   workdir_lib.save_new_workdir(str(tmp_path), config, model, ema, step=7)
-  loaded = checkpoints.load(str(tmp_path))
+  loaded = loading.load(Source(str(tmp_path)))
   loaded_config, averaged, step = loaded.config, loaded.model, loaded.step
   assert loaded_config == config and step == 7
   by_name = {n: v for n, _, v in networks.named_variables(averaged)}
   for name, value in raw.items():
     np.testing.assert_array_equal(by_name[name].numpy(), value)
-  unaveraged = checkpoints.load(str(tmp_path), ema=False).model
+  unaveraged = loading.load(Source(str(tmp_path)), ema=False).model
   for a, b in zip(unaveraged.weights, model.weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_load_errors(tmp_path):
   with pytest.raises(CheckpointError, match='does not exist'):
-    checkpoints.load(str(tmp_path / 'missing'))
+    loading.load(Source(str(tmp_path / 'missing')))
   with pytest.raises(CheckpointError, match='config.json'):
-    checkpoints.load(str(tmp_path))
+    loading.load(Source(str(tmp_path)))
   workdir_lib.save_config(configs.tiny(), str(tmp_path))
   with pytest.raises(CheckpointError, match='no checkpoint'):
-    checkpoints.load(str(tmp_path))
+    loading.load(Source(str(tmp_path)))
 
 
 def test_workdir_checkpoint_of_another_config_is_refused(tmp_path):
@@ -55,7 +56,7 @@ def test_workdir_checkpoint_of_another_config_is_refused(tmp_path):
   other = overrides_lib.apply(configs.tiny(), ['model.nr_channels=8'])
   workdir_lib.save_config(other, str(tmp_path))   # a config.json that no longer fits the weights
   with pytest.raises(CheckpointError, match='does not fit') as info:
-    checkpoints.load(str(tmp_path))
+    loading.load(Source(str(tmp_path)))
   assert 'checkpoint [16], model [8]' in str(info.value)
 
 
@@ -69,7 +70,7 @@ def test_inference_weights_are_half_the_size_and_load_like_a_workdir(tmp_path):
   workdir_lib.save_new_workdir(str(slim), config, model, step=5)
   size = lambda d: sum(f.stat().st_size for f in d.glob('ckpt-*'))
   assert size(slim) < 0.6 * size(full)
-  slim_loaded = checkpoints.load(str(slim))   # EMA = the stored weights
+  slim_loaded = loading.load(Source(str(slim)))   # EMA = the stored weights
   loaded, step = slim_loaded.model, slim_loaded.step
   assert step == 5
   for a, b in zip(loaded.weights, model.weights):

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pic_tf.storage import Source
 from pic_tf import configs
 from pic_tf.errors import DamagedCheckpointError
 from pic_tf.model import distribution
 from pic_tf.model import networks
 from pic_tf import overrides as overrides_lib
-from pic_tf.storage import checkpoints
+from pic_tf.storage import loading
 from pic_tf.storage import convert
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -125,7 +126,7 @@ def test_wrong_checkpoint_lists_missing_unexpected_and_misshaped(tmp_path):
   assert 'missing (1): picolor_template/conv_last/b' in message
   assert 'unexpected (1): picolor_template/not_a_layer/V' in message
   assert 'mis-shaped (1): picolor_template/conv_leak/V: checkpoint [3, 3, 2, 9]' in message
-  assert '--config' in message
+  assert 'Choose the config the checkpoint was trained with' in message
 
 
 def test_checkpoint_of_another_config_is_refused(reference):
@@ -147,7 +148,7 @@ def test_convert_to_workdir_and_reload(tmp_path):
   prefix = _write_tf1_checkpoint(str(tmp_path / 'orig' / 'model.ckpt'), tensors)
   workdir = str(tmp_path / 'workdir')
   convert.convert_original(prefix, configs.tiny(), workdir)
-  loaded = checkpoints.load(workdir)
+  loaded = loading.load(Source(workdir))
   config, model = loaded.config, loaded.model
   assert config == configs.tiny()
   for name, var in convert.original_name_map(model).items():
@@ -165,7 +166,7 @@ def test_bin_convert_original(reference, tmp_path):
          '--set=model.nr_channels=32', '--set=model.nr_resnet=2', f'--output_dir={out}']
   result = subprocess.run(cmd, capture_output=True, text=True, check=False)
   assert result.returncode == 0, result.stderr
-  model = checkpoints.load(str(out)).model
+  model = loading.load(Source(str(out))).model
   io = reference['io']
   params, _ = model(io['x_gray'], io['x_rgb_down'])
   np.testing.assert_allclose(params, io['logits'], atol=1e-4, rtol=0)

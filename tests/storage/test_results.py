@@ -20,7 +20,7 @@ def test_a_folder_with_results_is_refused_unless_overwrite(tmp_path):
   (tmp_path / 'sub').mkdir()
   (tmp_path / 'sub' / 'x.png_grid.png').write_bytes(b'old')
   with pytest.raises(PicError, match=r'already holds 1 result file\(s\) .* sub/x.png_grid.png.*'
-                     '--overwrite'):
+                     'overwrite them'):
     results.check(str(tmp_path), overwrite=False)
   results.check(str(tmp_path), overwrite=True)
 

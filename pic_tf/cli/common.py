@@ -1,22 +1,18 @@
-"""Helpers shared by the ``bin/`` scripts: config flags, quiet start-up, clean exits.
+"""What every program of the command line shares: config flags, help, clean exits.
 
-Binaries define their flags with these helpers and pass plain values to the
-library; nothing in the library reads ``FLAGS``. A binary starts with::
-
-  from pic_tf import cli     # imports no TensorFlow: --help and flag errors stay fast
-  ...flags...
-  def main(argv):
-    ...check the flags...
-    train_lib = cli.import_library('training.trainer')   # the first import of TensorFlow
-    train_lib.train(...)
-  if __name__ == '__main__':
-    cli.run(main)
+Each program (:mod:`pic_tf.cli.train`, ``eval``, ``colorize``, ``export``,
+``convert_original``, ``benchmark``) is a module with ``define_flags(flag_values)``,
+``main(argv)`` and ``run()``; ``bin/<name>``, ``pic-tf-<name>`` and ``python -m
+pic_tf.cli.<name>`` all call ``run()``. Flags are defined when the program runs, not
+when its module is imported, and the library is imported inside ``main`` once the
+flags are checked, so ``--help`` and flag errors answer without TensorFlow's
+multi-second import. Every message that names a flag lives in this package.
 """
 
-import importlib
 import os
 import sys
 import tempfile
+import textwrap
 import traceback
 
 from absl import app
@@ -25,8 +21,10 @@ from absl import logging
 
 from pic_tf import configs
 from pic_tf import errors
-from pic_tf import options
 from pic_tf import overrides as overrides_lib
+from pic_tf import sampling
+from pic_tf import data as datasets_registry
+from pic_tf.model import precision as precision_lib
 
 HELP_FLAGS = ('-h', '-help', '--help', '-?', '--helpshort')
 # TensorFlow's C++ start-up lines that say nothing to a user of a CPU machine. They are
@@ -42,33 +40,28 @@ _STARTUP_NOISE = (
 )
 
 
-def define_config_flags():
-  """Defines ``--config`` and ``--set`` (the one config system of every binary).
-
-  Both are made key flags of the calling binary, so its ``--help`` lists them.
-  """
+def define_config_flags(flag_values=flags.FLAGS):
+  """Defines ``--config`` and ``--set`` (the one config system of every program)."""
   flags.DEFINE_string(
       'config', None,
-      f'Base config: one of {sorted(configs.CONFIGS)}. Defaults to the paper config '
-      'of --dataset (cifar10 -> cifar10, imagenet2012 -> imagenet).')
+      f'Base config: one of {", ".join(sorted(configs.CONFIGS))}.', flag_values=flag_values)
   flags.DEFINE_multi_string(
       'set', [],
       'Override a config field, repeatable: --set=model.nr_channels=32 '
-      '--set=train.batch_size=16. Fields: see pic_tf/configs.py.')
-  for name in ('config', 'set'):
-    # absl names the main module by sys.argv[0] in --help.
-    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
+      '--set=train.batch_size=16. Fields: see pic_tf/configs.py.', flag_values=flag_values)
 
 
-def define_inference_flags():
+def define_inference_flags(flag_values=flags.FLAGS):
   """Defines ``--precision`` and ``--jit``, the opt-in speed-ups of running a trained model."""
   flags.DEFINE_enum(
-      'precision', 'float32', list(options.INFERENCE_PRECISIONS),
+      'precision', 'float32', list(precision_lib.INFERENCE_PRECISIONS),
       'Compute precision of the model: float32 (exact, the default); mixed_bfloat16 '
       '(bfloat16 compute, float32 weights and likelihood; faster where bfloat16 is native, '
-      'close but not equal results); auto: mixed_bfloat16 where native, else float32.')
+      'close but not equal results); auto: mixed_bfloat16 where native, else float32.',
+      flag_values=flag_values)
   flags.DEFINE_bool('jit', False, 'Opt-in: compile the sampler\'s pixel loop with XLA (same '
-                    'distribution; not pixel-identical to the default).')
+                    'distribution; not pixel-identical to the default).',
+                    flag_values=flag_values)
 
 
 def resolve_config(name, overrides=(), dataset=None):
@@ -77,39 +70,64 @@ def resolve_config(name, overrides=(), dataset=None):
   Args:
     name: config name or None.
     overrides: ``section.field=value`` strings.
-    dataset: optional dataset (``cifar10``, ``imagenet2012``, ``folder:PATH``); it
-      picks the default config and sets ``config.dataset``.
+    dataset: optional dataset name (:data:`pic_tf.data.registry.DATASETS`, or
+      ``folder:PATH``); it picks the default config and sets ``config.dataset``.
 
   Raises:
     ConfigError: unknown names or bad overrides.
   """
   if name is None:
-    if dataset is not None and dataset.startswith('folder:'):
+    if dataset is not None and datasets_registry.is_folder(dataset):
       raise errors.ConfigError('--dataset=folder:... needs --config (cifar10 for 32x32 '
                                'images, imagenet for 128x128, or tiny)')
-    name = configs.DATASET_DEFAULT_CONFIG.get(dataset or 'cifar10')
-    if name is None:
-      raise errors.ConfigError(
-          f'unknown dataset {dataset!r}: use cifar10, cifar10_bundled, imagenet2012 or '
-          'folder:PATH')
+    dataset = dataset or 'cifar10'
+    if dataset not in datasets_registry.DATASETS:
+      raise errors.ConfigError(f'unknown dataset {dataset!r}: use '
+                               f'{datasets_registry.NAMES_HELP}')
+    name = datasets_registry.DATASETS[dataset].config
   config = configs.get_config(name)
   if dataset is not None:
     overrides = [f'dataset={dataset}'] + list(overrides)
   return overrides_lib.apply(config, overrides)
 
 
-def run(main, positional=False):
-  """``absl.app.run(main)`` for a binary, with the behaviour users expect of a tool.
+def sample_options(**fields):
+  """:class:`pic_tf.sampling.SampleOptions` of the flags; its errors name them as flags."""
+  try:
+    return sampling.SampleOptions(**fields)
+  except errors.ConfigError as e:   # the options name their fields as the flags do
+    raise errors.ConfigError(f'--{e}') from None
 
-  ``--help`` prints the binary's docstring and its own flags (with ``--config`` and
-  ``--set``) and exits 0; user errors (:class:`pic_tf.errors.PicError`, missing or
+
+def _help_text(doc, own_flags):
+  """The program's docstring and its own flags, one entry each (absl's --helpfull: all)."""
+  lines = [doc.strip(), '', 'flags:']
+  for flag in own_flags:
+    name = f'--[no]{flag.name}' if flag.boolean else f'--{flag.name}'
+    lines.append(f'  {name}: ' + textwrap.fill(flag.help or '', 86,
+                                                subsequent_indent='    ').lstrip())
+    if getattr(flag.parser, 'enum_values', None):
+      lines.append(f'    one of: {", ".join(flag.parser.enum_values)}')
+    if flag.default not in (None, []):
+      lines.append(f'    (default: {flag.default_as_str})')
+  lines += ['', 'All flags, including absl\'s own: --helpfull']
+  return '\n'.join(lines)
+
+
+def run(main, define_flags, doc, positional=False):
+  """``absl.app.run(main)`` for a program, with the behaviour users expect of a tool.
+
+  ``--help`` prints the program's docstring and every flag it defines (its own and
+  the shared ones) and exits 0; user errors (:class:`pic_tf.errors.PicError`, missing or
   existing files, a full or read-only disk) print one ``error: ...`` line and exit 1;
   so do positional arguments unless ``positional``, and anything unexpected (named as
   a bug). Ctrl-C prints ``interrupted`` and exits 130. ``PIC_TF_TRACEBACK=1`` adds the
   traceback.
 
   Args:
-    main: ``main(argv)`` of the binary.
+    main: ``main(argv)`` of the program.
+    define_flags: defines the program's flags (called once, here).
+    doc: the program's docstring, the head of its ``--help``.
     positional: whether ``main`` takes positional arguments (``argv[1:]``).
   """
 
@@ -141,24 +159,16 @@ def run(main, positional=False):
                    'pic_tf: rerun with PIC_TF_TRACEBACK=1 and report the traceback)')
       fail(message)
 
+  before = set(flags.FLAGS)
+  define_flags()
+  own = [flags.FLAGS[name] for name in flags.FLAGS if name not in before]
   args = sys.argv[1:sys.argv.index('--')] if '--' in sys.argv else sys.argv[1:]
   if any(a in HELP_FLAGS for a in args):
-    # absl's own --help exits 1; asking for help is not an error.
-    app.usage(shorthelp=True, writeto_stdout=True)
-    print('\nAll flags, including absl\'s own: --helpfull')
+    # absl's own --help exits 1 and lists only the main module's flags.
+    print(_help_text(doc, own))
     sys.exit(0)
   logging.set_verbosity(logging.WARNING)
   app.run(wrapped)
-
-
-def import_library(name):
-  """Imports ``pic_tf.<name>`` (and with it TensorFlow, quietly) once the flags are checked.
-
-  Binaries import their library here rather than at the top so that ``--help`` and
-  flag errors answer at once instead of after TensorFlow's multi-second import.
-  """
-  quiet_tensorflow()
-  return importlib.import_module(f'pic_tf.{name}')
 
 
 def quiet_tensorflow():

@@ -26,9 +26,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from pic_tf.bench import stats
+import parity_stats as stats
 from pic_tf import configs
 from pic_tf.data import datasets
+from pic_tf.data import preprocess
 from pic_tf import overrides as overrides_lib
 from pic_tf.storage import convert
 from pic_tf.training import trainer as trainer_lib
@@ -83,14 +84,13 @@ def ensemble(reference_dir, ema_order=None):
   return load_reference(reference_dir, ENSEMBLE_JSON[ema_order])['runs']
 
 
-def protocol(reference_dir, data_dir=None, overrides=(), trainer_cls=trainer_lib.Trainer):
+def protocol(reference_dir, data_dir=None, overrides=()):
   """The original's deterministic training-parity protocol, ready to run.
 
   Args:
     reference_dir: the original's reference folder (the JSON and ``cifar_c32_l2/``).
     data_dir: tensorflow-datasets directory with CIFAR-10.
     overrides: extra config overrides (e.g. to show that a changed setting misses).
-    trainer_cls: the trainer class (a subclass injects a bug in the tests).
 
   Returns:
     ``(reference, config, trainer, step)``: the JSON as a dict, the config, the
@@ -105,7 +105,7 @@ def protocol(reference_dir, data_dir=None, overrides=(), trainer_cls=trainer_lib
       f'train.learning_rate={cfg["lr0"]}', f'train.lr_decay={cfg["lr_decay"]}',
       f'train.polyak_decay={cfg["polyak"]}', *overrides])
   train_images = cifar10_train_images(data_dir)
-  trainer = trainer_cls(config)
+  trainer = trainer_lib.Trainer(config)
   convert.load_original(os.path.join(reference_dir, 'cifar_c32_l2', 'model.ckpt'),
                         trainer.model)
   trainer.ema.reset()
@@ -114,7 +114,7 @@ def protocol(reference_dir, data_dir=None, overrides=(), trainer_cls=trainer_lib
 
   def step(k):
     images_k = tf.gather(train_images, indices[batch * (k - 1):batch * k])
-    return trainer.train_step(datasets.preprocess_batch(images_k, config.model.downsample))
+    return trainer.train_step(preprocess.model_inputs(images_k, config.model.downsample))
 
   return ref, config, trainer, step
 
@@ -136,7 +136,7 @@ def perturb(trainer, seed, variable_order):
 
 
 def run(reference_dir, data_dir=None, perturb_seed=None, steps=None, overrides=(),
-        trainer_cls=trainer_lib.Trainer, test_examples=None, log=None, stop=None):
+        test_examples=None, log=None, stop=None):
   """One run of the protocol, recorded as the ensemble JSON records the original's.
 
   Args:
@@ -144,7 +144,7 @@ def run(reference_dir, data_dir=None, perturb_seed=None, steps=None, overrides=(
     data_dir: tensorflow-datasets directory with CIFAR-10.
     perturb_seed: None, or the seed of the 1e-6 perturbation (:func:`perturb`).
     steps: train this many steps (default: the protocol's 200).
-    overrides, trainer_cls: as :func:`protocol` (to inject a bug).
+    overrides: as :func:`protocol` (e.g. to inject a bug).
     test_examples: test images per evaluation (default: the protocol's ``ntest``).
     log: optional callable for one line per eval step.
     stop: optional ``stop(record) -> bool``, asked after every step: True ends the
@@ -154,7 +154,7 @@ def run(reference_dir, data_dir=None, perturb_seed=None, steps=None, overrides=(
     ``{'perturbation_seed', 'steps': [{step, bpd, bpd_embedding}], 'eval': [{step,
     raw, ema}]}``.
   """
-  ref, config, trainer, step = protocol(reference_dir, data_dir, overrides, trainer_cls)
+  ref, config, trainer, step = protocol(reference_dir, data_dir, overrides)
   cfg = ref['config']
   steps = steps or cfg['steps']
   if perturb_seed is not None:

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from pic_tf.bench import parity
-from pic_tf.bench import parity_runs
+import parity_protocol as parity
+import parity_runs
 
 
 @pytest.mark.slow

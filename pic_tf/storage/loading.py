@@ -1,11 +1,11 @@
-"""Loading: workdirs and the original's TF1 checkpoints in, models out.
+"""Loading a model: its source recognised once (:func:`identify`), then built and restored.
 
-A workdir (:mod:`pic_tf.storage.workdir`) holds ``config.json`` and TensorFlow checkpoints
-``ckpt-<step>.*`` of ``tf.train.Checkpoint(model, ema, [optimizer, step])``. Every
-binary rebuilds the exact model from ``config.json`` and restores the newest
+A workdir (:mod:`pic_tf.storage.workdir`, which knows its layout) holds ``config.json``
+and TensorFlow checkpoints of ``tf.train.Checkpoint(model, ema, [optimizer, step])``.
+Every program rebuilds the exact model from ``config.json`` and restores the newest
 checkpoint through :func:`load`, which also reads the original code's checkpoints
-(:mod:`pic_tf.storage.convert`). Workdirs are written by :mod:`pic_tf.storage.workdir`,
-SavedModels loaded beside their export (:mod:`pic_tf.export_lib`).
+(:mod:`pic_tf.storage.convert`). SavedModels are loaded beside their export
+(:mod:`pic_tf.export_lib`).
 """
 
 import collections
@@ -25,24 +25,12 @@ from pic_tf.storage import convert
 from pic_tf.storage import workdir as workdir_lib
 
 Loaded = collections.namedtuple('Loaded', 'config model ema step precision')
+Found = collections.namedtuple('Found', 'kind path workdir')
+# What a model source can be (:func:`identify`).
+KINDS = ('demo', 'workdir', 'checkpoint', 'original', 'saved_model', 'missing')
 # The small CIFAR-10 model shipped inside the package (BUILD.md, "The shipped demo model").
 DEMO_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           'assets', 'cifar10_demo')
-
-
-def load_source(source, ema=True, log=None):
-  """:func:`load` of a :class:`pic_tf.options.Source` (None path: the demo model).
-
-  Returns:
-    ``Loaded(config, model, ema, step, precision)``.
-  """
-  return load(source.path or DEMO_MODEL, source.config_name, source.overrides, ema=ema,
-              precision=source.precision, log=log)
-
-
-def make_checkpoint(model, ema, **extra):
-  """The checkpoint object of a workdir: ``model``, ``ema`` and any ``extra`` trackables."""
-  return tf.train.Checkpoint(model=model, ema=ema, **extra)
 
 
 def _variable_keys(path, prefix):
@@ -114,23 +102,49 @@ def restore(checkpoint, path, model):
     raise _damaged(path, e) from None
 
 
-def load(path, config_name=None, overrides=(), ema=True, precision='float32', log=None):
-  """The model of a workdir or of an original checkpoint, with its newest weights.
+def identify(path):
+  """What ``path`` is, recognised once before anything is loaded.
 
   Args:
-    path: a pic_tf workdir (``bin/train``, ``bin/convert_original``, ``bin/export
-      --format=weights``: its newest checkpoint), one checkpoint of a workdir
-      (``<workdir>/ckpt-<step>``), or a checkpoint prefix or directory of the original
-      code.
-    config_name, overrides: which model an original checkpoint holds (a
-      :func:`pic_tf.configs.get_config` name and ``--set`` assignments); a workdir
-      says it itself.
+    path: a model source (:attr:`pic_tf.storage.Source.path`); None: the demo model.
+
+  Returns:
+    ``Found(kind, path, workdir)``: ``kind`` is one of :data:`KINDS`; ``workdir`` is the
+    workdir of a ``demo``, ``workdir`` or ``checkpoint`` source (else None).
+  """
+  if path is None:
+    return Found('demo', DEMO_MODEL, DEMO_MODEL)
+  if workdir_lib.is_workdir(path):
+    return Found('workdir', path, path)
+  if workdir_lib.is_checkpoint_of_workdir(path):
+    kind = 'checkpoint' if tf.io.gfile.exists(path + '.index') else 'missing'
+    return Found(kind, path, os.path.dirname(os.path.abspath(path)))
+  if os.path.isfile(os.path.join(path, 'saved_model.pb')) or (
+      os.path.isdir(path) and any(os.path.isfile(os.path.join(path, d, 'saved_model.pb'))
+                                  for d in os.listdir(path))):
+    return Found('saved_model', path, None)
+  if os.path.exists(path) or tf.io.gfile.glob(path + '.*'):
+    return Found('original', path, None)
+  return Found('missing', path, None)
+
+
+def load(source, ema=True, log=None):
+  """The model of a :class:`pic_tf.storage.Source`, with its newest weights.
+
+  The source is recognised first (:func:`identify`): the demo model, a pic_tf workdir
+  (its newest checkpoint), one checkpoint of a workdir (``<workdir>/ckpt-<step>``), or
+  a checkpoint prefix or directory of the original code (which needs the config it
+  was trained with); then its model is built and restored.
+
+  Args:
+    source: which model, with ``config_name`` and ``overrides`` for an original
+      checkpoint (a workdir carries its own ``config.json``) and the compute
+      ``precision``: ``'float32'`` (exact, the default), ``'mixed_bfloat16'``
+      (bfloat16 compute, float32 weights and likelihood) or ``'auto'`` (bfloat16 where
+      the hardware has it natively).
     ema: put the Polyak-averaged weights into the model (what sampling, export and
       the reported bpd use); False leaves the raw weights in the model and the
       averages in ``ema`` (``ema.swapped()`` switches).
-    precision: the compute precision of the rebuilt model: ``'float32'`` (exact, the
-      default), ``'mixed_bfloat16'`` (bfloat16 compute, float32 weights and
-      likelihood) or ``'auto'`` (bfloat16 where the hardware has it natively).
     log: gets one warning line if bfloat16 is asked for where it is emulated.
 
   Returns:
@@ -138,45 +152,57 @@ def load(path, config_name=None, overrides=(), ema=True, precision='float32', lo
     checkpoint, ``precision`` is the one the model computes in (``'auto'`` resolved).
 
   Raises:
-    CheckpointError: a missing path, a workdir without a checkpoint, a checkpoint of
-      another model, or an original checkpoint without ``config_name``.
-    DamagedCheckpointError: missing, truncated or corrupted checkpoint files (the
-      message names an earlier checkpoint to use).
+    CheckpointError: a missing path, a SavedModel, a workdir without a checkpoint or
+      given a config, a checkpoint of another model, or an original checkpoint
+      without ``config_name``.
+    DamagedCheckpointError: truncated or corrupted checkpoint files (the message names
+      an earlier checkpoint to use).
   """
-  prefix_in_workdir = (not os.path.isdir(path) and
-                       workdir_lib.is_workdir(os.path.dirname(os.path.abspath(path))))
-  precision = precision_lib.resolve_precision(precision, log=log)
-  if workdir_lib.is_workdir(path) or prefix_in_workdir:
-    workdir = os.path.dirname(os.path.abspath(path)) if prefix_in_workdir else path
-    config = workdir_lib.load_config(workdir)
-    chosen = path if prefix_in_workdir else workdir_lib.latest_checkpoint(path)
+  found = identify(source.path)
+  precision = precision_lib.resolve_precision(source.precision, log=log)
+  if found.kind == 'missing':
+    raise CheckpointError(f'{found.path} does not exist: give a pic_tf workdir, one of its '
+                          'checkpoints, or a checkpoint of the original code')
+  if found.kind == 'saved_model':
+    raise CheckpointError(f'{found.path} is a SavedModel: it is served, or used for '
+                          'colourising as a SavedModel, not loaded as a checkpoint')
+  if found.workdir is not None:
+    if source.config_name or source.overrides:
+      raise CheckpointError(f'{found.path} is a pic_tf workdir, whose config.json fixes the '
+                            'model: a config or overrides apply only to original checkpoints')
+    config = workdir_lib.load_config(found.workdir)
+    chosen = (found.path if found.kind == 'checkpoint' else
+              workdir_lib.latest_checkpoint(found.workdir))
     if chosen is None:
-      raise CheckpointError(f'{path} has a config.json but no checkpoint yet; train '
+      raise CheckpointError(f'{found.path} has a config.json but no checkpoint yet; train '
                             'longer (checkpoints are written every train.checkpoint_every '
-                            'steps) or point to another workdir')
-    try:
-      model, averages, step = restore_model_and_ema(config, chosen, precision)
-    except DamagedCheckpointError as e:
-      others = workdir_lib.checkpoint_paths(workdir)
-      earlier = others[:others.index(chosen)][::-1] if chosen in others else []
-      earlier = earlier or [p for p in others[::-1] if p != chosen]
-      fix = (f'pass an earlier one, e.g. --checkpoint={earlier[0]}' if earlier else
-             'restore the workdir from a copy, or train again')
-      raise DamagedCheckpointError(f'{e}: {fix}') from None
+                            'steps) or use another workdir')
+    model, averages, step = _restore_with_advice(config, chosen, found.workdir, precision)
   else:
-    exists = os.path.exists(path) or tf.io.gfile.glob(path + '.*')
-    if config_name is None or not exists:
-      what = ('is not a pic_tf workdir (no config.json)' if exists else 'does not exist')
+    if source.config_name is None:
       raise CheckpointError(
-          f'{path} {what}: pass a workdir written by bin/train or bin/convert_original, or '
-          'an original checkpoint with --config=cifar10 or --config=imagenet')
-    config = overrides_lib.apply(configs.get_config(config_name), overrides)
+          f'{found.path} is not a pic_tf workdir (no config.json): if it is a checkpoint of '
+          'the original code, give the config it was trained with (cifar10 or imagenet)')
+    config = overrides_lib.apply(configs.get_config(source.config_name), source.overrides)
     model, averages = networks.build_model_and_ema(config, precision)
-    convert.load_original(path, model, averages)
+    convert.load_original(found.path, model, averages)
     step = None
   if ema:
     averages.copy_to_variables()
   return Loaded(config, model, averages, step, precision)
+
+
+def _restore_with_advice(config, chosen, workdir, precision):
+  """:func:`restore_model_and_ema`; a damaged checkpoint's error names an earlier one."""
+  try:
+    return restore_model_and_ema(config, chosen, precision)
+  except DamagedCheckpointError as e:
+    others = workdir_lib.checkpoint_paths(workdir)
+    earlier = others[:others.index(chosen)][::-1] if chosen in others else []
+    earlier = earlier or [p for p in others[::-1] if p != chosen]
+    fix = (f'use an earlier one instead, e.g. {earlier[0]}' if earlier else
+           'restore the workdir from a copy, or train again')
+    raise DamagedCheckpointError(f'{e}: {fix}') from None
 
 
 def restore_model_and_ema(config, path, precision=None):
@@ -190,7 +216,7 @@ def restore_model_and_ema(config, path, precision=None):
   """
   model, ema = networks.build_model_and_ema(config, precision)
   step = tf.Variable(0, dtype=tf.int64, name='step')
-  restore(make_checkpoint(model, ema, step=step), path, model).expect_partial()
+  restore(workdir_lib.make_checkpoint(model, ema, step=step), path, model).expect_partial()
   if not _variable_keys(path, 'ema/'):
     ema.reset()
   return model, ema, int(step.numpy())

@@ -1,10 +1,10 @@
-"""Benchmarks that run training beside the original's recorded runs (``bin/benchmark``).
+"""Training beside the original's recorded runs (``python tests/parity/run.py --mode=...``).
 
 ``learning_curve``: the original's stochastic protocol (paper CIFAR-10 config, batch
 16, 400 steps) beside its two seeds. ``training_parity``: the deterministic protocol
-(:mod:`pic_tf.bench.parity`) step by step beside the original. ``training_parity_ensemble``:
+(:mod:`parity_protocol`) step by step beside the original. ``training_parity_ensemble``:
 runs under the original's 1e-6 perturbation, compared with its ensemble by two-sample
-tests. Printed, never pass/fail (the slow test in ``tests/test_train_lib.py`` is).
+tests. Printed, never pass/fail (the slow tests in ``test_training_parity.py`` are).
 """
 
 import json
@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from pic_tf.bench import parity
+import parity_protocol as parity
 from pic_tf import configs
 from pic_tf.data import datasets
 from pic_tf.errors import ConfigError
@@ -103,7 +103,7 @@ def training_parity(reference_dir, data_dir=None, steps=None, perturb_seed=None,
   """Runs the deterministic parity protocol and prints it beside the original.
 
   The original's figures are those of its unperturbed run in ``ema_order``
-  (:func:`pic_tf.bench.parity.ensemble`), with the range of its perturbed runs beside them.
+  (:func:`parity_protocol.ensemble`), with the range of its perturbed runs beside them.
   With ``perturb_seed`` our starting weights are multiplied by ``1 + 1e-6 N(0, 1)``
   first, as the original's perturbed runs: how far this implementation drifts from
   itself shows what the comparison with the original can mean.
@@ -192,7 +192,7 @@ def training_parity_ensemble(reference_dir, data_dir=None, runs=6, first_seed=10
   """Runs of ours under the original's 1e-6 perturbation, compared with its ensemble.
 
   Each run is the deterministic protocol from weights perturbed with its own seed
-  (:func:`pic_tf.bench.parity.perturb`; seeds ``first_seed, first_seed + 1, ...``, skipping
+  (:func:`parity_protocol.perturb`; seeds ``first_seed, first_seed + 1, ...``, skipping
   those already in ``output_json``). Runs are appended to ``output_json`` as each
   finishes, so an ensemble can be built over several invocations; the comparison
   uses every run in the file, against the original's runs of the same EMA order.
@@ -209,7 +209,7 @@ def training_parity_ensemble(reference_dir, data_dir=None, runs=6, first_seed=10
     log: where the lines go.
 
   Returns:
-    ``{'runs': [...], 'comparison': [...]}`` (:func:`pic_tf.bench.parity.compare_ensembles`).
+    ``{'runs': [...], 'comparison': [...]}`` (:func:`parity_protocol.compare_ensembles`).
 
   Raises:
     ConfigError: ``output_json`` holds runs of the other EMA order.
@@ -236,7 +236,7 @@ def training_parity_ensemble(reference_dir, data_dir=None, runs=6, first_seed=10
                            overrides=[f'train.ema_order={ema_order}'], log=log))
     log(f'run with seed {seed} took {time.time() - start:.0f} s')
     if output_json:
-      fileutil.write_json({'protocol': 'pic_tf.bench.parity.run, perturbed as the original\'s '
+      fileutil.write_json({'protocol': 'parity_protocol.run, perturbed as the original\'s '
                                        'ensemble', 'ema_order': ema_order, 'runs': ours},
                           output_json)
   comparison = parity.compare_ensembles(ours, theirs)

@@ -5,7 +5,7 @@ dependency) and against their defining properties."""
 import numpy as np
 import pytest
 
-from pic_tf.bench import stats
+import parity_stats as stats
 
 OURS = [4.213, 4.25, 4.30, 4.3245, 4.26, 4.28, 4.29]   # no ties: SciPy's 'exact' ignores them
 THEIRS = [4.324, 4.323, 4.317, 4.196]

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from pic_tf.bench import parity
+import parity_protocol as parity
 
 
 @pytest.fixture(scope='module')

@@ -1,14 +1,17 @@
 """CLI helpers: config resolution and clean error exits."""
 
+import importlib
+import inspect
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from pic_tf import cli
+from pic_tf.cli import common as cli
 from pic_tf.errors import ConfigError
 
 
@@ -27,10 +30,11 @@ def test_resolve_config_from_dataset():
 
 def test_user_errors_exit_1_with_one_message():
   script = textwrap.dedent('''
-      from pic_tf import cli, errors
+      from pic_tf import errors
+      from pic_tf.cli import common as cli
       def main(argv):
         raise errors.DatasetError('the dataset is missing; pass --data_dir')
-      cli.run(main)
+      cli.run(main, lambda: None, 'doc')
   ''')
   result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
                           check=False)
@@ -42,10 +46,10 @@ def test_user_errors_exit_1_with_one_message():
 def test_a_full_disk_is_one_line():
   script = textwrap.dedent('''
       import errno
-      from pic_tf import cli
+      from pic_tf.cli import common as cli
       def main(argv):
         raise OSError(errno.ENOSPC, 'No space left on device', '/data/out/a.png')
-      cli.run(main)
+      cli.run(main, lambda: None, 'doc')
   ''')
   result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
                           check=False)
@@ -56,7 +60,7 @@ def test_a_full_disk_is_one_line():
 
 
 def test_a_bug_is_one_line_that_says_how_to_get_its_traceback():
-  script = 'from pic_tf import cli\ndef main(argv):\n  raise KeyError("a bug")\ncli.run(main)'
+  script = 'from pic_tf.cli import common as cli\ndef main(argv):\n  raise KeyError("a bug")\ncli.run(main, lambda: None, "doc")'
   result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
                           check=False)
   assert result.returncode == 1 and 'Traceback' not in result.stderr
@@ -70,7 +74,7 @@ def test_a_bug_is_one_line_that_says_how_to_get_its_traceback():
 
 
 def test_ctrl_c_is_one_line_and_status_130():
-  script = 'from pic_tf import cli\ndef main(argv):\n  raise KeyboardInterrupt\ncli.run(main)'
+  script = 'from pic_tf.cli import common as cli\ndef main(argv):\n  raise KeyboardInterrupt\ncli.run(main, lambda: None, "doc")'
   result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
                           check=False)
   assert result.returncode == 130, result.stderr
@@ -81,7 +85,7 @@ BINARIES = ('train', 'eval', 'colorize', 'export', 'convert_original', 'benchmar
 
 
 def cli_bin(name):
-  return pathlib.Path(__file__).resolve().parents[1] / 'bin' / name
+  return pathlib.Path(__file__).resolve().parents[2] / 'bin' / name
 
 
 def _run_bin(name, *args):
@@ -93,8 +97,15 @@ def _run_bin(name, *args):
 def test_help_exits_0_and_lists_the_binarys_flags(name):
   result = _run_bin(name, '--help')
   assert result.returncode == 0, result.stderr
-  docstring_first_line = cli_bin(name).read_text().split('"""')[1].splitlines()[0]
-  assert docstring_first_line in result.stdout
+  program = importlib.import_module(f'pic_tf.cli.{name}')
+  assert program.__doc__.strip() in result.stdout
+  defined = set(re.findall(r"DEFINE_\w+\(\s*'(\w+)'", inspect.getsource(program)))
+  if 'define_config_flags' in inspect.getsource(program):
+    defined |= {'config', 'set'}
+  if 'define_inference_flags' in inspect.getsource(program):
+    defined |= {'precision', 'jit'}
+  shown = set(re.findall(r'^  --(?:\[no\])?(\w+):', result.stdout, re.M))
+  assert shown == defined, (sorted(defined - shown), sorted(shown - defined))
   if name != 'benchmark':   # benchmarks build their own configs
     assert '--config:' in result.stdout and '--set:' in result.stdout
   assert 'tensorflow' not in result.stderr.lower()

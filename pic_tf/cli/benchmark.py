@@ -1,0 +1,62 @@
+"""Benchmarks of pic_tf on your hardware, measured side by side in one run and printed
+as ratios.
+
+Modes (each printed after a line naming the CPU, its features and TensorFlow):
+  train_speed    training img/s, paper CIFAR-10 config: float32 / mixed bfloat16, XLA,
+                 and without bit-reproducibility (train.deterministic=false)
+  sample_speed   s/image of the naive and the cached sampler (CIFAR-10 b16, ImageNet b4)
+  serving_load   a SavedModel (default: the shipped demo model) under --requests mixed
+                 requests from --threads threads: checks and requests/s, p50/p99 latency
+
+  bin/benchmark --mode=train_speed
+  bin/benchmark --mode=sample_speed --naive_rows=4
+  bin/benchmark --mode=serving_load --requests=200 --threads=8
+"""
+
+from absl import flags
+
+from pic_tf import errors
+from pic_tf.cli import common
+
+FLAGS = flags.FLAGS
+# The modes of pic_tf.bench.modes.MODES, named here without importing TensorFlow.
+MODES = ('train_speed', 'sample_speed', 'serving_load')
+
+
+def define_flags():
+  """Defines this program's flags (:func:`pic_tf.cli.common.run` calls it)."""
+  flags.DEFINE_enum('mode', None, list(MODES), 'Benchmark.')
+  flags.DEFINE_integer('batch_size', 16, 'train_speed: batch size.')
+  flags.DEFINE_integer('steps', 10, 'train_speed: timed steps per variant.')
+  flags.DEFINE_integer('naive_rows', None, 'sample_speed: time the naive sampler on this '
+                       'many chroma rows and scale (default: all; ImageNet takes tens of '
+                       'minutes).')
+  flags.DEFINE_string('saved_model', None, 'serving_load: a bin/export directory (default: '
+                      'the shipped demo model, exported to a temporary directory).')
+  flags.DEFINE_integer('requests', 200, 'serving_load: requests (10% malformed).')
+  flags.DEFINE_integer('threads', 8, 'serving_load: concurrent request threads.')
+  flags.DEFINE_integer('seed', 0, 'serving_load: seed of the requests.')
+  flags.DEFINE_string('output_json', None, 'Also write the results here.')
+
+
+def main(argv):
+  if FLAGS.mode is None:
+    raise errors.ConfigError('--mode is required (see --help)')
+  if min(FLAGS.steps, FLAGS.batch_size, FLAGS.requests, FLAGS.threads) < 1:
+    raise errors.ConfigError('--steps, --batch_size, --requests and --threads must be positive')
+  common.quiet_tensorflow()
+  # Here, once the flags are checked: TensorFlow takes seconds to import.
+  from pic_tf.bench import modes  # pylint: disable=import-outside-toplevel
+  modes.run(FLAGS.mode, modes.Options(
+      batch_size=FLAGS.batch_size, steps=FLAGS.steps, naive_rows=FLAGS.naive_rows,
+      saved_model=FLAGS.saved_model, requests=FLAGS.requests, threads=FLAGS.threads,
+      seed=FLAGS.seed, output_json=FLAGS.output_json))
+
+
+def run():
+  """The program: flags, then :func:`main`."""
+  common.run(main, define_flags, __doc__)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,54 @@
+"""Converts a checkpoint of the original TF1 PIC code into a pic_tf workdir.
+
+The workdir (config.json + checkpoint) then works with every other binary:
+bin/eval, bin/colorize, bin/export. Polyak averages in the checkpoint become the
+EMA weights.
+
+Example (the authors' released CIFAR-10 model):
+
+  bin/convert_original --original_checkpoint=/path/to/cifar/model.ckpt \
+      --config=cifar10 --output_dir=/tmp/pic_cifar_original
+
+A model of another width or depth needs the same overrides it was trained with:
+
+  bin/convert_original --original_checkpoint=ckpt/model.ckpt --config=cifar10 \
+      --set=model.nr_channels=32 --set=model.nr_resnet=2 --output_dir=/tmp/c32
+"""
+
+from absl import flags
+
+from pic_tf import errors
+from pic_tf.cli import common
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """Defines this program's flags (:func:`pic_tf.cli.common.run` calls it)."""
+  flags.DEFINE_string('original_checkpoint', None,
+                      'Checkpoint prefix written by the original code (path/model.ckpt), '
+                      'or a directory holding one.')
+  flags.DEFINE_string('output_dir', None, 'Workdir to create (must not hold a checkpoint).')
+  common.define_config_flags()
+
+
+def main(argv):
+  if not FLAGS.original_checkpoint or not FLAGS.output_dir:
+    raise errors.ConfigError('--original_checkpoint and --output_dir are required')
+  config = common.resolve_config(FLAGS.config or 'cifar10', FLAGS.set)
+  common.quiet_tensorflow()
+  # Here, once the flags are checked: TensorFlow takes seconds to import.
+  from pic_tf.storage import convert  # pylint: disable=import-outside-toplevel
+  path, had_averages = convert.convert_original(FLAGS.original_checkpoint, config,
+                                                    FLAGS.output_dir)
+  weights = 'raw and Polyak-averaged' if had_averages else 'raw (no averages found; EMA = raw)'
+  print(f'converted {weights} weights of config {config.name} to {path}')
+
+
+def run():
+  """The program: flags, then :func:`main`."""
+  common.run(main, define_flags, __doc__)
+
+
+if __name__ == '__main__':
+  run()

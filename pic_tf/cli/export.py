@@ -1,0 +1,62 @@
+"""Exports a PIC model as a SavedModel for TF Serving (EMA weights, stateless signatures).
+
+Writes --export_dir/<version>/ (the next free version unless --version is given), the
+layout TF Serving's --model_base_path expects. Signatures: serving_default (colourise),
+log_likelihood, embedding_colorize; see BUILD.md for serving it.
+
+  bin/export --checkpoint=/tmp/pic_tiny --export_dir=/tmp/pic_serving
+  saved_model_cli show --all --dir /tmp/pic_serving/1
+
+--format=weights instead writes config.json and the EMA weights alone (half a
+workdir checkpoint; what the package ships as its demo model), loadable as a workdir:
+
+  bin/export --checkpoint=/tmp/pic_tiny --format=weights --export_dir=/tmp/pic_tiny_weights
+"""
+
+from absl import flags
+
+from pic_tf import errors
+from pic_tf.cli import common
+from pic_tf import sampling
+from pic_tf import storage
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """Defines this program's flags (:func:`pic_tf.cli.common.run` calls it)."""
+  flags.DEFINE_string('checkpoint', None, 'A pic_tf workdir, or an original checkpoint prefix '
+                      '(then give --config and any --set it was trained with).')
+  flags.DEFINE_string('export_dir', None,
+                      'Base directory; the model goes to <export_dir>/<version>.')
+  flags.DEFINE_integer('version', None, 'Version number (default: the next free one).')
+  flags.DEFINE_integer('max_samples', 64, 'Largest num_samples a request may ask for.')
+  flags.DEFINE_enum('format', 'saved_model', ['saved_model', 'weights'], 'saved_model: for '
+                    'TF Serving; weights: config.json + EMA weights only, into --export_dir.')
+  flags.DEFINE_enum('sampler', sampling.DEFAULT_SAMPLER, list(sampling.SAMPLERS),
+                    'Sampler inside the SavedModel.')
+  common.define_config_flags()
+  common.define_inference_flags()
+
+
+def main(argv):
+  if not FLAGS.checkpoint or not FLAGS.export_dir:
+    raise errors.ConfigError('--checkpoint and --export_dir are required')
+  if FLAGS.max_samples < 1 or (FLAGS.version is not None and FLAGS.version < 1):
+    raise errors.ConfigError('--max_samples and --version must be positive')
+  common.quiet_tensorflow()
+  # Here, once the flags are checked: TensorFlow takes seconds to import.
+  from pic_tf import export_lib  # pylint: disable=import-outside-toplevel
+  export_lib.run(
+      storage.Source(FLAGS.checkpoint, FLAGS.config, tuple(FLAGS.set), FLAGS.precision),
+      FLAGS.export_dir, version=FLAGS.version, max_samples=FLAGS.max_samples,
+      fmt=FLAGS.format, sampler=FLAGS.sampler, jit=FLAGS.jit)
+
+
+def run():
+  """The program: flags, then :func:`main`."""
+  common.run(main, define_flags, __doc__)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,90 @@
+"""Trains PIC as the paper does, or resumes the run in --workdir.
+
+The paper's CIFAR-10 model (150 epochs at batch 64; hours on a GPU):
+
+  bin/train --dataset=cifar10 --workdir=runs/cifar10
+
+A few minutes on a CPU (8x8 images; CIFAR-10 is downloaded once):
+
+  bin/train --config=tiny --dataset=cifar10 --workdir=runs/tiny --num_steps=200
+
+Your own photos (JPEG, PNG, TIFF, BMP, GIF or WebP; about 10% become the test split):
+
+  bin/train --dataset=folder:/path/to/photos --config=cifar10 --workdir=runs/photos
+
+Progress lines show step, bpd, images/s and ETA; TensorBoard logs go to
+--workdir/train and --workdir/eval. Restarting the same command resumes from the
+last checkpoint.
+"""
+
+from absl import flags
+
+from pic_tf import errors
+from pic_tf.cli import common
+from pic_tf import training
+from pic_tf.model import precision as precision_lib
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """Defines this program's flags (:func:`pic_tf.cli.common.run` calls it)."""
+  flags.DEFINE_string('workdir', None, 'Output directory (config.json, checkpoints, logs). '
+                      'An existing run there is resumed.')
+  flags.DEFINE_string('dataset', None, 'cifar10, imagenet2012 or folder:PATH (a directory tree '
+                      'of photos: JPEG, PNG, TIFF, BMP, GIF or WebP). Default: the config\'s '
+                      'dataset.')
+  flags.DEFINE_string('data_dir', None, 'tensorflow-datasets directory (default '
+                      '$TFDS_DATA_DIR or ~/tensorflow_datasets).')
+  flags.DEFINE_bool('download', True, 'Let tensorflow-datasets download a missing dataset.')
+  flags.DEFINE_enum('strategy', 'default', list(training.STRATEGIES),
+                    'tf.distribute strategy; the global batch is split over replicas. '
+                    'multi_worker reads TF_CONFIG.')
+  flags.DEFINE_string('tpu', None, 'TPU name or grpc:// address for --strategy=tpu.')
+  flags.DEFINE_bool('jit', False, 'Compile the forward and backward pass with XLA.')
+  flags.DEFINE_enum('precision', None, list(precision_lib.PRECISIONS),
+                    'Compute precision (same as --set=train.precision=...; auto: mixed '
+                    'bfloat16 where the hardware has it natively, else float32); the likelihood '
+                    'stays float32.')
+  flags.DEFINE_integer('num_steps', None, 'Total training steps (same as '
+                       '--set=train.num_steps=...; default: the config\'s epochs).')
+  flags.DEFINE_integer('batch_size', None, 'Global batch (same as --set=train.batch_size=...).')
+  flags.DEFINE_integer('seed', None, 'Seed of init, data order, flips and dropout '
+                       '(same as --set=train.seed=...).')
+  flags.DEFINE_bool('deterministic', None, 'Bit-reproducible training (same as '
+                    '--set=train.deterministic=...; default true). See BUILD.md for its cost.')
+  common.define_config_flags()
+
+
+def main(argv):
+  if not FLAGS.workdir:
+    raise errors.ConfigError('--workdir is required')
+  if FLAGS.num_steps is not None and FLAGS.num_steps < 1:
+    raise errors.ConfigError(f'--num_steps must be positive, got {FLAGS.num_steps} (omit '
+                             'it to train the config\'s epochs)')
+  if FLAGS.tpu and FLAGS.strategy != 'tpu':
+    raise errors.ConfigError('--tpu needs --strategy=tpu')
+  overrides = list(FLAGS.set)
+  for name in ('precision', 'num_steps', 'batch_size', 'seed', 'deterministic'):
+    value = getattr(FLAGS, name)
+    if value is not None:
+      key = f'train.{name}'
+      if any(o.split('=', 1)[0].strip() == key for o in FLAGS.set):
+        raise errors.ConfigError(f'--{name} and --set={key}=... conflict; give one')
+      overrides.append(f'{key}={value}')
+  config = common.resolve_config(FLAGS.config, overrides, FLAGS.dataset)
+  common.quiet_tensorflow()
+  # Here, once the flags are checked: TensorFlow takes seconds to import.
+  from pic_tf.training import trainer  # pylint: disable=import-outside-toplevel
+  trainer.train(
+      config, FLAGS.workdir, data_dir=FLAGS.data_dir, strategy=FLAGS.strategy, jit=FLAGS.jit,
+      download=FLAGS.download, tpu=FLAGS.tpu)
+
+
+def run():
+  """The program: flags, then :func:`main`."""
+  common.run(main, define_flags, __doc__)
+
+
+if __name__ == '__main__':
+  run()
