@@ -14,6 +14,7 @@ from typing import Optional
 
 import numpy as np
 
+from pic_tf import bench
 from pic_tf.bench import machine
 from pic_tf.bench import sampling_speed
 from pic_tf.bench import serving_load
@@ -107,7 +108,7 @@ def serving_load_of(saved_model=None, requests=200, threads=8, seed=0, log=print
     return serving_load.run(export_lib.export(model, tmp), requests, threads, seed, log=log)
 
 
-MODES = ('train_speed', 'sample_speed', 'serving_load')   # pic_tf.cli.benchmark lists them too
+MODES = bench.MODES
 
 
 @dataclasses.dataclass(frozen=True)

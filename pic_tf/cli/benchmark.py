@@ -15,17 +15,16 @@ Modes (each printed after a line naming the CPU, its features and TensorFlow):
 
 from absl import flags
 
+from pic_tf import bench
 from pic_tf import errors
 from pic_tf.cli import common
 
 FLAGS = flags.FLAGS
-# The modes of pic_tf.bench.modes.MODES, named here without importing TensorFlow.
-MODES = ('train_speed', 'sample_speed', 'serving_load')
 
 
 def define_flags():
   """Defines this program's flags (:func:`pic_tf.cli.common.run` calls it)."""
-  flags.DEFINE_enum('mode', None, list(MODES), 'Benchmark.')
+  flags.DEFINE_enum('mode', None, list(bench.MODES), 'Benchmark.')
   flags.DEFINE_integer('batch_size', 16, 'train_speed: batch size.')
   flags.DEFINE_integer('steps', 10, 'train_speed: timed steps per variant.')
   flags.DEFINE_integer('naive_rows', None, 'sample_speed: time the naive sampler on this '

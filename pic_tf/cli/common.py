@@ -106,8 +106,6 @@ def _help_text(doc, own_flags):
     name = f'--[no]{flag.name}' if flag.boolean else f'--{flag.name}'
     lines.append(f'  {name}: ' + textwrap.fill(flag.help or '', 86,
                                                 subsequent_indent='    ').lstrip())
-    if getattr(flag.parser, 'enum_values', None):
-      lines.append(f'    one of: {", ".join(flag.parser.enum_values)}')
     if flag.default not in (None, []):
       lines.append(f'    (default: {flag.default_as_str})')
   lines += ['', 'All flags, including absl\'s own: --helpfull']
