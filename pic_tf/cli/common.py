@@ -1,7 +1,7 @@
 """What every program of the command line shares: config flags, help, clean exits.
 
 Each program (:mod:`pic_tf.cli.train`, ``eval``, ``colorize``, ``export``,
-``convert_original``, ``benchmark``) is a module with ``define_flags(flag_values)``,
+``convert_original``, ``benchmark``) is a module with ``define_flags()``,
 ``main(argv)`` and ``run()``; ``bin/<name>``, ``pic-tf-<name>`` and ``python -m
 pic_tf.cli.<name>`` all call ``run()``. Flags are defined when the program runs, not
 when its module is imported, and the library is imported inside ``main`` once the
@@ -23,7 +23,7 @@ from pic_tf import configs
 from pic_tf import errors
 from pic_tf import overrides as overrides_lib
 from pic_tf import sampling
-from pic_tf import data as datasets_registry
+from pic_tf import data
 from pic_tf.model import precision as precision_lib
 
 HELP_FLAGS = ('-h', '-help', '--help', '-?', '--helpshort')
@@ -40,28 +40,26 @@ _STARTUP_NOISE = (
 )
 
 
-def define_config_flags(flag_values=flags.FLAGS):
+def define_config_flags():
   """Defines ``--config`` and ``--set`` (the one config system of every program)."""
   flags.DEFINE_string(
       'config', None,
-      f'Base config: one of {", ".join(sorted(configs.CONFIGS))}.', flag_values=flag_values)
+      f'Base config: one of {", ".join(sorted(configs.CONFIGS))}.')
   flags.DEFINE_multi_string(
       'set', [],
       'Override a config field, repeatable: --set=model.nr_channels=32 '
-      '--set=train.batch_size=16. Fields: see pic_tf/configs.py.', flag_values=flag_values)
+      '--set=train.batch_size=16. Fields: see pic_tf/configs.py.')
 
 
-def define_inference_flags(flag_values=flags.FLAGS):
+def define_inference_flags():
   """Defines ``--precision`` and ``--jit``, the opt-in speed-ups of running a trained model."""
   flags.DEFINE_enum(
       'precision', 'float32', list(precision_lib.INFERENCE_PRECISIONS),
       'Compute precision of the model: float32 (exact, the default); mixed_bfloat16 '
       '(bfloat16 compute, float32 weights and likelihood; faster where bfloat16 is native, '
-      'close but not equal results); auto: mixed_bfloat16 where native, else float32.',
-      flag_values=flag_values)
+      'close but not equal results); auto: mixed_bfloat16 where native, else float32.')
   flags.DEFINE_bool('jit', False, 'Opt-in: compile the sampler\'s pixel loop with XLA (same '
-                    'distribution; not pixel-identical to the default).',
-                    flag_values=flag_values)
+                    'distribution; not pixel-identical to the default).')
 
 
 def resolve_config(name, overrides=(), dataset=None):
@@ -70,21 +68,21 @@ def resolve_config(name, overrides=(), dataset=None):
   Args:
     name: config name or None.
     overrides: ``section.field=value`` strings.
-    dataset: optional dataset name (:data:`pic_tf.data.registry.DATASETS`, or
+    dataset: optional dataset name (:data:`pic_tf.data.DATASETS`, or
       ``folder:PATH``); it picks the default config and sets ``config.dataset``.
 
   Raises:
     ConfigError: unknown names or bad overrides.
   """
   if name is None:
-    if dataset is not None and datasets_registry.is_folder(dataset):
+    if dataset is not None and data.is_folder(dataset):
       raise errors.ConfigError('--dataset=folder:... needs --config (cifar10 for 32x32 '
                                'images, imagenet for 128x128, or tiny)')
     dataset = dataset or 'cifar10'
-    if dataset not in datasets_registry.DATASETS:
+    if dataset not in data.DATASETS:
       raise errors.ConfigError(f'unknown dataset {dataset!r}: use '
-                               f'{datasets_registry.NAMES_HELP}')
-    name = datasets_registry.DATASETS[dataset].config
+                               f'{data.NAMES_HELP}')
+    name = data.DATASETS[dataset].config
   config = configs.get_config(name)
   if dataset is not None:
     overrides = [f'dataset={dataset}'] + list(overrides)
