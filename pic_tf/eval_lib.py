@@ -10,11 +10,11 @@ import os
 
 import numpy as np
 
+from pic_tf import configs
 from pic_tf import data
 from pic_tf.data import Selection
 from pic_tf.data import datasets
 from pic_tf.model import objective
-from pic_tf import overrides as overrides_lib
 from pic_tf import progress as progress_lib
 from pic_tf.sampling import metrics
 from pic_tf.sampling import pipeline
@@ -45,7 +45,7 @@ def run_eval(source, selection=Selection(), batch_size=64, output_json=None,
   config, model, ema, step = loaded.config, loaded.model, loaded.ema, loaded.step
   precision = loaded.precision
   if selection.dataset:
-    config = overrides_lib.apply(config, [f'dataset={selection.dataset}'])
+    config = configs.override(config, [f'dataset={selection.dataset}'])
   ds, count = datasets.eval_dataset(config, batch_size, selection.num_images,
                                     selection.data_dir, selection.download)
   step_fn = objective.make_eval_step(model)
@@ -139,7 +139,7 @@ def run_sample_metrics(source, selection, sample_options=SampleOptions(num_sampl
   loaded = loading.load(source, log=log)
   config, model, step = loaded.config, loaded.model, loaded.step
   if selection.dataset:
-    config = overrides_lib.apply(config, [f'dataset={selection.dataset}'])
+    config = configs.override(config, [f'dataset={selection.dataset}'])
   images, count = datasets.load_images(config.dataset, 'test', config.model.image_size,
                                        selection.data_dir, selection.download)
   images = next(iter(images.batch(selection.num_images or count))).numpy()

@@ -7,7 +7,7 @@ those below; model/ is stricter and imports nothing of pic_tf but errors):
   1  model/      the network's config, colour space, layers, networks, mixture,
                  objective, EMA, precisions by name
   2  data/       datasets by name, preprocessing, tf.data pipelines, image files
-  3  configs, overrides                Table 1's setups, the schema, overrides
+  3  configs                           Table 1's setups, the schema, overrides
   4  storage/    workdirs, loading any model source, conversion, result folders
      sampling/   samplers by name, the g^w baseline, full resolution, the pipeline
   5  training/   trainer, periodic actions, distribution strategies
@@ -28,7 +28,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = REPO / 'pic_tf'
 FOLDER_LAYERS = {'model': 1, 'data': 2, 'storage': 4, 'sampling': 4, 'training': 5, 'bench': 7,
                  'cli': 8}
-MODULE_LAYERS = {'errors': 0, 'progress': 0, 'configs': 3, 'overrides': 3}   # else 6
+MODULE_LAYERS = {'errors': 0, 'progress': 0, 'configs': 3}   # else 6
 MODEL_MAY_IMPORT = {'errors'}
 
 

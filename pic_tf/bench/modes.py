@@ -23,7 +23,6 @@ from pic_tf.data import preprocess
 from pic_tf.errors import ConfigError
 from pic_tf import export_lib
 from pic_tf.storage import Source
-from pic_tf import overrides as overrides_lib
 from pic_tf.storage import loading
 from pic_tf.storage import fileutil
 from pic_tf.training import trainer as trainer_lib
@@ -58,13 +57,13 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
     list of dicts ``{precision, jit, deterministic, images_per_second,
     seconds_per_step, step_seconds}`` (``step_seconds``: every timed step).
   """
-  base = overrides_lib.apply(configs.get_config(config_name), [f'train.batch_size={batch_size}'])
+  base = configs.get_config(config_name, [f'train.batch_size={batch_size}'])
   inputs = _random_inputs(base, batch_size)
   log(f'training speed, config {config_name}, batch {batch_size}, {steps} timed steps '
       f'per variant (interleaved) after {warmup} warm-up steps')
   trainers = []
   for precision, jit, deterministic in variants:
-    config = overrides_lib.apply(base, [f'train.precision={precision}',
+    config = configs.override(base, [f'train.precision={precision}',
                                      f'train.deterministic={deterministic}'])
     trainer = trainer_lib.Trainer(config, jit=jit)
     trainer.initialize()

@@ -21,7 +21,6 @@ from absl import logging
 
 from pic_tf import configs
 from pic_tf import errors
-from pic_tf import overrides as overrides_lib
 from pic_tf import sampling
 from pic_tf import data
 from pic_tf.model import precision as precision_lib
@@ -83,10 +82,9 @@ def resolve_config(name, overrides=(), dataset=None):
       raise errors.ConfigError(f'unknown dataset {dataset!r}: use '
                                f'{data.NAMES_HELP}')
     name = data.DATASETS[dataset].config
-  config = configs.get_config(name)
   if dataset is not None:
     overrides = [f'dataset={dataset}'] + list(overrides)
-  return overrides_lib.apply(config, overrides)
+  return configs.get_config(name, overrides)
 
 
 def sample_options(**fields):

@@ -20,7 +20,6 @@ from pic_tf.errors import CheckpointError
 from pic_tf.errors import DamagedCheckpointError
 from pic_tf.model import networks
 from pic_tf.model import precision as precision_lib
-from pic_tf import overrides as overrides_lib
 from pic_tf.storage import convert
 from pic_tf.storage import workdir as workdir_lib
 
@@ -183,7 +182,7 @@ def load(source, ema=True, log=None):
       raise CheckpointError(
           f'{found.path} is not a pic_tf workdir (no config.json): if it is a checkpoint of '
           'the original code, give the config it was trained with (cifar10 or imagenet)')
-    config = overrides_lib.apply(configs.get_config(source.config_name), source.overrides)
+    config = configs.get_config(source.config_name, source.overrides)
     model, averages = networks.build_model_and_ema(config, precision)
     convert.load_original(found.path, model, averages)
     step = None

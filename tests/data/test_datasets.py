@@ -11,7 +11,6 @@ from pic_tf import configs
 from pic_tf.data import datasets
 from pic_tf.data import preprocess
 from pic_tf.errors import DatasetError
-from pic_tf import overrides as overrides_lib
 
 
 def _write_images(folder, count, size=(20, 14), seed=0):
@@ -30,8 +29,8 @@ def _write_images(folder, count, size=(20, 14), seed=0):
 
 
 def _tiny(dataset, **train):
-  cfg = overrides_lib.apply(configs.tiny(), [f'dataset={dataset}'] +
-                         [f'train.{k}={v}' for k, v in train.items()])
+  cfg = configs.override(configs.tiny(), [f'dataset={dataset}'] +
+                        [f'train.{k}={v}' for k, v in train.items()])
   return cfg
 
 
@@ -182,7 +181,7 @@ def test_train_order_is_a_function_of_seed_and_step(tmp_path):
 
 @pytest.mark.slow   # reads the whole CIFAR-10 training split
 def test_epoch_is_a_permutation(tfds_dir):
-  cfg = overrides_lib.apply(configs.cifar10(), ['train.flip=none', 'train.batch_size=1000'])
+  cfg = configs.override(configs.cifar10(), ['train.flip=none', 'train.batch_size=1000'])
   ds, per_epoch = datasets.train_dataset(cfg, str(tfds_dir), download=False)
   assert per_epoch == 50
   keys = {g.tobytes() for b in ds.take(5) for g in b['gray'].numpy()}

@@ -9,14 +9,13 @@ from pic_tf.data import preprocess
 from pic_tf.model import distribution
 from pic_tf.model import networks
 from pic_tf.model import objective
-from pic_tf import overrides as overrides_lib
 from pic_tf.storage import convert
 
 
 def test_objective_gives_the_originals_bpd_and_aux_bpd(reference_dir):
   """From the network's inputs to both loss terms, against the original's recorded batch."""
   base = reference_dir / 'cifar_c32_l2'
-  config = overrides_lib.apply(configs.cifar10(), ['model.nr_channels=32', 'model.nr_resnet=2'])
+  config = configs.override(configs.cifar10(), ['model.nr_channels=32', 'model.nr_resnet=2'])
   model = networks.build_model(config.model)
   convert.load_original(str(base / 'model.ckpt'), model)
   io = np.load(base / 'io.npz')

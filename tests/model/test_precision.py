@@ -9,7 +9,6 @@ from pic_tf.storage import Source
 from pic_tf.sampling import SampleOptions
 from pic_tf.data import Selection
 from pic_tf import configs
-from pic_tf import overrides as overrides_lib
 from pic_tf.model import precision as precision_lib
 from pic_tf.storage import workdir as workdir_lib
 
@@ -58,10 +57,10 @@ def test_forced_bfloat16_where_it_is_emulated_warns_once_with_the_cost(cpus):
   [warning] = lines
   assert warning.startswith('warning: ') and 'slower than float32' in warning
   lines = []
-  auto = overrides_lib.apply(configs.tiny(), ['train.precision=auto'])
+  auto = configs.override(configs.tiny(), ['train.precision=auto'])
   resolved = precision_lib.with_precision_resolved(auto, lines.append, cpus['avx2'])
   assert resolved.train.precision == 'float32' and lines == []
-  forced = overrides_lib.apply(configs.tiny(), ['train.precision=mixed_bfloat16'])
+  forced = configs.override(configs.tiny(), ['train.precision=mixed_bfloat16'])
   assert precision_lib.with_precision_resolved(forced, lines.append, cpus['avx2']) == forced
   assert lines == [warning]
 

@@ -30,7 +30,6 @@ import parity_stats as stats
 from pic_tf import configs
 from pic_tf.data import datasets
 from pic_tf.data import preprocess
-from pic_tf import overrides as overrides_lib
 from pic_tf.storage import convert
 from pic_tf.training import trainer as trainer_lib
 
@@ -99,7 +98,7 @@ def protocol(reference_dir, data_dir=None, overrides=()):
   """
   ref = load_reference(reference_dir)
   cfg = ref['config']
-  config = overrides_lib.apply(configs.cifar10(), [
+  config = configs.override(configs.cifar10(), [
       f'model.nr_channels={cfg["nr_channels"]}', f'model.nr_resnet={cfg["nr_resnet"]}',
       f'model.dropout={cfg["dropout"]}', 'train.flip=none', f'train.batch_size={cfg["batch"]}',
       f'train.learning_rate={cfg["lr0"]}', f'train.lr_decay={cfg["lr_decay"]}',

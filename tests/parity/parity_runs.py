@@ -17,7 +17,6 @@ import parity_protocol as parity
 from pic_tf import configs
 from pic_tf.data import datasets
 from pic_tf.errors import ConfigError
-from pic_tf import overrides as overrides_lib
 from pic_tf.storage import convert
 from pic_tf.storage import fileutil
 from pic_tf.training import trainer as trainer_lib
@@ -43,7 +42,7 @@ def learning_curve(reference_dir, data_dir=None, steps=None, seed=0, log=print):
   ref = parity.load_reference(reference_dir, parity.LEARNING_CURVE_JSON)
   proto = ref['config']
   steps = steps or proto['steps']
-  config = overrides_lib.apply(configs.cifar10(), [
+  config = configs.override(configs.cifar10(), [
       f'model.nr_channels={proto["C"]}', f'model.nr_resnet={proto["L"]}',
       f'model.dropout={proto["dropout"]}', f'train.batch_size={proto["B"]}',
       f'train.learning_rate={proto["lr0"]}', f'train.lr_decay={proto["lr_decay"]}',

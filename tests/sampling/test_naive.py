@@ -10,7 +10,6 @@ from pic_tf import configs
 from pic_tf.model import color
 from pic_tf.model import distribution
 from pic_tf.model import networks
-from pic_tf import overrides as overrides_lib
 from pic_tf import progress
 from pic_tf.sampling import naive
 
@@ -68,7 +67,7 @@ def test_samples_follow_the_models_chain_on_a_2x2_grid():
   the sampler's empirical frequencies over 20,000 samples must match it, while the
   same chain in column-major order (a wrong raster order) is clearly different.
   """
-  config = overrides_lib.apply(configs.tiny(), ['model.image_size=4', 'model.nr_logistic_mix=2'])
+  config = configs.override(configs.tiny(), ['model.image_size=4', 'model.nr_logistic_mix=2'])
   model = networks.build_model(config.model)
   helpers.randomize(model, 0, g_scale=1.5)   # canvas-dependent, not degenerate (entropy 1.65)
   gray = tf.constant([[[[0.3], [-0.2], [0.5], [0.1]], [[-0.4], [0.2], [0.0], [0.6]],

@@ -8,7 +8,6 @@ from pic_tf.storage import Source
 from pic_tf import configs
 from pic_tf.errors import CheckpointError
 from pic_tf.model import networks
-from pic_tf import overrides as overrides_lib
 from pic_tf.storage import loading
 from pic_tf.storage import workdir as workdir_lib
 
@@ -53,7 +52,7 @@ def test_load_errors(tmp_path):
 def test_workdir_checkpoint_of_another_config_is_refused(tmp_path):
   model, ema = networks.build_model_and_ema(configs.tiny())
   workdir_lib.save_new_workdir(str(tmp_path), configs.tiny(), model, ema)
-  other = overrides_lib.apply(configs.tiny(), ['model.nr_channels=8'])
+  other = configs.override(configs.tiny(), ['model.nr_channels=8'])
   workdir_lib.save_config(other, str(tmp_path))   # a config.json that no longer fits the weights
   with pytest.raises(CheckpointError, match='does not fit') as info:
     loading.load(Source(str(tmp_path)))

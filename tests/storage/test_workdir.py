@@ -7,12 +7,11 @@ import pytest
 from pic_tf import configs
 from pic_tf.errors import CheckpointError
 from pic_tf.errors import ConfigError
-from pic_tf import overrides as overrides_lib
 from pic_tf.storage import workdir as workdir_lib
 
 
 def test_config_json_round_trip(tmp_path):
-  cfg = overrides_lib.apply(configs.tiny(), ['model.nr_channels=8', 'dataset=folder:/x'])
+  cfg = configs.override(configs.tiny(), ['model.nr_channels=8', 'dataset=folder:/x'])
   workdir_lib.save_config(cfg, str(tmp_path))
   assert workdir_lib.is_workdir(str(tmp_path))
   assert workdir_lib.load_config(str(tmp_path)) == cfg
@@ -42,9 +41,9 @@ def test_prepare_resumes_only_the_same_run(tmp_path):
   assert not (tmp_path / 'config.json').exists()   # written once training can start
   workdir_lib.save_config(cfg, str(tmp_path))
   (tmp_path / 'ckpt-1.index').write_bytes(b'')     # a committed checkpoint
-  longer = overrides_lib.apply(cfg, ['train.num_steps=40', 'train.log_every=2'])
+  longer = configs.override(cfg, ['train.num_steps=40', 'train.log_every=2'])
   assert workdir_lib.prepare(longer, str(tmp_path)) is True   # run length may change
-  other = overrides_lib.apply(cfg, ['train.learning_rate=0.01', 'model.nr_channels=8'])
+  other = configs.override(cfg, ['train.learning_rate=0.01', 'model.nr_channels=8'])
   with pytest.raises(ConfigError, match='train.learning_rate .*model.nr_channels|'
                      'model.nr_channels.*train.learning_rate'):
     workdir_lib.prepare(other, str(tmp_path))
@@ -55,7 +54,7 @@ def test_a_config_without_a_checkpoint_binds_nothing(tmp_path):
   """A first run that wrote its config and died before its first checkpoint (killed,
   diverged at step 1) does not refuse the corrected command."""
   workdir_lib.save_config(configs.tiny(), str(tmp_path))
-  other = overrides_lib.apply(configs.tiny(), ['model.nr_channels=8'])
+  other = configs.override(configs.tiny(), ['model.nr_channels=8'])
   assert workdir_lib.prepare(other, str(tmp_path)) is False
 
 

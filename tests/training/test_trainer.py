@@ -19,7 +19,6 @@ from pic_tf.data import preprocess
 from pic_tf import eval_lib
 from pic_tf.storage import Source
 from pic_tf.data import Selection
-from pic_tf import overrides as overrides_lib
 from pic_tf.storage import workdir as workdir_lib
 from pic_tf.training import trainer as trainer_lib
 
@@ -105,7 +104,7 @@ def test_sigkill_and_resume_equals_uninterrupted(tmp_path):
             '--set=train.eval_examples=8', '--batch_size=4']
   straight = str(tmp_path / 'straight')
   # The same run uninterrupted, in process (what bin/train resolves those flags to).
-  trainer_lib.train(overrides_lib.apply(configs.tiny(), [
+  trainer_lib.train(configs.override(configs.tiny(), [
       f'dataset=folder:{photos}', 'train.num_steps=40', 'train.checkpoint_every=10',
       'train.log_every=10', 'train.eval_examples=8', 'train.batch_size=4']), straight,
                   log=lambda m: None)
@@ -139,7 +138,7 @@ def test_workdir_of_another_config_and_conflicting_flags(tmp_path):
   workdir = str(tmp_path / 'run')
   # A run of the tiny config on these photos that committed a checkpoint (its config.json
   # is what is compared; a config.json alone binds nothing, tests/test_reliability.py).
-  config = overrides_lib.apply(configs.tiny(), [f'dataset=folder:{photos}',
+  config = configs.override(configs.tiny(), [f'dataset=folder:{photos}',
                                                 'train.batch_size=4', 'train.num_steps=2'])
   os.makedirs(workdir)
   workdir_lib.save_config(config, workdir)
@@ -202,12 +201,12 @@ def test_a_folder_of_png_jpeg_tiff_and_webp_photos_trains_and_colourises(tmp_pat
 @pytest.mark.slow   # a training process to its divergence
 def test_nan_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
   photos = _photos(str(tmp_path / 'photos'), 16)
-  config = overrides_lib.apply(configs.tiny(), [
+  config = configs.override(configs.tiny(), [
       f'dataset=folder:{photos}', 'train.batch_size=4', 'train.num_steps=20',
       'train.checkpoint_every=2', 'train.eval_examples=4'])
   workdir = str(tmp_path / 'run')
   trainer_lib.train(config, workdir, log=lambda m: None)   # 20 good steps
-  bad = overrides_lib.apply(config, ['train.num_steps=40'])
+  bad = configs.override(config, ['train.num_steps=40'])
   trainer_cls = trainer_lib.Trainer
 
   class PoisonedTrainer(trainer_cls):
@@ -237,7 +236,7 @@ def test_learning_rate_schedule_and_adam_parameters():
 
 @pytest.mark.parametrize('precision', ['mixed_bfloat16', 'mixed_float16'])
 def test_mixed_precision_steps_keep_a_float32_likelihood(precision):
-  config = overrides_lib.apply(configs.tiny(), [f'train.precision={precision}'])
+  config = configs.override(configs.tiny(), [f'train.precision={precision}'])
   trainer = trainer_lib.Trainer(config)
   trainer.initialize()
   images = np.random.default_rng(0).integers(0, 256, size=(8, 8, 8, 3), dtype=np.uint8)
@@ -257,7 +256,7 @@ def test_missing_dataset_offline_via_bin_train(tmp_path):
 
 
 def test_data_dependent_init_option(tmp_path):
-  config = overrides_lib.apply(configs.tiny(), ['train.init=data_dependent'])
+  config = configs.override(configs.tiny(), ['train.init=data_dependent'])
   trainer = trainer_lib.Trainer(config)
   images = np.random.default_rng(0).integers(0, 256, size=(8, 8, 8, 3), dtype=np.uint8)
   trainer.initialize(images)
@@ -280,8 +279,7 @@ _MIRRORED = textwrap.dedent('''
     from pic_tf.data import datasets
     from pic_tf.training import distribute
     from pic_tf.training import trainer as trainer_lib
-    from pic_tf import overrides as overrides_lib
-    config = overrides_lib.apply(configs.tiny(), ['model.dropout=0', 'train.batch_size=8'])
+    config = configs.override(configs.tiny(), ['model.dropout=0', 'train.batch_size=8'])
     images = np.random.default_rng(0).integers(0, 256, size=(8, 8, 8, 3), dtype=np.uint8)
     inputs = preprocess.model_inputs(images, 2)
     results = {}
@@ -365,7 +363,7 @@ def test_ema_averages_the_weights_of_its_order(overrides, order):
   every variable the step moves, and each order's result must equal its own formula to
   the bit and miss the other's.
   """
-  config = overrides_lib.apply(configs.tiny(), overrides)
+  config = configs.override(configs.tiny(), overrides)
   batch = preprocess.model_inputs(np.random.default_rng(0).integers(
       0, 256, size=(8, 8, 8, 3), dtype=np.uint8), config.model.downsample)
   trainer = trainer_lib.Trainer(config)
@@ -393,7 +391,7 @@ def test_trainer_sets_deterministic_graph_optimisation():
   trainers = {}
   for deterministic in (False, True):   # True last: the default for the rest of the run
     trainers[deterministic] = trainer_lib.Trainer(
-        overrides_lib.apply(configs.tiny(), [f'train.deterministic={deterministic}']))
+        configs.override(configs.tiny(), [f'train.deterministic={deterministic}']))
     options = tf.config.optimizer.get_experimental_options()
     assert options.get('disable_meta_optimizer', False) == deterministic
   # TensorFlow reads the option at each call: every step must run under its own
@@ -414,7 +412,7 @@ def test_same_training_twice_gives_bit_identical_weights(precision, channels):
   is asserted. In mixed bfloat16 128 channels make the PixelCNN's convolutions wide
   enough for :mod:`pic_tf.model.matmul_conv`'s gradients.
   """
-  config = overrides_lib.apply(configs.cifar10(), [
+  config = configs.override(configs.cifar10(), [
       f'model.nr_channels={channels}', 'model.nr_resnet=1', 'train.batch_size=16',
       f'train.precision={precision}'])
   images = np.random.default_rng(0).integers(0, 256, size=(6, 16, 32, 32, 3), dtype=np.uint8)
