@@ -114,7 +114,7 @@ def test_checkpoint_of_another_config(tmp_path):
   result = _colorize([f'--checkpoint={prefix}', '--config=cifar10', f'--output_dir={tmp_path}/o',
                       f'--input={TESTDATA / "scene.png"}'])
   assert result.returncode == 1
-  assert 'does not match the model' in result.stderr and 'Traceback' not in result.stderr
+  assert 'does not fit the model' in result.stderr and 'Traceback' not in result.stderr
   assert not os.path.exists(tmp_path / 'o')
   # The right config loads it (in process: what bin/colorize then runs).
   errors = colorize_lib.colorize_files(colorize_lib.load_colorizer(Source(prefix, 'tiny')),

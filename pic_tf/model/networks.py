@@ -277,6 +277,69 @@ def named_variables(model):
   return found
 
 
+class WeightsMismatch(ValueError):
+  """Stored weights that do not fit a model: ``missing``, ``unexpected``, ``misshaped``.
+
+  ``str()`` lists each group (the first 12 names of each) on its own line.
+  """
+
+  def __init__(self, expected, missing, unexpected, misshaped):
+    self.missing, self.unexpected, self.misshaped = missing, unexpected, misshaped
+    lines = [f'{expected} variables expected']
+    for title, names in (('missing', missing), ('unexpected', unexpected),
+                         ('mis-shaped', misshaped)):
+      if names:
+        shown = names[:12] + ([f'... and {len(names) - 12} more'] if len(names) > 12 else [])
+        lines.append(f'  {title} ({len(names)}): ' + ', '.join(shown))
+    super().__init__('\n'.join(lines))
+
+
+def check_weights(model, shapes):
+  """Raises :class:`WeightsMismatch` unless ``shapes`` are exactly ``model``'s variables.
+
+  Args:
+    model: a built :class:`PICModel`.
+    shapes: ``{name: shape}`` with the names of :func:`named_variables`.
+  """
+  expected = {name: list(var.shape) for name, _, var in named_variables(model)}
+  missing = sorted(n for n in expected if n not in shapes)
+  unexpected = sorted(n for n in shapes if n not in expected)
+  misshaped = sorted(f'{n}: checkpoint {list(shapes[n])}, model {expected[n]}'
+                     for n in expected if n in shapes and list(shapes[n]) != expected[n])
+  if missing or unexpected or misshaped:
+    raise WeightsMismatch(len(expected), missing, unexpected, misshaped)
+
+
+def assign_weights(model, ema, weights, averages=None):
+  """Puts stored weights into ``model`` and their Polyak averages into ``ema``.
+
+  Args:
+    model: a built :class:`PICModel`.
+    ema: its :class:`pic_tf.model.ema.ExponentialMovingAverage`, or None.
+    weights: ``{name: array}``, every variable of :func:`named_variables` by its name.
+    averages: the averages: ``{name: array}`` like ``weights``, a list in the order of
+      ``ema.averages``, or None (the averages start as the weights).
+
+  Raises:
+    WeightsMismatch: ``weights`` do not fit ``model`` (nothing is assigned).
+  """
+  check_weights(model, {name: value.shape for name, value in weights.items()})
+  variables = {name: var for name, _, var in named_variables(model)}
+  for name, var in variables.items():
+    var.assign(weights[name])
+  if ema is None:
+    return
+  if averages is None:
+    ema.reset()
+  elif isinstance(averages, dict):
+    by_id = {id(v): avg for v, avg in zip(ema.variables_to_average, ema.averages)}
+    for name, var in variables.items():
+      by_id[id(var)].assign(averages[name])
+  else:
+    for avg, value in zip(ema.averages, averages, strict=True):
+      avg.assign(value)
+
+
 @contextlib.contextmanager
 def dtype_policy(name):
   """Sets the global Keras dtype policy while layers are created."""

@@ -1,12 +1,12 @@
 """Storage: workdirs and their checkpoints, loading a model from any source, converting
 the original's checkpoints, result folders and atomic files.
 
-This ``__init__`` holds :class:`Source`, which model to load: built by the programs
-before TensorFlow is imported.
+This ``__init__`` holds :class:`Source`, which model to load (built by the programs
+before TensorFlow is imported), and :class:`Stored`, what a checkpoint holds.
 """
 
 import dataclasses
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,3 +24,24 @@ class Source:
   config_name: Optional[str] = None
   overrides: Tuple[str, ...] = ()
   precision: str = 'float32'
+
+
+@dataclasses.dataclass(frozen=True)
+class Stored:
+  """What one checkpoint holds, read before a model is built.
+
+  Attributes:
+    path: the checkpoint prefix read.
+    weights: ``{name: float32 array}`` by the names of
+      :func:`pic_tf.model.networks.named_variables` (``'down_leak_1/conv1/V'``, ...).
+    averages: the Polyak averages: ``{name: array}`` (original checkpoints), a list in
+      the order of the EMA's variables (pic_tf checkpoints), or None (none stored).
+    config: the :class:`pic_tf.configs.Config` of a pic_tf workdir; None for an
+      original checkpoint, whose config is given by the user.
+    step: the training step of a pic_tf checkpoint; None for an original one.
+  """
+  path: str
+  weights: Dict[str, Any]
+  averages: Any = None
+  config: Any = None
+  step: Optional[int] = None

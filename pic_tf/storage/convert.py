@@ -18,6 +18,7 @@ from pic_tf import errors
 from pic_tf.errors import CheckpointError
 from pic_tf.errors import DamagedCheckpointError
 from pic_tf.model import networks
+from pic_tf.storage import Stored
 from pic_tf.storage import workdir as workdir_lib
 
 SCOPE = 'picolor_template'
@@ -37,20 +38,24 @@ def original_name_map(model):
   return {f'{SCOPE}/{name}': var for name, _, var in networks.named_variables(model)}
 
 
-def read_original(path, model):
-  """Reads an original checkpoint's weights for ``model``, checking every name and shape.
+def _ours(name):
+  return name[len(SCOPE) + 1:] if name.startswith(SCOPE + '/') else name
+
+
+def read_original(path):
+  """Reads the weights of an original checkpoint, before any model is built.
 
   Args:
     path: TF1 checkpoint prefix (``.../model.ckpt``) or a directory holding one.
-    model: a built :class:`pic_tf.model.networks.PICModel` of the intended config.
 
   Returns:
-    ``(raw, averaged)``: dicts from original name to numpy array; ``averaged``
-    holds the Polyak averages and is empty when the checkpoint has none.
+    :class:`pic_tf.storage.Stored` with the weights (and Polyak averages, if any) by
+    the model's names (the ``picolor_template/`` scope removed); names outside the
+    scope are kept whole, so that a model check lists them as unexpected.
 
   Raises:
-    ConversionError: unreadable checkpoint, or missing / unexpected / mis-shaped
-      variables (all of them listed).
+    ConversionError: unreadable checkpoint, or averages for only some variables.
+    DamagedCheckpointError: its index is readable but its data is not.
   """
   if tf.io.gfile.isdir(path):
     found = tf.train.latest_checkpoint(path)
@@ -68,39 +73,30 @@ def read_original(path, model):
                           f'{str(e).splitlines()[0]}. Pass the prefix of a TF checkpoint '
                           '(the path without .index / .data-*)') from None
   stored = reader.get_variable_to_shape_map()
-  expected = original_name_map(model)
-  missing = sorted(n for n in expected if n not in stored)
-  misshaped = sorted(f'{n}: checkpoint {stored[n]}, model {list(expected[n].shape)}'
-                     for n in expected if n in stored and
-                     list(stored[n]) != list(expected[n].shape))
-  unexpected = sorted(
-      n for n in stored
-      if n not in expected and not n.endswith(_IGNORED_SUFFIXES) and
-      n.split('/')[-1] not in _IGNORED_NAMES and not n.startswith('_CHECKPOINTABLE'))
-  if missing or misshaped or unexpected:
-    lines = [f'checkpoint {path} does not match the model of this config '
-             f'({len(expected)} variables expected):']
-    for title, names in (('missing', missing), ('unexpected', unexpected),
-                         ('mis-shaped', misshaped)):
-      if names:
-        shown = names[:12] + ([f'... and {len(names) - 12} more'] if len(names) > 12 else [])
-        lines.append(f'  {title} ({len(names)}): ' + ', '.join(shown))
-    lines.append('Choose the config the checkpoint was trained with (cifar10 or '
-                 'imagenet, with the same model.* overrides).')
-    raise ConversionError('\n'.join(lines))
+  names = [n for n in stored
+           if not n.endswith(_IGNORED_SUFFIXES) and n.split('/')[-1] not in _IGNORED_NAMES
+           and not n.startswith('_CHECKPOINTABLE')]
   try:
-    raw = {n: reader.get_tensor(n) for n in expected}
-    averaged = {n: reader.get_tensor(n + EMA_SUFFIX) for n in expected
+    weights = {_ours(n): reader.get_tensor(n) for n in names}
+    averages = {_ours(n): reader.get_tensor(n + EMA_SUFFIX) for n in names
                 if n + EMA_SUFFIX in stored}
   except (tf.errors.OpError, IndexError, ValueError) as e:
     # The index is readable but the data file is truncated or corrupted.
     raise DamagedCheckpointError(
         f'checkpoint {path} is damaged: its variables cannot be read '
         f'({errors.first_line(e)}). Copy or download it again') from None
-  if averaged and len(averaged) != len(expected):
+  if averages and len(averages) != len(weights):
     raise ConversionError(f'checkpoint {path} has Polyak averages for only '
-                          f'{len(averaged)} of {len(expected)} variables')
-  return raw, averaged
+                          f'{len(averages)} of {len(weights)} variables')
+  return Stored(path=path, weights=weights, averages=averages or None)
+
+
+def mismatch_error(path, mismatch):
+  """The :class:`ConversionError` of an original checkpoint that does not fit the model."""
+  return ConversionError(
+      f'checkpoint {path} does not fit the model of this config: {mismatch}\n'
+      'Choose the config the checkpoint was trained with (cifar10 or imagenet, with the '
+      'same model.* overrides).')
 
 
 def load_original(path, model, ema=None):
@@ -114,16 +110,17 @@ def load_original(path, model, ema=None):
 
   Returns:
     True if the checkpoint held Polyak averages.
+
+  Raises:
+    ConversionError: an unreadable checkpoint, or one that does not fit ``model``
+      (every missing, unexpected and mis-shaped variable listed).
   """
-  raw, averaged = read_original(path, model)
-  names = original_name_map(model)
-  for name, var in names.items():
-    var.assign(raw[name])
-  if ema is not None:
-    by_id = {id(v): i for i, v in enumerate(ema.variables_to_average)}
-    for name, var in names.items():
-      ema.averages[by_id[id(var)]].assign(averaged.get(name, raw[name]))
-  return bool(averaged)
+  stored = read_original(path)
+  try:
+    networks.assign_weights(model, ema, stored.weights, stored.averages)
+  except networks.WeightsMismatch as e:
+    raise mismatch_error(stored.path, e) from None
+  return stored.averages is not None
 
 
 def convert_original(original_checkpoint, config, output_dir):

@@ -5,8 +5,8 @@ The one module that knows a workdir's layout. A workdir written by training or b
 the conversion of an original checkpoint holds::
 
   config.json          the resolved :class:`pic_tf.configs.Config`
-  ckpt-<step>.*        checkpoints of :func:`make_checkpoint` (:mod:`pic_tf.storage.loading`
-                       reads them)
+  ckpt-<step>.*        checkpoints of :func:`make_checkpoint` (:func:`read_checkpoint`
+                       reads one for inference, :func:`restore` for resuming)
   checkpoint           the CheckpointManager's index of the committed checkpoints
   train_results.json   the final evaluation of a finished run
 
@@ -20,17 +20,24 @@ import os
 import re
 
 import tensorflow as tf
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from pic_tf import configs
+from pic_tf import errors
 from pic_tf.errors import CheckpointError
 from pic_tf.errors import ConfigError
+from pic_tf.errors import DamagedCheckpointError
 from pic_tf.errors import PicError
+from pic_tf.model import networks
 from pic_tf.storage import fileutil
+from pic_tf.storage import Stored
 
 CONFIG_FILENAME = 'config.json'
 INDEX_FILENAME = 'checkpoint'
 RESULTS_FILENAME = 'train_results.json'
 _CHECKPOINT_PREFIX = 'ckpt'
+# The name of one checkpoint of a workdir (its path prefix's last part).
+CHECKPOINT_NAME = re.compile(rf'{_CHECKPOINT_PREFIX}-\d+')
 # Fields that may change when a run is resumed (length, logging); the rest may not.
 RESUMABLE_FIELDS = {'num_epochs', 'num_steps', 'log_every', 'checkpoint_every', 'eval_every',
                     'eval_examples', 'sample_every', 'keep_checkpoints', 'deterministic'}
@@ -39,12 +46,6 @@ RESUMABLE_FIELDS = {'num_epochs', 'num_steps', 'log_every', 'checkpoint_every', 
 def is_workdir(path):
   """True if ``path`` is a directory holding a ``config.json``."""
   return os.path.isdir(path) and os.path.exists(os.path.join(path, CONFIG_FILENAME))
-
-
-def is_checkpoint_of_workdir(path):
-  """True if ``path`` names a checkpoint prefix (``ckpt-<step>``) inside a workdir."""
-  return (re.fullmatch(rf'{_CHECKPOINT_PREFIX}-\d+', os.path.basename(path)) is not None and
-          is_workdir(os.path.dirname(os.path.abspath(path))))
 
 
 def results_path(workdir):
@@ -182,6 +183,120 @@ def latest_checkpoint(workdir):
   """
   paths = checkpoint_paths(workdir)
   return paths[-1] if paths else None
+
+
+def stored_variables(path):
+  """``{object path: (checkpoint key, shape)}`` of the model, EMA and step of ``path``.
+
+  Walks the checkpoint's object graph, so a variable is found by its path through
+  the model (``model/pixelcnn/conv_leak/V``) even when the checkpoint stored it under
+  another owner (the optimizer).
+  """
+  reader = tf.train.load_checkpoint(path)
+  graph = trackable_object_graph_pb2.TrackableObjectGraph()
+  graph.ParseFromString(reader.get_tensor('_CHECKPOINTABLE_OBJECT_GRAPH'))
+  shapes = reader.get_variable_to_shape_map()
+  wanted = ('model/', 'ema/', 'step')
+  found = {}
+  stack = [(0, '')]
+  while stack:
+    node_id, node_path = stack.pop()
+    node = graph.nodes[node_id]
+    for attribute in node.attributes:
+      if attribute.name == 'VARIABLE_VALUE' and node_path.startswith(wanted):
+        found[node_path] = (attribute.checkpoint_key, shapes.get(attribute.checkpoint_key))
+    for child in node.children:
+      child_path = f'{node_path}/{child.local_name}' if node_path else child.local_name
+      if child_path.startswith(wanted) or any(w.startswith(child_path + '/') for w in wanted):
+        stack.append((child.node_id, child_path))
+  return found
+
+
+def _model_shapes(variables):
+  """``{name: shape}`` of the model's variables among ``stored_variables`` (owner dropped)."""
+  return {p.split('/', 2)[2]: shape for p, (_, shape) in variables.items()
+          if p.startswith('model/')}
+
+
+def _damaged(path, error, committed=None):
+  """The error of an unreadable checkpoint; given the ``committed`` ones, it names an
+  earlier one to use."""
+  message = (f'checkpoint {path} is damaged or incomplete '
+             f'({errors.first_line(error)[:200]})')
+  if committed is None:
+    return DamagedCheckpointError(message)
+  earlier = committed[:committed.index(path)][::-1] if path in committed else []
+  earlier = earlier or [p for p in committed[::-1] if p != path]
+  fix = (f'use an earlier one instead, e.g. {earlier[0]}' if earlier else
+         'restore the workdir from a copy, or train again')
+  return DamagedCheckpointError(f'{message}: {fix}')
+
+
+# Reading a damaged checkpoint fails in many ways: missing files (NotFound),
+# truncated data (IndexError), corrupted bytes (DataLoss, a checksum).
+_UNREADABLE = (tf.errors.OpError, IndexError, ValueError, OSError)
+
+
+def read_checkpoint(workdir, checkpoint=None):
+  """The weights of one checkpoint of ``workdir`` and the config they belong to.
+
+  Args:
+    workdir: a pic_tf workdir.
+    checkpoint: one of its checkpoint prefixes (``<workdir>/ckpt-<step>``); None: the
+      newest committed.
+
+  Returns:
+    :class:`pic_tf.storage.Stored`; ``averages`` is None for a weights-only checkpoint
+    (:func:`save_new_workdir` without ``ema``).
+
+  Raises:
+    CheckpointError: no checkpoint yet, or a damaged ``config.json``.
+    DamagedCheckpointError: unreadable checkpoint files (the message names an earlier
+      checkpoint to use).
+  """
+  committed = checkpoint_paths(workdir)
+  path = checkpoint or (committed[-1] if committed else None)
+  if path is None:
+    raise CheckpointError(f'{workdir} has a {CONFIG_FILENAME} but no checkpoint yet; train '
+                          'longer (checkpoints are written every train.checkpoint_every '
+                          'steps) or use another workdir')
+  try:
+    variables = stored_variables(path)
+    reader = tf.train.load_checkpoint(path)
+    values = {p: reader.get_tensor(key) for p, (key, _) in variables.items()}
+  except _UNREADABLE as e:
+    raise _damaged(path, e, committed) from None
+  averages = sorted((int(p.split('/')[-1]), v) for p, v in values.items()
+                    if p.startswith('ema/averages/'))
+  return Stored(path=path,
+                weights={p.split('/', 2)[2]: v for p, v in values.items()
+                         if p.startswith('model/')},
+                averages=[v for _, v in averages] or None,
+                step=int(values['step']) if 'step' in values else None,
+                config=load_config(workdir))
+
+
+def restore(checkpoint, path, model):
+  """Restores a training ``checkpoint`` (model, EMA, optimizer, step) from ``path``.
+
+  Raises:
+    CheckpointError: the checkpoint does not hold this model's variables.
+    DamagedCheckpointError: its files are missing, truncated or corrupted.
+  """
+  try:
+    shapes = _model_shapes(stored_variables(path))
+  except _UNREADABLE as e:
+    raise _damaged(path, e) from None
+  try:
+    networks.check_weights(model, shapes)
+  except networks.WeightsMismatch as e:
+    raise CheckpointError(f'checkpoint {path} does not fit the model of this config: {e}\n'
+                          'Use the workdir (and config.json) the checkpoint was written '
+                          'with.') from None
+  try:
+    return checkpoint.restore(path)
+  except _UNREADABLE as e:
+    raise _damaged(path, e) from None
 
 
 def clean_workdir(workdir):

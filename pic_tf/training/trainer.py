@@ -30,7 +30,6 @@ from pic_tf.model import networks
 from pic_tf.model import objective
 from pic_tf.model import precision as precision_lib
 from pic_tf.sampling import pipeline
-from pic_tf.storage import loading
 from pic_tf.storage import fileutil
 from pic_tf.storage import workdir as workdir_lib
 from pic_tf.training import actions as train_actions
@@ -163,7 +162,7 @@ class Trainer:
   def train_step(self, inputs):
     """One step on a (distributed) batch. Returns ``(bpd, aux_bpd)`` before the update."""
     # The setting is process-wide and read at each call: another trainer in this
-    # process (a benchmark's other variant) may have changed it since.
+    # process may have changed it since.
     set_deterministic(self.config.train.deterministic)
     return self._train_step(inputs)
 
@@ -282,8 +281,8 @@ def _restore_or_initialize(trainer, workdir, data_dir, download, log):
   committed = workdir_lib.checkpoint_paths(workdir)
   for path in reversed(committed):
     try:
-      loading.restore(trainer.checkpoint, path,
-                          trainer.model).assert_existing_objects_matched()
+      status = workdir_lib.restore(trainer.checkpoint, path, trainer.model)
+      status.assert_existing_objects_matched()
     except DamagedCheckpointError as e:
       log(f'warning: {e}; resuming from the checkpoint before it')
       continue

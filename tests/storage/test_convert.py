@@ -14,7 +14,6 @@ from pic_tf import configs
 from pic_tf.errors import DamagedCheckpointError
 from pic_tf.model import distribution
 from pic_tf.model import networks
-from pic_tf import overrides as overrides_lib
 from pic_tf.storage import loading
 from pic_tf.storage import convert
 
@@ -22,7 +21,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def c32_config():
-  return overrides_lib.apply(configs.cifar10(), ['model.nr_channels=32', 'model.nr_resnet=2'])
+  return configs.override(configs.cifar10(), ['model.nr_channels=32', 'model.nr_resnet=2'])
 
 
 @pytest.fixture(scope='module')
@@ -123,9 +122,9 @@ def test_wrong_checkpoint_lists_missing_unexpected_and_misshaped(tmp_path):
   with pytest.raises(convert.ConversionError) as info:
     convert.load_original(prefix, model)
   message = str(info.value)
-  assert 'missing (1): picolor_template/conv_last/b' in message
-  assert 'unexpected (1): picolor_template/not_a_layer/V' in message
-  assert 'mis-shaped (1): picolor_template/conv_leak/V: checkpoint [3, 3, 2, 9]' in message
+  assert 'missing (1): conv_last/b' in message
+  assert 'unexpected (1): not_a_layer/V' in message
+  assert 'mis-shaped (1): conv_leak/V: checkpoint [3, 3, 2, 9]' in message
   assert 'Choose the config the checkpoint was trained with' in message
 
 
