@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from pic_tf.model import networks
-from pic_tf.sampling import cached
+from pic_tf.model import distribution
 
 # A /proc/cpuinfo of two cores; {extra} adds CPU flags (e.g. avx512_bf16).
 CPUINFO = """processor\t: 0
@@ -39,22 +39,34 @@ def randomize(model, seed=0, g_scale=1.0, b_std=0.3):
   return model
 
 
-class RecordingSampler(cached.CachedSampler):
-  """A cached sampler that keeps every pixel's mixture parameters (its ``KEEP_PARAMS`` hook).
+def redraw(model, canvas, embedding, lum, rows, seed, temperature=1.0):
+  """Chroma rows drawn again from one full pass of ``model`` on a finished ``canvas``.
 
-  :meth:`sample_rows` returns ``(canvas, chroma, state)`` as every sampler and keeps the
-  band's parameters in ``band_params`` (``[B, rows, w, 8K]``).
+  What a sampler's ``sample_rows`` promises: pixel ``p = row * w + col`` is drawn from
+  the mixture the model gives it, with seed ``fold_in(seed, p)``. By causality the full
+  pass on the finished canvas gives every pixel the parameters it had when drawn.
+
+  Args:
+    model: a :class:`pic_tf.model.networks.PICModel`.
+    canvas: float ``[B, h, w, 3]``, the canvas the sampler returned.
+    embedding, lum: the sampler's ``embed`` outputs.
+    rows: ``(first, end)`` chroma rows.
+    seed: int32 ``[2]``.
+
+  Returns:
+    float32 ``[B, end - first, w, 2]``.
   """
-
-  KEEP_PARAMS = True
-
-  def __init__(self, model, jit=False):
-    super().__init__(model, jit=jit)
-    self.band_params = None
-
-  def sample_rows(self, *args, **kwargs):
-    canvas, chroma, state, self.band_params = super().sample_rows(*args, **kwargs)
-    return canvas, chroma, state
+  params = model.pixelcnn(canvas, embedding, training=False)
+  w = canvas.shape[2]
+  drawn = []
+  for row in range(*rows):
+    drawn.append(tf.stack([
+        distribution.ChromaMixture(params[:, row, col], lum[:, row, col],
+                                   num_mix=model.config.nr_logistic_mix).sample(
+            seed=tf.random.experimental.stateless_fold_in(seed, row * w + col),
+            temperature=temperature)
+        for col in range(w)], axis=1))
+  return tf.stack(drawn, axis=1)
 
 
 def chi2_homogeneity(counts_a, counts_b):

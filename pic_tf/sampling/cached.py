@@ -53,7 +53,7 @@ def _matmul(x, kernel, equation=None):
   return tf.cast(out, tf.float32)
 
 
-def _taps(window, current, kernel_row, parallel=False):
+def taps(window, current, kernel_row, parallel=False):
   """Current-row part of a down-right 3x3 conv: sum over columns j-2, j-1, j.
 
   Args:
@@ -81,7 +81,7 @@ def _taps(window, current, kernel_row, parallel=False):
   return past + tf.concat([_matmul(current, k) for k in halves], axis=-1)
 
 
-def _fusable_elu(x):
+def fusable_elu(x):
   """elu with ``exp(x) - 1`` for XLA: its CPU backend fuses ``exp`` into the element-wise
   kernel around it but runs ``expm1`` (what ``tf.nn.elu`` lowers to) as a kernel of
   its own, nine per pixel here. Differs from ``tf.nn.elu`` by < 1e-7 (float32 ``exp``
@@ -90,7 +90,7 @@ def _fusable_elu(x):
 
 
 def _fusable_celu(x):
-  return _fusable_elu(tf.concat([x, -x], axis=-1))   # concat_elu for XLA
+  return fusable_elu(tf.concat([x, -x], axis=-1))   # concat_elu for XLA
 
 
 class CachedSampler(naive.Sampler):
@@ -106,10 +106,6 @@ class CachedSampler(naive.Sampler):
   """
 
   JIT_ROW_LOOP = False   # --jit compiles the pixel loop only (see ``jit``)
-  # Hook for subclasses: True keeps every pixel's mixture parameters as the pixel loop
-  # computed them, and :meth:`sample_rows` returns them as a fourth output
-  # ``[B, rows, w, 8K]`` (e.g. to hold them against a full forward pass).
-  KEEP_PARAMS = False
 
   def __init__(self, model, jit=False):
     super().__init__(model, jit=jit)
@@ -130,15 +126,10 @@ class CachedSampler(naive.Sampler):
       state = self._histories(canvas, embedding, row_start)
     weights = self._weights()
     conditioning = self._conditioning(embedding[:, row_start:row_end], weights)
-    params = tf.TensorArray(tf.float32, size=row_end - row_start)
     for row in tf.range(row_start, row_end):
       band_row = [[t[:, row - row_start] for t in block] for block in conditioning]
-      canvas, chroma, state, row_params = self._row(
+      canvas, chroma, state = self._row(
           canvas, chroma, band_row, lum, row, seed, temperature, state, weights)
-      if self.KEEP_PARAMS:
-        params = params.write(row - row_start, row_params)
-    if self.KEEP_PARAMS:
-      return canvas, chroma, state, tf.transpose(params.stack(), [1, 0, 2, 3])
     return canvas, chroma, state
 
   # -- the layers as kernels ------------------------------------------------------
@@ -273,7 +264,7 @@ class CachedSampler(naive.Sampler):
   def _row(self, canvas, chroma, conditioning, lum, row, seed, temperature, state, weights):
     h = tf.shape(canvas)[1]
     terms, sizes, new_state = self._row_terms(canvas, conditioning, lum, row, state, weights)
-    row_rgb, row_ab, in_rows, mid_rows, row_params = self._pixels_fn(
+    row_rgb, row_ab, in_rows, mid_rows = self._pixels_fn(
         terms, sizes, row, seed, temperature, weights)
     row_mask = tf.reshape(tf.one_hot(row, h), [1, h, 1, 1])
     canvas = canvas * (1.0 - row_mask) + row_mask * row_rgb[:, None]
@@ -281,7 +272,7 @@ class CachedSampler(naive.Sampler):
     for n, (done_in, done_mid) in enumerate(zip(in_rows, mid_rows)):   # [B, w, Cin] each
       new_state['ul_in'][n] = tf.concat([state['ul_in'][n][:, 1:], done_in[:, None]], axis=1)
       new_state['ul_mid'][n] = tf.concat([state['ul_mid'][n][:, 1:], done_mid[:, None]], 1)
-    return canvas, chroma, new_state, row_params
+    return canvas, chroma, new_state
 
   def _pixels(self, terms, sizes, row, seed, temperature, weights):
     """The horizontal stream along one row: ``w`` pixels, each sampled from its mixture.
@@ -291,38 +282,38 @@ class CachedSampler(naive.Sampler):
         (the canvas pixel above-left, L', the row's conv parts).
 
     Returns:
-      ``(rgb [B, w, 3], ab [B, w, 2], in_rows, mid_rows, params [B, w, 8K])`` with the
-      per-block ul conv inputs ``[B, w, Cin]`` for the next row's histories.
+      ``(rgb [B, w, 3], ab [B, w, 2], in_rows, mid_rows)`` with the per-block ul conv
+      inputs ``[B, w, Cin]`` for the next row's histories.
     """
     (k_dr, b_dr), (k_last, b_last) = weights['down_right'], weights['last']
-    celu, elu = (_fusable_celu, _fusable_elu) if self.jit else (_celu, tf.nn.elu)
+    celu, elu = (_fusable_celu, fusable_elu) if self.jit else (_celu, tf.nn.elu)
     k_dr, k_last, dtype = k_dr[:, 0], k_last[0, 0], k_last.dtype
-    taps = [(b['ul1'][0][2], b['ul2'][0][2]) for b in weights['blocks']]   # current-row taps
+    row_taps = [(b['ul1'][0][2], b['ul2'][0][2]) for b in weights['blocks']]   # current-row taps
     w, batch = tf.shape(terms)[0], tf.shape(terms)[1]
     columns = tf.TensorArray(tf.float32, size=w).unstack(terms)          # w x [B, sum]
     windows = [(tf.zeros([batch, int(k1.shape[1])], dtype),) * 2 +
-               (tf.zeros([batch, int(k2.shape[1])], dtype),) * 2 for k1, k2 in taps]
-    arrays = [tf.TensorArray(tf.float32, size=w) for _ in range(3 + 2 * len(taps))]
+               (tf.zeros([batch, int(k2.shape[1])], dtype),) * 2 for k1, k2 in row_taps]
+    arrays = [tf.TensorArray(tf.float32, size=w) for _ in range(2 + 2 * len(row_taps))]
 
     def pixel(col, prev_x, windows, arrays):
       above, lum, ul_above, *rest = tf.split(columns.read(col), sizes, axis=-1)
-      row_bias, ul_aux = rest[:2 * len(taps)], rest[2 * len(taps):]
+      row_bias, ul_aux = rest[:2 * len(row_taps)], rest[2 * len(row_taps):]
       # ul0: the 1x3 conv of the row above + the 2x1 conv of column col-1 (rows row-1, row).
       pair = tf.stack([above, prev_x], 1)
       ul_left = _matmul(pair, k_dr, 'bkc,kcd->bd') + b_dr
       ul = ul_above + tf.where(col > 0, ul_left, tf.zeros_like(ul_left))
       new_windows, written = [], []
-      for n, (k1, k2) in enumerate(taps):
+      for n, (k1, k2) in enumerate(row_taps):
         in_prev2, in_prev1, mid_prev2, mid_prev1 = windows[n]
         x_in = celu(ul)
         written.append(x_in)
         x_in = tf.cast(x_in, dtype)
-        c1 = row_bias[2 * n] + _taps((in_prev2, in_prev1), x_in, k1, self.jit)
+        c1 = row_bias[2 * n] + taps((in_prev2, in_prev1), x_in, k1, self.jit)
         c1 += ul_aux[n]
         mid = celu(c1)
         written.append(mid)
         mid = tf.cast(mid, dtype)
-        c2 = row_bias[2 * n + 1] + _taps((mid_prev2, mid_prev1), mid, k2, self.jit)
+        c2 = row_bias[2 * n + 1] + taps((mid_prev2, mid_prev1), mid, k2, self.jit)
         value, gate = tf.split(c2, 2, axis=-1)
         ul = ul + value * tf.sigmoid(gate)
         new_windows.append((in_prev1, x_in, mid_prev1, mid))
@@ -332,12 +323,11 @@ class CachedSampler(naive.Sampler):
       ab = dist.sample(seed=tf.random.experimental.stateless_fold_in(seed, row * w + col),
                        temperature=temperature)
       rgb = color.lab_norm_to_rgb_norm(tf.concat([lum, ab], axis=-1))
-      values = [rgb, ab, params if self.KEEP_PARAMS else ab[:, :0]] + written   # [B, 0]: unused
-      arrays = [a.write(col, v) for a, v in zip(arrays, values)]
+      arrays = [a.write(col, v) for a, v in zip(arrays, [rgb, ab] + written)]
       return col + 1, tf.concat([rgb, tf.ones_like(lum)], -1), new_windows, arrays
 
     _, _, _, arrays = tf.while_loop(
         lambda col, *_: col < w, pixel,
         (tf.constant(0), tf.zeros([batch, 4]), windows, arrays))
-    rgb, ab, params, *written = [tf.transpose(a.stack(), [1, 0, 2]) for a in arrays]
-    return rgb, ab, written[0::2], written[1::2], params
+    rgb, ab, *written = [tf.transpose(a.stack(), [1, 0, 2]) for a in arrays]
+    return rgb, ab, written[0::2], written[1::2]
