@@ -33,6 +33,11 @@ GRID_ROWS = 64         # dataset images per grid PNG
 SAVED_MODEL_BATCH = 64   # (image, sample) pairs per SavedModel call (its max_samples default)
 
 
+def stderr_log(message):
+  """Where colourising reports go by default: standard error (stdout stays free)."""
+  print(message, file=sys.stderr, flush=True)
+
+
 class SavedModelColorizer:
   """Colourises with an exported SavedModel (``bin/export``), without pic_tf's model code.
 
@@ -75,10 +80,6 @@ def load_colorizer(source, sample_options=SampleOptions(), log=None):
   return pipeline.Colorizer(model, sample_options.sampler, sample_options.jit)
 
 
-def _gray_rgb(image):
-  return fullres.gray_display(image[None])[0].numpy()
-
-
 def output_names(files):
   """Names of the inputs' results, unique by construction: each file's path relative to
   the inputs' common folder, extension kept (``img.jpg`` and ``img.png`` give
@@ -101,7 +102,7 @@ def _why(error):
 
 
 def colorize_files(colorizer, patterns, output_dir, sample_options=SampleOptions(),
-                   log=print):
+                   log=stderr_log):
   """Colourises every image named by ``patterns`` and writes PNGs to ``output_dir``.
 
   Each input is read, colourised and written on its own: one that fails (unreadable,
@@ -160,9 +161,9 @@ def _colorize_file(colorizer, path, name, result_set, sample_options, written):
                                           (sample_options.seed, 0), bar))[0]
   for k, sample in enumerate(samples):
     _write(result_set, f'{name}_sample{k}.png', sample, written)
-  cells = [_gray_rgb(image)] + list(samples) + ([image] if is_color else [])
+  rows = fullres.grid_rows(image[None], samples[None], with_originals=is_color)
   return _write(result_set, f'{name}_grid.png',
-                image_io.grid([cells], max_cell_height=GRID_CELL_MAX), written)
+                image_io.grid(rows, max_cell_height=GRID_CELL_MAX), written)
 
 
 def _write(result_set, name, image, written=None):
@@ -179,7 +180,7 @@ def _write(result_set, name, image, written=None):
 
 
 def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOptions(),
-                     log=print):
+                     log=stderr_log):
   """Colourises the first images of a dataset split into grid PNGs.
 
   Rows are images; columns are gray input | samples | original, as the paper's
@@ -211,7 +212,8 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOpti
                               'row')
   samples = np.asarray(colorizer.colorize(images, num_samples, sample_options.temperature,
                                           (sample_options.seed, 0), bar))
-  scale = max(1, -(-GRID_CELL_MIN // images.shape[1]))
+  scale = np.ones((max(1, -(-GRID_CELL_MIN // images.shape[1])),) * 2 + (1,), np.uint8)
+  all_rows = fullres.grid_rows(images, samples)
   grids = []
   with results.ResultSet(output_dir) as result_set:
     for page, start in enumerate(range(0, len(images), GRID_ROWS)):
@@ -219,17 +221,12 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOpti
       for i in range(start, min(start + GRID_ROWS, len(images))):
         for k, sample in enumerate(samples[i]):
           _write(result_set, f'{name}_{split}_{i:04d}_sample{k}.png', sample)
-        cells = [_gray_rgb(images[i])] + list(samples[i]) + [images[i]]
-        rows.append([np.kron(c, np.ones((scale, scale, 1), np.uint8)) for c in cells])
+        rows.append([np.kron(cell, scale) for cell in all_rows[i]])
       grid_name = f'{name}_{split}_grid{page + 1 if page else ""}.png'
       grids.append(_write(result_set, grid_name, image_io.grid(rows, gap=4)))
     result_set.commit()
   log(f'wrote {grids[0]}' + (f' and {len(grids) - 1} more grid(s)' if len(grids) > 1 else ''))
   return grids[0]
-
-
-def stderr_log(message):
-  print(message, file=sys.stderr, flush=True)
 
 
 def run(output_dir, *, source=None, saved_model=None, inputs=(), selection=None,
@@ -260,7 +257,7 @@ def run(output_dir, *, source=None, saved_model=None, inputs=(), selection=None,
       log(f'using the demo model shipped with pic_tf ({loading.DEMO_MODEL}; see BUILD.md)')
     colorizer = load_colorizer(source, sample_options, log)
   if selection is not None:
-    colorize_dataset(colorizer, selection, output_dir, sample_options)
+    colorize_dataset(colorizer, selection, output_dir, sample_options, log=log)
     return 0
   errors = colorize_files(colorizer, inputs, output_dir, sample_options, log=log)
   if errors:

@@ -159,6 +159,22 @@ def test_dataset_grid(workdir, tmp_path, tfds_dir):
   assert len(list(tmp_path.glob('cifar10_test_*_sample*.png'))) == 6
 
 
+def test_files_and_datasets_report_on_one_stream(workdir, tmp_path):
+  """Both kinds of input report on standard error; standard output stays empty."""
+  photos = tmp_path / 'photos'
+  photos.mkdir()
+  for name in ('tiny_6x4.png', 'gray.png'):
+    shutil.copy(TESTDATA / name, photos / name)
+  runs = {'files': [f'--input={photos}'],
+          'dataset': [f'--dataset=folder:{photos}', '--split=train', '--num_images=2']}
+  for kind, args in runs.items():
+    result = _colorize([f'--checkpoint={workdir}', f'--output_dir={tmp_path / kind}',
+                        '--num_samples=1'] + args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout == '', kind
+    assert str(tmp_path / kind) in result.stderr, kind   # where the results went
+
+
 def test_shipped_demo_model_loads_and_is_small():
   files = list(pathlib.Path(loading.DEMO_MODEL).iterdir())
   assert sum(f.stat().st_size for f in files) <= 20 * 2**20

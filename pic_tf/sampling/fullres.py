@@ -16,6 +16,7 @@ one at a time (a 12-megapixel photo would otherwise hold several float32 copies 
 itself per sample at once).
 """
 
+import numpy as np
 import tensorflow as tf
 
 from pic_tf.data import preprocess
@@ -81,14 +82,25 @@ def gray_from_images(images):
                    tf.TensorSpec([None, None, 1], tf.float32)))
 
 
-def gray_display(images):
-  """The L of uint8 ``[N, H, W, 1 or 3]`` images as gray uint8 RGB ``[N, H, W, 3]``.
+def grid_rows(images, samples, with_originals=True):
+  """The rows of a paper-style grid: ``gray | samples | original``, one per image.
 
-  The first column of the paper-style grids (``gray | samples | original``).
+  Args:
+    images: uint8 ``[N, H, W, 1 or 3]`` inputs.
+    samples: uint8 ``[N, S, H, W, 3]``, their colourisations.
+    with_originals: end each row with its input (False for gray inputs, which the gray
+      column already shows).
+
+  Returns:
+    ``N`` lists of uint8 ``[H, W, 3]`` arrays (for :func:`pic_tf.data.image_io.grid`);
+    the gray column is the input's L as gray RGB.
   """
   lum = gray_from_images(images)
   gray = tf.cast(tf.clip_by_value(tf.round(lum / 100.0 * 255.0), 0, 255), tf.uint8)
-  return tf.tile(gray, [1, 1, 1, 3])
+  gray = tf.tile(gray, [1, 1, 1, 3]).numpy()
+  originals = as_rgb(images).numpy()
+  return [[g] + list(s) + ([original] if with_originals else [])
+          for g, s, original in zip(gray, np.asarray(samples), originals)]
 
 
 def resize_batch(images, image_size):

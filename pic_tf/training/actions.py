@@ -211,7 +211,5 @@ def sample_grid(trainer, images, seed=0):
   """
   with trainer.ema.swapped():
     samples = trainer.colorizer.colorize(images, GRID_SAMPLES, 1.0, (seed, 0)).numpy()
-  gray_rgb = fullres.gray_display(images).numpy()
-  rows = [[g] + list(s) + [im] for g, s, im in zip(gray_rgb, samples, images)]
-  return image_io.grid(rows)
+  return image_io.grid(fullres.grid_rows(images, samples))
 

@@ -48,13 +48,21 @@ def test_model_gray_matches_training_inputs():
                              fullres.model_gray(np.repeat(gray, 3, -1), 8), atol=1e-6)
 
 
-def test_gray_display_is_the_photos_luminance_as_gray_rgb():
+def test_grid_rows_are_gray_samples_original():
   rgb = np.random.default_rng(2).integers(0, 256, size=(2, 5, 7, 3), dtype=np.uint8)
-  shown = fullres.gray_display(rgb).numpy()
+  samples = np.random.default_rng(3).integers(0, 256, size=(2, 3, 5, 7, 3), dtype=np.uint8)
+  rows = fullres.grid_rows(rgb, samples)
+  assert [len(row) for row in rows] == [5, 5]
+  for row, image, image_samples in zip(rows, rgb, samples):
+    np.testing.assert_array_equal(np.stack(row[1:4]), image_samples)
+    np.testing.assert_array_equal(row[4], image)
+  shown = np.stack([row[0] for row in rows])   # the gray column: the photo's L as gray RGB
   assert shown.shape == (2, 5, 7, 3) and shown.dtype == np.uint8
   assert (shown[..., 0] == shown[..., 1]).all() and (shown[..., 1] == shown[..., 2]).all()
   lum = color.rgb_to_lab(rgb).numpy()[..., 0]
   assert np.abs(shown[..., 0] - lum * 2.55).max() <= 0.5 + 1e-4
-  gray = rgb[..., :1]   # a one-channel photo is gray
-  np.testing.assert_array_equal(fullres.gray_display(gray),
-                                fullres.gray_display(np.repeat(gray, 3, -1)))
+  gray = rgb[..., :1]   # a one-channel photo is gray, and shown without its original
+  one, three = (fullres.grid_rows(g, samples, with_originals=False)
+                for g in (gray, np.repeat(gray, 3, -1)))
+  assert [len(row) for row in one] == [4, 4]
+  np.testing.assert_array_equal(one[0][0], three[0][0])
