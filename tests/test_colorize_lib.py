@@ -75,6 +75,20 @@ def test_photos_in_every_format(workdir, tmp_path):
   assert not [f for f in os.listdir(out) if f.startswith('.tmp')]
 
 
+def test_sixteen_bit_and_float_photos_keep_their_gray_levels(workdir, tmp_path):
+  """A float TIFF in [0, 1] and a 16-bit PNG of mid gray come out mid gray, not black."""
+  Image.fromarray(np.full((12, 16), 0.5, np.float32)).save(tmp_path / 'float.tif')
+  Image.fromarray(np.full((12, 16), 32768, np.uint16)).save(tmp_path / 'deep.png')
+  out = tmp_path / 'out'
+  result = _colorize([f'--checkpoint={workdir}', f'--output_dir={out}', '--num_samples=1',
+                      f'--input={tmp_path / "float.tif"}', f'--input={tmp_path / "deep.png"}'])
+  assert result.returncode == 0, result.stderr[-3000:]
+  for name in ('float.tif', 'deep.png'):
+    sample = np.asarray(Image.open(out / f'{name}_sample0.png').convert('RGB'))
+    lum = color.rgb_to_lab(sample[None]).numpy()[0, ..., 0]
+    np.testing.assert_allclose(lum, 53.6, atol=1.0)   # L of sRGB gray 128
+
+
 def test_same_seed_same_pictures_and_temperature(workdir, tmp_path):
   # In process, with one colorizer: bin/colorize passes --seed through unchanged.
   colorizer = colorize_lib.load_colorizer(Source(workdir))

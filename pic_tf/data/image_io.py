@@ -36,10 +36,12 @@ def read_image(path):
   Returns:
     ``(image, is_color)``: uint8 ``[H, W, 3]`` (gray files are replicated to three
     channels) and whether the file holds colour (False for gray files and for colour
-    files whose three channels are equal).
+    files whose three channels are equal). 16-bit gray images are scaled from
+    0..65535 and float ones from [0, 1].
 
   Raises:
-    ImageError: a missing, unreadable, truncated or empty image.
+    ImageError: a missing, unreadable, truncated or empty image, or a 16-bit or float
+      one with values outside its range.
   """
   try:
     mode = os.stat(path).st_mode
@@ -70,6 +72,8 @@ def read_image(path):
     raise ImageError(f'{path}: not an image file (or a format Pillow cannot read)') from None
   except PermissionError as e:
     raise ImageError(f'{path}: cannot read it ({e.strerror})') from None
+  except _ValuesOutOfRange as e:
+    raise ImageError(f'{path}: {e}') from None
   except (OSError, SyntaxError, ValueError, EOFError) as e:
     raise ImageError(f'{path}: cannot decode the image ({e}); the file is damaged or '
                      'truncated') from None
@@ -95,13 +99,38 @@ def _size_of(path):
     return 'too many'
 
 
+class _ValuesOutOfRange(ValueError):
+  """A high-bit-depth image whose values are outside the range it is read as."""
+
+
+def _gray_levels(im):
+  """A one-channel image of more than 8 bits -> uint8 gray levels ``[H, W]``.
+
+  16-bit and 32-bit integer images are read as 16-bit (0..65535, what PNG and TIFF
+  hold); float images as [0, 1] (what scientific and HDR exports hold). Values outside
+  those ranges are refused rather than guessed.
+  """
+  values = np.asarray(im, dtype=np.float64)
+  finite = values[np.isfinite(values)]
+  low, high = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
+  top = 1.0 if im.mode == 'F' else 65535.0
+  if finite.size < values.size or not 0 <= low <= high <= top:
+    kind = 'float' if im.mode == 'F' else 'integer'
+    raise _ValuesOutOfRange(
+        f'its {kind} values span [{low:g}, {high:g}] (mode {im.mode}), outside the '
+        f'[0, {top:g}] pic_tf reads {kind} images as; convert it to an 8- or 16-bit '
+        'image first')
+  return np.round(values / top * 255.0).astype(np.uint8)
+
+
 def _to_rgb(im):
-  """A Pillow image of any mode -> uint8 RGB ``[H, W, 3]`` (alpha over white)."""
+  """A Pillow image of any mode -> uint8 RGB ``[H, W, 3]`` (alpha over white).
+
+  Raises:
+    _ValuesOutOfRange: a 16-bit, 32-bit or float image with values outside its range.
+  """
   if im.mode in ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I', 'F'):
-    values = np.asarray(im, dtype=np.float64)
-    top = 65535.0 if im.mode.startswith('I;16') or values.max() > 255 else 255.0
-    gray = np.clip(np.round(values / top * 255.0), 0, 255).astype(np.uint8)
-    return np.repeat(gray[..., None], 3, axis=-1)
+    return np.repeat(_gray_levels(im)[..., None], 3, axis=-1)
   if im.mode == 'P':
     im = im.convert('RGBA')
   if im.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La'):

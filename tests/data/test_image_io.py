@@ -40,6 +40,32 @@ def test_sixteen_bit_gray_is_scaled_not_clipped():
   np.testing.assert_array_equal(gray8, gray16)
 
 
+@pytest.mark.parametrize('mode,values,expected', [
+    ('F', [0.0, 0.5, 1.0], [0, 128, 255]),               # float TIFF: [0, 1]
+    ('I;16', [0, 32768, 65535], [0, 128, 255]),          # 16-bit
+    ('I', [0, 257, 65535], [0, 1, 255])])                # 32-bit integer: read as 16-bit
+def test_high_bit_depth_images_become_the_right_gray_levels(tmp_path, mode, values, expected):
+  dtype = {'F': np.float32, 'I;16': np.uint16, 'I': np.int32}[mode]
+  path = str(tmp_path / ('image.png' if mode == 'I;16' else 'image.tif'))
+  Image.fromarray(np.array([values] * 2, dtype)).save(path)
+  assert Image.open(path).mode == mode
+  image, is_color = image_io.read_image(path)
+  np.testing.assert_array_equal(image[0, :, 0], expected)
+  assert not is_color
+
+
+@pytest.mark.parametrize('mode,values,match', [
+    ('F', [0.0, 100.0], r'float values span \[0, 100\] \(mode F\), outside the \[0, 1\]'),
+    ('F', [0.0, np.nan], 'float values'),
+    ('I', [-5, 10], r'integer values span \[-5, 10\] \(mode I\)')])
+def test_high_bit_depth_values_out_of_range_are_refused(tmp_path, mode, values, match):
+  dtype = {'F': np.float32, 'I': np.int32}[mode]
+  path = str(tmp_path / 'image.tif')
+  Image.fromarray(np.array([values] * 2, dtype)).save(path)
+  with pytest.raises(ImageError, match=match):
+    image_io.read_image(path)
+
+
 def test_alpha_is_composited_over_white(scene):
   image, _ = image_io.read_image(str(TESTDATA / 'rgba.png'))
   np.testing.assert_array_equal(image[:40, :40], 255)     # fully transparent corner
