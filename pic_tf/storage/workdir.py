@@ -38,9 +38,11 @@ RESULTS_FILENAME = 'train_results.json'
 _CHECKPOINT_PREFIX = 'ckpt'
 # The name of one checkpoint of a workdir (its path prefix's last part).
 CHECKPOINT_NAME = re.compile(rf'{_CHECKPOINT_PREFIX}-\d+')
-# Fields that may change when a run is resumed (length, logging); the rest may not.
+# Fields that may change when a run is resumed (length, logging, the learning rate after
+# a diverged step); the rest may not.
 RESUMABLE_FIELDS = {'num_epochs', 'num_steps', 'log_every', 'checkpoint_every', 'eval_every',
-                    'eval_examples', 'sample_every', 'keep_checkpoints', 'deterministic'}
+                    'eval_examples', 'sample_every', 'keep_checkpoints', 'deterministic',
+                    'learning_rate'}
 
 
 def is_workdir(path):

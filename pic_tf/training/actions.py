@@ -75,13 +75,13 @@ class LogAction:
   action logs the window's means every ``every`` steps and at the end.
   """
 
-  def __init__(self, trainer, every, summaries, log, results, describe_checkpoint=str):
+  def __init__(self, trainer, every, summaries, log, results, last_checkpoint=lambda: None):
     self.trainer = trainer
     self.every = every
     self.summaries = summaries
     self.log = log
     self.results = results
-    self.describe_checkpoint = describe_checkpoint
+    self.last_checkpoint = last_checkpoint   # () -> the newest checkpoint's path, or None
     self.batch_size = trainer.config.train.batch_size
     # Step time alone (no checkpoints, grids, evaluations), without the traced first step.
     self.meter = progress_lib.RateMeter()
@@ -95,10 +95,14 @@ class LogAction:
     """
     self.meter.add(self.batch_size, seconds)
     if not (math.isfinite(bpd) and math.isfinite(aux)):
+      last = self.last_checkpoint()
+      again = (f'train again with a lower train.learning_rate: it resumes from the last '
+               f'good checkpoint, {last}' if last else
+               'no checkpoint was written before it: train again from step 0 with a lower '
+               'train.learning_rate, or in train.precision=float32')
       raise TrainingDivergedError(
           f'the loss is {bpd + aux} at step {step} (bpd {bpd}, aux {aux}); stopped without '
-          f'saving. The last good checkpoint is {self.describe_checkpoint()}. Lower '
-          'train.learning_rate or train in train.precision=float32.')
+          f'saving; {again}')
     self.window.append((bpd, aux))
 
   def __call__(self, step, last_step):
@@ -187,7 +191,7 @@ def build(trainer, manager, summaries, results, data_dir, download, log):
   """
   config, train = trainer.config, trainer.config.train
   logger = LogAction(trainer, train.log_every, summaries, log, results,
-                     lambda: manager.latest_checkpoint)
+                     last_checkpoint=lambda: manager.latest_checkpoint)
   actions = [logger, CheckpointAction(manager, train.checkpoint_every)]
   if train.sample_every:
     images, _ = datasets.load_images(config.dataset, 'test', config.model.image_size, data_dir,

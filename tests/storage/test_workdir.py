@@ -41,11 +41,13 @@ def test_prepare_resumes_only_the_same_run(tmp_path):
   assert not (tmp_path / 'config.json').exists()   # written once training can start
   workdir_lib.save_config(cfg, str(tmp_path))
   (tmp_path / 'ckpt-1.index').write_bytes(b'')     # a committed checkpoint
-  longer = configs.override(cfg, ['train.num_steps=40', 'train.log_every=2'])
-  assert workdir_lib.prepare(longer, str(tmp_path)) is True   # run length may change
-  other = configs.override(cfg, ['train.learning_rate=0.01', 'model.nr_channels=8'])
-  with pytest.raises(ConfigError, match='train.learning_rate .*model.nr_channels|'
-                     'model.nr_channels.*train.learning_rate'):
+  longer = configs.override(cfg, ['train.num_steps=40', 'train.log_every=2',
+                                  'train.learning_rate=1e-4'])
+  # Run length, logging and (after a diverged step) the learning rate may change.
+  assert workdir_lib.prepare(longer, str(tmp_path)) is True
+  other = configs.override(cfg, ['train.lr_decay=0.9', 'model.nr_channels=8'])
+  with pytest.raises(ConfigError, match='train.lr_decay .*model.nr_channels|'
+                     'model.nr_channels.*train.lr_decay'):
     workdir_lib.prepare(other, str(tmp_path))
   assert workdir_lib.load_config(str(tmp_path)) == cfg   # untouched
 

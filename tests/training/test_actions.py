@@ -44,7 +44,7 @@ def test_log_action_logs_window_means_and_rates():
 
 def test_log_action_stops_a_diverged_run_naming_the_last_checkpoint():
   action = train_actions.LogAction(_trainer(), 5, _Summaries(), print, {},
-                                   describe_checkpoint=lambda: '/run/ckpt-20')
+                                   last_checkpoint=lambda: '/run/ckpt-20')
   action.record(1, 3.0, 3.0, 0.1)
   with pytest.raises(train_actions.TrainingDivergedError, match='at step 2.*ckpt-20'):
     action.record(2, float('nan'), 3.0, 0.1)

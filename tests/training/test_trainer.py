@@ -223,6 +223,26 @@ def test_nan_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
     trainer_lib.Trainer = trainer_cls
   assert 'ckpt-24' in str(info.value)
   assert workdir_lib.latest_checkpoint(workdir).endswith('ckpt-24')
+  # The advice works: with a lower learning rate the run resumes there and finishes.
+  lines = []
+  trainer_lib.train(configs.override(bad, ['train.learning_rate=5e-4']), workdir,
+                    log=lines.append)
+  assert any('resumed from' in line and 'ckpt-24' in line for line in lines)
+  assert workdir_lib.latest_checkpoint(workdir).endswith('ckpt-40')
+
+
+def test_a_run_that_diverges_before_its_first_checkpoint_says_so_and_trains_again(tmp_path):
+  """bin/train as a user meets a NaN at step 2: no checkpoint named "None"; the advice
+  (a lower learning rate, the same workdir) then trains."""
+  photos = _photos(str(tmp_path / 'photos'), 16)
+  args = ['train', '--config=tiny', f'--dataset=folder:{photos}', f'--workdir={tmp_path / "run"}',
+          '--num_steps=3', '--set=train.eval_examples=4', '--set=train.checkpoint_every=100']
+  result = _run(args + ['--set=train.learning_rate=1e30'], check=False)
+  assert result.returncode == 1
+  error = result.stderr.strip().splitlines()[-1]
+  assert 'no checkpoint was written before it' in error and 'None' not in error, error
+  assert 'train.learning_rate' in error
+  _run(args + ['--set=train.learning_rate=1e-4'])
 
 
 def test_learning_rate_schedule_and_adam_parameters():
