@@ -43,11 +43,12 @@ class SavedModelColorizer:
 
   Args:
     path: the version directory (``export_dir/1``) or the base directory (the newest
-      version is used).
+      complete version is used).
+    log: told which version of a base directory is used, if not the newest.
   """
 
-  def __init__(self, path):
-    loaded = export_lib.load_saved_model(path)
+  def __init__(self, path, log=None):
+    loaded = export_lib.load_saved_model(path, log=log)
     self._loaded = loaded   # keeps the variables alive
     self._colorize = loaded.signatures['serving_default']
     self.image_size = None
@@ -250,7 +251,7 @@ def run(output_dir, *, source=None, saved_model=None, inputs=(), selection=None,
   """
   results.check(output_dir, overwrite)
   if saved_model:
-    colorizer = SavedModelColorizer(saved_model)
+    colorizer = SavedModelColorizer(saved_model, log)
   else:
     source = source or Source()
     if source.path is None:

@@ -11,19 +11,21 @@ exported. Signatures:
     -> ``colorizations`` uint8 ``[N, S, H, W, 3]``. Resizing, colour conversion and
     full-resolution recombination (the input's own L) happen in the graph.
 ``colorize_encoded`` (colourise encoded photos, as TF Serving clients send them)
-    ``images`` string ``[N]`` of JPEG, PNG, BMP or GIF bytes of any sizes (REST:
-    ``{"b64": ...}``), ``num_samples``, ``temperature``, ``seed`` as above ->
-    ``colorizations`` string ``[N, S]`` of PNG bytes, each photo at its own size and
-    coloured as if it were the request's only one.
+    ``images_bytes`` string ``[N]`` of JPEG, PNG, BMP or GIF bytes of any sizes,
+    ``num_samples``, ``temperature``, ``seed`` as above -> ``colorizations_bytes``
+    string ``[N, S]`` of PNG bytes, each photo at its own size and coloured as if it
+    were the request's only one. (TF Serving's REST API carries tensors whose names
+    end in ``_bytes`` as ``{"b64": ...}``.)
 ``log_likelihood``
     ``images`` uint8 ``[N, H, W, 3]`` -> ``bits_per_dim`` float32 ``[N]`` (images
     resized whole to the model's size, as the training data).
 ``embedding_colorize`` (the g^w baseline, pixel-wise MAP)
     ``images`` uint8 ``[N, H, W, C]`` -> ``colorizations`` uint8 ``[N, H, W, 3]``.
 
-Bad requests fail inside the graph with ``tf.debugging`` messages (wrong channel
-count, empty image, ``num_samples`` outside ``[1, max_samples]``, a negative, NaN or
-infinite temperature); wrong dtypes or ranks are refused by the signature itself.
+Bad requests fail with a message naming the contract (``images must be uint8 [N, H, W,
+C] ...; got shape [8 8 3]``): a wrong rank or shape of any input, a wrong channel
+count, an empty image, ``num_samples`` outside ``[1, max_samples]``, a negative, NaN or
+infinite temperature. A wrong dtype is refused by TensorFlow before the graph runs.
 """
 
 import dataclasses
@@ -40,6 +42,33 @@ from pic_tf.storage import fileutil
 from pic_tf.storage import workdir as workdir_lib
 
 DEFAULT_MAX_SAMPLES = 64
+
+
+def _conform(tensor, fits, shape, contract):
+  """``tensor`` with static ``shape`` if ``fits``, else an error stating ``contract``.
+
+  A ``tf.cond``: nothing runs on a tensor that does not fit (a control dependency on
+  an assertion does not stop the shape errors of the ops after it).
+
+  Args:
+    tensor: a request's input, of any shape.
+    fits: bool scalar, whether it fits the contract.
+    shape: its static shape when it fits (``None`` for any size).
+    contract: what is expected; the error adds ``; got shape [...]``.
+  """
+  def accept():
+    # set_shape, not tf.ensure_shape: the latter's shape check would fail when the branch
+    # is instantiated with the request's shape, before the contract's message.
+    fitted = tf.identity(tensor)
+    fitted.set_shape(shape)
+    return fitted
+
+  def refuse():
+    with tf.control_dependencies([tf.debugging.Assert(False, [f'{contract}; got shape',
+                                                               tf.shape(tensor)])]):
+      return tf.zeros([0 if d is None else d for d in shape], tensor.dtype)
+
+  return tf.cond(fits, accept, refuse)
 
 
 class ColorizationModule(tf.Module):
@@ -65,25 +94,26 @@ class ColorizationModule(tf.Module):
     self.max_samples = int(max_samples)
 
   def _check_images(self, images, channels=(1, 3)):
+    """``images`` checked against the contract ``[N, H, W, C]``, given that static shape."""
     shape = tf.shape(images)
-    checks = [
-        tf.debugging.assert_positive(shape[:3], message=(
-            'images must be non-empty: [N, H, W, C] with N, H, W >= 1')),
-    ]
-    allowed = tf.reduce_any(tf.equal(shape[3], tf.constant(channels)))
-    checks.append(tf.debugging.Assert(allowed, [
-        f'images must have {" or ".join(str(c) for c in channels)} channels, got', shape[3]]))
-    with tf.control_dependencies(checks):
-      return tf.identity(images)
+    # The size test runs only on a rank-4 shape (tf.cond): indexing another would fail
+    # with TensorFlow's own message instead of the contract.
+    fits = tf.cond(tf.equal(tf.size(shape), 4), lambda: tf.logical_and(
+        tf.reduce_all(shape[:3] >= 1),
+        tf.reduce_any(tf.equal(shape[3], tf.constant(channels)))), lambda: False)
+    return _conform(images, fits, [None] * 4, (
+        f'images must be uint8 [N, H, W, C] with N, H, W >= 1 and C = '
+        f'{" or ".join(str(c) for c in channels)}'))
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None, None, None, None], tf.uint8, name='images'),
-      tf.TensorSpec([], tf.int32, name='num_samples'),
-      tf.TensorSpec([], tf.float32, name='temperature'),
-      tf.TensorSpec([2], tf.int64, name='seed')])
-  def colorize(self, images, num_samples, temperature, seed):
-    """Samples ``num_samples`` colourisations of every image (see module docstring)."""
-    images = self._check_images(images)
+  def _check_request(self, num_samples, temperature, seed):
+    """The scalar and seed inputs of a colourise request, checked and given static shapes."""
+    def scalar(x, name):
+      return _conform(x, tf.equal(tf.size(tf.shape(x)), 0), [], f'{name} must be a scalar')
+    num_samples = scalar(num_samples, 'num_samples')
+    temperature = scalar(temperature, 'temperature')
+    seed = _conform(seed, tf.logical_and(tf.equal(tf.size(tf.shape(seed)), 1),
+                                         tf.equal(tf.size(seed), 2)), [2],
+                    'seed must be int64 [2]')
     checks = [
         tf.debugging.assert_greater_equal(num_samples, 1, message='num_samples must be >= 1'),
         tf.debugging.assert_less_equal(num_samples, self.max_samples, message=(
@@ -93,34 +123,50 @@ class ColorizationModule(tf.Module):
         tf.debugging.assert_all_finite(temperature, 'temperature must be finite'),
     ]
     with tf.control_dependencies(checks):
-      images = tf.identity(images)
+      return tf.identity(num_samples), tf.identity(temperature), tf.identity(seed)
+
+  # The signatures accept any shape and check it themselves: a request's rank is not
+  # checked by TensorFlow (a rank-3 image would fail deep inside the graph).
+  @tf.function(input_signature=[
+      tf.TensorSpec(None, tf.uint8, name='images'),
+      tf.TensorSpec(None, tf.int32, name='num_samples'),
+      tf.TensorSpec(None, tf.float32, name='temperature'),
+      tf.TensorSpec(None, tf.int64, name='seed')])
+  def colorize(self, images, num_samples, temperature, seed):
+    """Samples ``num_samples`` colourisations of every image (see module docstring)."""
+    images = self._check_images(images)
+    num_samples, temperature, seed = self._check_request(num_samples, temperature, seed)
     return {'colorizations': self._colorizer.colorize(images, num_samples, temperature, seed)}
 
   @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.string, name='images'),
-      tf.TensorSpec([], tf.int32, name='num_samples'),
-      tf.TensorSpec([], tf.float32, name='temperature'),
-      tf.TensorSpec([2], tf.int64, name='seed')])
-  def colorize_encoded(self, images, num_samples, temperature, seed):
-    """Samples colourisations of encoded photos of any sizes, as PNG bytes."""
+      tf.TensorSpec(None, tf.string, name='images_bytes'),
+      tf.TensorSpec(None, tf.int32, name='num_samples'),
+      tf.TensorSpec(None, tf.float32, name='temperature'),
+      tf.TensorSpec(None, tf.int64, name='seed')])
+  def colorize_encoded(self, images_bytes, num_samples, temperature, seed):
+    """Samples colourisations of encoded photos of any sizes, as PNG bytes.
+
+    Inputs and outputs of bytes end in ``_bytes``: TF Serving's REST API carries such
+    tensors as ``{"b64": ...}``.
+    """
+    images_bytes = _conform(images_bytes, tf.equal(tf.size(tf.shape(images_bytes)), 1),
+                            [None], 'images_bytes must be string [N] (encoded photos)')
 
     def one(data):
       image = tf.io.decode_image(data, channels=3, expand_animations=False)
-      image = self._check_images(image[None])
-      samples = self.colorize(image, num_samples, temperature, seed)['colorizations'][0]
+      samples = self.colorize(image[None], num_samples, temperature, seed)['colorizations'][0]
       return tf.map_fn(tf.io.encode_png, samples, fn_output_signature=tf.string)
 
-    return {'colorizations': tf.map_fn(one, images, fn_output_signature=tf.TensorSpec(
-        [None], tf.string))}
+    return {'colorizations_bytes': tf.map_fn(one, images_bytes, fn_output_signature=(
+        tf.TensorSpec([None], tf.string)))}
 
-  @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name='images')])
+  @tf.function(input_signature=[tf.TensorSpec(None, tf.uint8, name='images')])
   def log_likelihood(self, images):
     """Bits per dimension of each colour image under the model."""
     images = self._check_images(images, channels=(3,))
     return {'bits_per_dim': self._colorizer.bits_per_dim(images)}
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None, None, None, None], tf.uint8, name='images')])
+  @tf.function(input_signature=[tf.TensorSpec(None, tf.uint8, name='images')])
   def embedding_colorize(self, images):
     """The g^w baseline: one pixel-wise MAP colourisation per image."""
     images = self._check_images(images)
@@ -244,16 +290,28 @@ def latest_version(export_dir):
   return max((int(d) for d in os.listdir(export_dir) if d.isdigit()), default=None)
 
 
-def load_saved_model(path):
-  """Loads a SavedModel of ``bin/export``: a version directory or the base (newest version).
+def load_saved_model(path, log=None):
+  """Loads a SavedModel of ``bin/export``: a version directory, or a base directory.
+
+  Of a base directory the newest complete version is loaded, as TF Serving does:
+  version folders without a SavedModel (an export still being written, or one that
+  failed) are passed over, and ``log`` says which version was taken.
 
   Raises:
     CheckpointError: no SavedModel there, or a damaged one.
   """
   if os.path.isdir(path) and not tf.saved_model.contains_saved_model(path):
-    version = latest_version(path)
-    if version is not None:
-      path = os.path.join(path, str(version))
+    versions = sorted((int(d) for d in os.listdir(path) if d.isdigit()), reverse=True)
+    complete = [v for v in versions
+                if tf.saved_model.contains_saved_model(os.path.join(path, str(v)))]
+    if complete:
+      if complete[0] != versions[0] and log:
+        skipped = ', '.join(str(v) for v in versions if v > complete[0])
+        log(f'{path}: using version {complete[0]}, the newest complete one (version(s) '
+            f'{skipped} hold no SavedModel)')
+      path = os.path.join(path, str(complete[0]))
+    elif versions:
+      path = os.path.join(path, str(versions[0]))
   if not tf.saved_model.contains_saved_model(path):
     raise CheckpointError(f'{path} holds no SavedModel: pass a directory written by '
                           'bin/export')

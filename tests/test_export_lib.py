@@ -92,8 +92,9 @@ _FRESH_ENCODED = textwrap.dedent('''
     loaded = tf.saved_model.load(sys.argv[1])
     photos = [open(path, 'rb').read() for path in sys.argv[3:]]
     out = loaded.signatures['colorize_encoded'](
-        images=tf.constant(photos), num_samples=tf.constant(2, tf.int32),
-        temperature=tf.constant(1.0), seed=tf.constant([5, 6], tf.int64))['colorizations']
+        images_bytes=tf.constant(photos), num_samples=tf.constant(2, tf.int32),
+        temperature=tf.constant(1.0),
+        seed=tf.constant([5, 6], tf.int64))['colorizations_bytes']
     for i, row in enumerate(out.numpy()):
       for k, png in enumerate(row):
         open(f'{sys.argv[2]}/{i}_{k}.png', 'wb').write(png)
@@ -198,29 +199,47 @@ def test_tf_serving_predict_request_maps_onto_the_signature(exported):
   np.testing.assert_array_equal(served, direct['colorizations'])
 
 
-def test_bad_requests_fail_with_clear_errors(exported):
+def test_bad_requests_fail_naming_the_contract(exported):
+  """Every input of every signature: a wrong value, rank or shape is refused with a
+  message that states what is expected."""
   loaded = tf.saved_model.load(str(exported['dir']))
-  fn = loaded.signatures['serving_default']
-  good = dict(images=tf.constant(_image()), num_samples=tf.constant(1),
-              temperature=tf.constant(1.0), seed=tf.constant([1, 2], tf.int64))
-  cases = [
-      (dict(num_samples=tf.constant(0)), 'num_samples must be >= 1'),
-      (dict(num_samples=tf.constant(65)), 'num_samples must be <= 64'),
-      (dict(temperature=tf.constant(-1.0)), 'temperature must be >= 0'),
-      (dict(temperature=tf.constant(float('nan'))), 'temperature must be'),
-      (dict(temperature=tf.constant(float('inf'))), 'temperature must be finite'),
-      (dict(images=tf.zeros([1, 0, 5, 3], tf.uint8)), 'images must be non-empty'),
-      (dict(images=tf.zeros([1, 4, 5, 2], tf.uint8)), 'images must have 1 or 3 channels'),
-  ]
-  for change, message in cases:
-    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
-      fn(**dict(good, **change))
+  request = dict(num_samples=tf.constant(1), temperature=tf.constant(1.0),
+                 seed=tf.constant([1, 2], tf.int64))
+  image = tf.constant(_image())
+  photo = tf.constant([tf.io.encode_png(_image()[0]).numpy()])
+  images_contract = r'images must be uint8 \[N, H, W, C\] with N, H, W >= 1 and C = 1 or 3'
+  cases = {
+      'serving_default': (dict(request, images=image), [
+          (dict(num_samples=tf.constant(0)), 'num_samples must be >= 1'),
+          (dict(num_samples=tf.constant(65)), 'num_samples must be <= 64'),
+          (dict(num_samples=tf.constant([1, 2])), 'num_samples must be a scalar'),
+          (dict(temperature=tf.constant(-1.0)), 'temperature must be >= 0'),
+          (dict(temperature=tf.constant(float('nan'))), 'temperature must be'),
+          (dict(temperature=tf.constant(float('inf'))), 'temperature must be finite'),
+          (dict(temperature=tf.constant([1.0])), 'temperature must be a scalar'),
+          (dict(seed=tf.constant([1, 2, 3], tf.int64)), r'seed must be int64 \[2\]'),
+          (dict(seed=tf.constant(1, tf.int64)), r'seed must be int64 \[2\]'),
+          (dict(images=tf.zeros([8, 8, 3], tf.uint8)), images_contract),
+          (dict(images=tf.zeros([1, 0, 5, 3], tf.uint8)), images_contract),
+          (dict(images=tf.zeros([1, 4, 5, 2], tf.uint8)), images_contract)]),
+      'colorize_encoded': (dict(request, images_bytes=photo), [
+          (dict(images_bytes=photo[0]), r'images_bytes must be string \[N\]'),
+          (dict(num_samples=tf.constant([1])), 'num_samples must be a scalar'),
+          (dict(seed=tf.constant([1], tf.int64)), r'seed must be int64 \[2\]')]),
+      'log_likelihood': (dict(images=image), [
+          (dict(images=tf.zeros([4, 5, 3], tf.uint8)), r'images must be uint8 .* C = 3;'),
+          (dict(images=tf.zeros([1, 4, 5, 1], tf.uint8)), r'images must be uint8 .* C = 3;')]),
+      'embedding_colorize': (dict(images=image), [
+          (dict(images=tf.zeros([5, 3], tf.uint8)), images_contract)]),
+  }
+  for name, (good, bad) in cases.items():
+    fn = loaded.signatures[name]
+    fn(**good)   # the good request is answered
+    for change, message in bad:
+      with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        fn(**dict(good, **change))
   with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
-    fn(**dict(good, images=tf.zeros([1, 4, 5, 3], tf.float32)))   # wrong dtype
-  with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
-    fn(**dict(good, images=tf.zeros([4, 5, 3], tf.uint8)))        # wrong rank
-  with pytest.raises(tf.errors.InvalidArgumentError, match='3 channels'):
-    loaded.signatures['log_likelihood'](images=tf.zeros([1, 4, 5, 1], tf.uint8))
+    loaded.signatures['serving_default'](**dict(request, images=tf.zeros([1, 4, 5, 3])))
 
 
 def test_a_truncated_saved_model_is_one_clear_error(exported, tmp_path):
