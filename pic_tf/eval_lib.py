@@ -21,6 +21,7 @@ from pic_tf.sampling import pipeline
 from pic_tf.sampling import SampleOptions
 from pic_tf.storage import loading
 from pic_tf.storage import fileutil
+from pic_tf.storage import workdir as workdir_lib
 
 
 def run_eval(source, selection=Selection(), batch_size=64, output_json=None,
@@ -33,14 +34,16 @@ def run_eval(source, selection=Selection(), batch_size=64, output_json=None,
     selection: a :class:`pic_tf.data.Selection` of the test split: its dataset (None:
       the config's), ``num_images`` (0: the whole split), ``data_dir``, ``download``.
     batch_size: evaluation batch.
-    output_json: where to write the results (default ``<workdir>/eval.json`` for a
-      workdir, nothing otherwise).
+    output_json: where to write the results (default: ``<workdir>/eval.json`` for a
+      workdir or one of its checkpoints; nothing for an original checkpoint or the
+      shipped demo model).
     log: where the table goes (progress goes to stderr).
 
   Returns:
     The results dict (also written as JSON).
   """
   checkpoint = source.path or loading.DEMO_MODEL
+  output_json = _results_path(source, output_json, 'eval.json')
   loaded = loading.load(source, ema=False, log=log)
   config, model, ema, step = loaded.config, loaded.model, loaded.ema, loaded.step
   precision = loaded.precision
@@ -64,7 +67,7 @@ def run_eval(source, selection=Selection(), batch_size=64, output_json=None,
       'paper_bpd': paper,
   }
   log(format_table(results))
-  _save_results(results, source.path, output_json, 'eval.json', log)
+  _save_results(results, output_json, log)
   return results
 
 
@@ -129,13 +132,15 @@ def run_sample_metrics(source, selection, sample_options=SampleOptions(num_sampl
     selection: a :class:`pic_tf.data.Selection`: the first ``num_images`` test images
       of its dataset (None: the config's).
     sample_options: a :class:`pic_tf.sampling.SampleOptions` (``num_samples`` per image).
-    output_json: where to write the results (default ``<workdir>/sample_metrics.json``).
+    output_json: where to write the results (default: ``<workdir>/sample_metrics.json``
+      as :func:`run_eval`).
     log: where the table goes.
 
   Returns:
     The results dict (also written as JSON).
   """
   checkpoint = source.path or loading.DEMO_MODEL
+  output_json = _results_path(source, output_json, 'sample_metrics.json')
   loaded = loading.load(source, log=log)
   config, model, step = loaded.config, loaded.model, loaded.step
   if selection.dataset:
@@ -154,14 +159,28 @@ def run_sample_metrics(source, selection, sample_options=SampleOptions(num_sampl
                  precision=loaded.precision,
                  paper_saturation={'pic': 0.364, 'gw_baseline': 0.327})
   log(format_sample_table(results))
-  _save_results(results, source.path, output_json, 'sample_metrics.json', log)
+  _save_results(results, output_json, log)
   return results
 
 
-def _save_results(results, checkpoint, output_json, default_name, log):
-  """Writes ``results`` to ``output_json``, by default ``<workdir>/<default_name>``."""
-  if output_json is None and checkpoint and os.path.isdir(checkpoint):
-    output_json = os.path.join(checkpoint, default_name)
+def _results_path(source, output_json, default_name):
+  """Where results go: ``output_json``, else ``<workdir>/<default_name>`` for a workdir
+  or one of its checkpoints (not the demo model inside the package), else None.
+
+  Checked now, before the evaluation, so that a destination that cannot be written
+  fails first.
+  """
+  if output_json is None:
+    found = loading.identify(source.path)
+    if found.kind in ('workdir', 'checkpoint'):
+      output_json = os.path.join(found.workdir, default_name)
+  if output_json is not None:
+    workdir_lib.check_result_file(output_json, 'result file')
+  return output_json
+
+
+def _save_results(results, output_json, log):
+  """Writes ``results`` to ``output_json`` (None: nowhere)."""
   if output_json:
     fileutil.write_json(results, output_json)
     log(f'wrote {output_json}')

@@ -43,6 +43,10 @@ def main(argv):
     raise errors.ConfigError('--mode is required (see --help)')
   if min(FLAGS.steps, FLAGS.batch_size, FLAGS.requests, FLAGS.threads) < 1:
     raise errors.ConfigError('--steps, --batch_size, --requests and --threads must be positive')
+  uses = {'train_speed': ('batch_size', 'steps'), 'sample_speed': ('naive_rows',),
+          'serving_load': ('saved_model', 'requests', 'threads', 'seed')}
+  common.refuse_ignored({name: f'on --mode={FLAGS.mode}' for mode, names in uses.items()
+                         if mode != FLAGS.mode for name in names})
   common.quiet_tensorflow()
   # Here, once the flags are checked: TensorFlow takes seconds to import.
   from pic_tf.bench import modes  # pylint: disable=import-outside-toplevel

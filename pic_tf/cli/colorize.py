@@ -68,10 +68,9 @@ def main(argv):
     raise errors.ConfigError('--num_images must be at least 1')
   if FLAGS.checkpoint and FLAGS.saved_model:
     raise errors.ConfigError('give --checkpoint or --saved_model, not both')
-  if FLAGS.saved_model and (FLAGS.config or FLAGS.set or FLAGS.jit or
-                            FLAGS.precision != 'float32'):
-    raise errors.ConfigError('--config/--set/--jit/--precision describe checkpoints; a '
-                             'SavedModel carries its own (see bin/export)')
+  if not FLAGS.dataset:
+    common.refuse_ignored({name: 'without --dataset' for name in
+                           ('split', 'num_images', 'data_dir', 'download')})
   sample_options = common.sample_options(
       num_samples=FLAGS.num_samples, temperature=FLAGS.temperature, seed=FLAGS.seed,
       sampler=FLAGS.sampler, jit=FLAGS.jit)
@@ -82,6 +81,11 @@ def main(argv):
   common.quiet_tensorflow()
   # Here, once the flags are checked: TensorFlow takes seconds to import.
   from pic_tf import colorize_lib  # pylint: disable=import-outside-toplevel
+  # Here too: it imports TensorFlow.
+  from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
+  kind = 'saved_model' if FLAGS.saved_model else loading.identify(FLAGS.checkpoint).kind
+  common.refuse_ignored(common.model_flags_ignored(
+      kind, ('config', 'set', 'precision', 'jit', 'sampler')))
   # Before the model loads (the library checks for earlier results there, too).
   fileutil.check_dir_target(FLAGS.output_dir, '--output_dir')
   try:

@@ -61,6 +61,50 @@ def define_inference_flags():
                     'distribution; not pixel-identical to the default).')
 
 
+def refuse_ignored(ignored):
+  """Refuses every flag the user gave that would have no effect on this run.
+
+  Args:
+    ignored: ``{flag name: why it has no effect here}`` (e.g. ``'on a workdir, whose
+      config.json fixes the model'``); flags left at their defaults are not refused.
+
+  Raises:
+    ConfigError: one line naming each such flag with its reason.
+  """
+  by_reason = {}
+  for name, why in ignored.items():
+    if flags.FLAGS[name].present:
+      by_reason.setdefault(why, []).append(f'--{name}')
+  if by_reason:
+    raise errors.ConfigError('; '.join(
+        f'{", ".join(names)} {"has" if len(names) == 1 else "have"} no effect {why}'
+        for why, names in by_reason.items()))
+
+
+# Why the model flags have no effect on a model source of each kind
+# (pic_tf.storage.loading.KINDS) that carries its own model.
+_OWN_MODEL = {
+    'demo': 'on the demo model, which carries its config.json (give --checkpoint with '
+            'an original checkpoint to use them)',
+    'workdir': 'on a workdir, whose config.json fixes the model (retrain, or convert an '
+               'original checkpoint, to change it)',
+    'checkpoint': 'on a checkpoint of a workdir, whose config.json fixes the model',
+    'saved_model': 'on a SavedModel, which carries its model, sampler and precision (set '
+                   'them with bin/export)',
+}
+
+
+def model_flags_ignored(kind, names):
+  """``{flag: why}`` of the model flags ``names`` that a source of ``kind`` ignores.
+
+  ``--config`` and ``--set`` describe only an original checkpoint; ``--precision``,
+  ``--jit`` and ``--sampler`` every source but a SavedModel.
+  """
+  describe_original = ('config', 'set')
+  return {name: _OWN_MODEL[kind] for name in names if kind in _OWN_MODEL and
+          (name in describe_original or kind == 'saved_model')}
+
+
 def resolve_config(name, overrides=(), dataset=None):
   """The :class:`Config` named ``name`` (or implied by ``dataset``) with overrides.
 

@@ -19,6 +19,7 @@ from absl import flags
 
 from pic_tf import errors
 from pic_tf.cli import common
+from pic_tf.storage import fileutil
 
 FLAGS = flags.FLAGS
 
@@ -32,13 +33,32 @@ def define_flags():
   common.define_config_flags()
 
 
+# What an --original_checkpoint that is not one is, and what to do instead.
+_NOT_ORIGINAL = {
+    'workdir': 'is a pic_tf workdir: it needs no conversion; give it as --checkpoint to '
+               'bin/colorize, bin/eval or bin/export',
+    'checkpoint': 'is a checkpoint of a pic_tf workdir: it needs no conversion; give it '
+                  'as --checkpoint to bin/colorize, bin/eval or bin/export',
+    'saved_model': 'is a SavedModel written by bin/export: serve it, or colourise with '
+                   'bin/colorize --saved_model; it cannot be converted back',
+    'missing': 'does not exist: give the prefix of a checkpoint of the original code '
+               '(.../model.ckpt, without .index or .data-*)',
+}
+
+
 def main(argv):
   if not FLAGS.original_checkpoint or not FLAGS.output_dir:
     raise errors.ConfigError('--original_checkpoint and --output_dir are required')
   config = common.resolve_config(FLAGS.config or 'cifar10', FLAGS.set)
+  fileutil.check_dir_target(FLAGS.output_dir, '--output_dir')
   common.quiet_tensorflow()
   # Here, once the flags are checked: TensorFlow takes seconds to import.
   from pic_tf.storage import convert  # pylint: disable=import-outside-toplevel
+  # Here too: it imports TensorFlow.
+  from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
+  found = loading.identify(FLAGS.original_checkpoint)
+  if found.kind != 'original':
+    raise errors.ConfigError(f'--original_checkpoint={found.path} {_NOT_ORIGINAL[found.kind]}')
   path, had_averages = convert.convert_original(FLAGS.original_checkpoint, config,
                                                     FLAGS.output_dir)
   weights = 'raw and Polyak-averaged' if had_averages else 'raw (no averages found; EMA = raw)'

@@ -16,8 +16,6 @@ A checkpoint of the original code (converted in memory):
   bin/eval --checkpoint=/path/to/cifar/model.ckpt --config=cifar10
 """
 
-import os
-
 from absl import flags
 
 from pic_tf import errors
@@ -47,8 +45,10 @@ def define_flags():
   flags.DEFINE_integer('seed', 0, 'With --samples: sampling seed.')
   flags.DEFINE_enum('sampler', sampling.DEFAULT_SAMPLER, list(sampling.SAMPLERS),
                     'With --samples: the sampler.')
-  flags.DEFINE_string('output_json', None, 'Where to write the results (default: '
-                      '<workdir>/eval.json for a workdir).')
+  flags.DEFINE_string('output_json', None, 'Where to write the results. Default: '
+                      '<workdir>/eval.json (sample_metrics.json with --samples) for a workdir '
+                      'or one of its checkpoints; nothing for an original checkpoint or the '
+                      'demo model (the table is printed either way).')
   common.define_config_flags()
   common.define_inference_flags()
 
@@ -58,10 +58,12 @@ def main(argv):
     raise errors.ConfigError('--checkpoint is required (a workdir or an original checkpoint)')
   if FLAGS.num_examples < 0 or FLAGS.batch_size < 1:
     raise errors.ConfigError('--num_examples must be >= 0 and --batch_size >= 1')
-  is_workdir = os.path.isdir(FLAGS.checkpoint)
-  if is_workdir and (FLAGS.config or FLAGS.set):
-    raise errors.ConfigError('--config/--set describe original checkpoints; a workdir '
-                             'carries its own config.json')
+  if FLAGS.samples:
+    common.refuse_ignored({name: 'with --samples (they set the bits/dim evaluation)'
+                           for name in ('num_examples', 'batch_size')})
+  else:
+    common.refuse_ignored({name: 'without --samples' for name in
+                           ('samples_per_image', 'temperature', 'seed', 'sampler', 'jit')})
   if FLAGS.samples < 0 or FLAGS.samples_per_image < 1:
     raise errors.ConfigError('--samples must be >= 0 and --samples_per_image >= 1')
   source = storage.Source(FLAGS.checkpoint, FLAGS.config, tuple(FLAGS.set), FLAGS.precision)
@@ -73,6 +75,10 @@ def main(argv):
   from pic_tf import eval_lib  # pylint: disable=import-outside-toplevel
   # Here too: it imports TensorFlow.
   from pic_tf.storage import workdir as workdir_lib  # pylint: disable=import-outside-toplevel
+  # Here too: it imports TensorFlow.
+  from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
+  common.refuse_ignored(common.model_flags_ignored(loading.identify(FLAGS.checkpoint).kind,
+                                                   ('config', 'set')))
   if FLAGS.output_json:   # before the evaluation, not after it
     workdir_lib.check_result_file(FLAGS.output_json, '--output_json')
   if FLAGS.samples:

@@ -19,6 +19,7 @@ from pic_tf import errors
 from pic_tf.cli import common
 from pic_tf import sampling
 from pic_tf import storage
+from pic_tf.storage import fileutil
 
 FLAGS = flags.FLAGS
 
@@ -44,9 +45,18 @@ def main(argv):
     raise errors.ConfigError('--checkpoint and --export_dir are required')
   if FLAGS.max_samples < 1 or (FLAGS.version is not None and FLAGS.version < 1):
     raise errors.ConfigError('--max_samples and --version must be positive')
+  if FLAGS.format == 'weights':
+    common.refuse_ignored({name: 'with --format=weights (config.json and weights only)'
+                           for name in ('version', 'max_samples', 'sampler', 'jit',
+                                        'precision')})
+  fileutil.check_dir_target(FLAGS.export_dir, '--export_dir')
   common.quiet_tensorflow()
   # Here, once the flags are checked: TensorFlow takes seconds to import.
   from pic_tf import export_lib  # pylint: disable=import-outside-toplevel
+  # Here too: it imports TensorFlow.
+  from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
+  common.refuse_ignored(common.model_flags_ignored(loading.identify(FLAGS.checkpoint).kind,
+                                                   ('config', 'set')))
   export_lib.run(
       storage.Source(FLAGS.checkpoint, FLAGS.config, tuple(FLAGS.set), FLAGS.precision),
       FLAGS.export_dir, version=FLAGS.version, max_samples=FLAGS.max_samples,

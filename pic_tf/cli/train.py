@@ -21,8 +21,10 @@ from absl import flags
 
 from pic_tf import errors
 from pic_tf.cli import common
+from pic_tf import data
 from pic_tf import training
 from pic_tf.model import precision as precision_lib
+from pic_tf.storage import fileutil
 
 FLAGS = flags.FLAGS
 
@@ -73,6 +75,10 @@ def main(argv):
         raise errors.ConfigError(f'--{name} and --set={key}=... conflict; give one')
       overrides.append(f'{key}={value}')
   config = common.resolve_config(FLAGS.config, overrides, FLAGS.dataset)
+  if data.is_folder(config.dataset):
+    common.refuse_ignored({name: 'on a folder: dataset (they are for tensorflow-datasets)'
+                           for name in ('data_dir', 'download')})
+  fileutil.check_dir_target(FLAGS.workdir, '--workdir')
   common.quiet_tensorflow()
   # Here, once the flags are checked: TensorFlow takes seconds to import.
   from pic_tf.training import trainer  # pylint: disable=import-outside-toplevel

@@ -97,9 +97,9 @@ def set_default_permissions(path):
   os.chmod(path, base & ~_umask())
 
 
-def _file_in_the_way(path, what):
-  return PicError(f'{what} {path} is (or lies under) a file, not a directory: remove the '
-                  'file or choose another path')
+def _file_in_the_way(shown):
+  return PicError(f'{shown} is (or lies under) a file, not a directory: remove the file or '
+                  'choose another path')
 
 
 def ensure_dir(path, what='output directory'):
@@ -119,45 +119,58 @@ def ensure_dir(path, what='output directory'):
   try:
     os.makedirs(path, exist_ok=True)
   except (FileExistsError, NotADirectoryError):
-    raise _file_in_the_way(path, what) from None
-  except PermissionError:
-    raise PicError(f'cannot create {what} {path}: permission denied; choose a writable '
+    raise _file_in_the_way(f'{what} {path}') from None
+  except OSError as e:
+    raise PicError(f'cannot create {what} {path}: {e.strerror}; choose a writable '
                    'location') from None
   return path
 
 
-def check_dir_target(path, what='output directory'):
-  """Fails now, before long work, if :func:`ensure_dir` could not create ``path`` later.
-
-  Creates nothing.
-
-  Raises:
-    PicError: a file stands at ``path`` or at one of its parents, or the nearest
-      existing parent is not writable.
-  """
-  existing = os.path.abspath(path)
+def _check_writable(directory, shown):
+  """Raises unless files can be created in ``directory`` (or its nearest existing
+  parent); errors name the user's destination, ``shown``."""
+  existing = os.path.abspath(directory)
   while not os.path.exists(existing):
     existing = os.path.dirname(existing)
   if not os.path.isdir(existing):
-    raise _file_in_the_way(path, what)
-  if not os.access(existing, os.W_OK):
-    raise PicError(f'cannot write {what} {path}: {existing} is not writable; choose a '
-                   'writable location')
+    raise _file_in_the_way(shown)
+  try:
+    fd, probe = tempfile.mkstemp(prefix=tmp_prefix('probe-'), dir=existing)
+  except OSError as e:
+    raise PicError(f'cannot write {shown}: {existing} cannot hold new files '
+                   f'({e.strerror}); choose a writable location') from None
+  os.close(fd)
+  remove(probe)
+
+
+def check_dir_target(path, what='output directory'):
+  """Fails now, before long work, if files could not be written under ``path`` later.
+
+  Writes one empty temporary file in ``path`` (or its nearest existing parent) and
+  removes it at once: permissions, a read-only disk and a pseudo-filesystem
+  (``/proc``, ``/sys``) all answer that test, which ``os.access`` does not for root.
+
+  Raises:
+    PicError: a file stands at ``path`` or at one of its parents, or the nearest
+      existing directory cannot hold new files.
+  """
+  _check_writable(path, f'{what} {path}')
 
 
 def check_file_target(path, what='output file'):
   """Fails now, before long work, if a result could not be written to ``path`` later.
 
-  Creates nothing.
-
   Raises:
-    PicError: ``path`` is a directory, or its folder is not writable.
+    PicError: ``path`` is a directory or not a regular file, or its folder cannot hold
+      new files (:func:`check_dir_target`).
   """
   if os.path.isdir(path):
     raise PicError(f'{what} {path} is a directory; give a file name, e.g. '
                    f'{os.path.join(path, "results.json")}')
-  folder = os.path.dirname(os.path.abspath(path))
-  check_dir_target(folder, f'the folder of {what}')
+  if os.path.exists(path) and not os.path.isfile(path):
+    raise PicError(f'{what} {path} is not a regular file (a device, pipe or socket); '
+                   'give the path of a file')
+  _check_writable(os.path.dirname(os.path.abspath(path)), f'{what} {path}')
 
 
 @contextlib.contextmanager
@@ -175,7 +188,11 @@ def atomic_file(path, mode='w'):
   """
   directory = ensure_dir(os.path.dirname(os.path.abspath(path)))
   _clean_once(directory)
-  fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(), dir=directory)
+  try:
+    fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(), dir=directory)
+  except OSError as e:
+    e.filename = path   # the file the user will look for, not the temporary
+    raise
   try:
     with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding': 'utf-8'})) as f:
       yield f
@@ -209,7 +226,11 @@ def atomic_dir(path, what='output directory'):
   path = os.path.abspath(path)
   parent = ensure_dir(os.path.dirname(path), f'the parent of {what}')
   _clean_once(parent)
-  tmp = tempfile.mkdtemp(prefix=tmp_prefix(os.path.basename(path) + '-'), dir=parent)
+  try:
+    tmp = tempfile.mkdtemp(prefix=tmp_prefix(os.path.basename(path) + '-'), dir=parent)
+  except OSError as e:
+    e.filename = path   # the directory the user will look for, not the temporary
+    raise
   try:
     yield tmp
     set_default_permissions(tmp)
