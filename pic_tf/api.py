@@ -64,10 +64,20 @@ class PIC:
 
     Each image is resized whole to the model's size first, as the training data were.
 
+    Args:
+      images: uint8 ``[N, H, W, 3]`` or ``[H, W, 3]``: colour (a gray image has no
+        chroma to score).
+
     Returns:
       float numpy ``[N]`` (a float for one image).
+
+    Raises:
+      ValueError: not uint8 colour images.
     """
     batch, single = _as_batch(images)
+    if batch.shape[-1] != 3:
+      raise ValueError(f'bits_per_dim scores the colours of colour images: images must be '
+                       f'uint8 [N, H, W, 3] or [H, W, 3], got {list(np.shape(images))}')
     bpd = self._colorizer.bits_per_dim(batch).numpy()
     return float(bpd[0]) if single else bpd
 

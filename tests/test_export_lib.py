@@ -1,8 +1,11 @@
 """SavedModel export: self-contained, stateless, TF Serving shaped, guarded against bad requests."""
 
+import base64
+import io
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -156,9 +159,10 @@ def test_saved_model_cli_show_and_run(exported, tmp_path):
   for name in ('serving_default', 'log_likelihood', 'embedding_colorize'):
     assert f"signature_def['{name}']" in show
   default = show.split("signature_def['serving_default']")[1]
-  for expected in ("inputs['images']", 'DT_UINT8', '(-1, -1, -1, -1)', "inputs['num_samples']",
-                   'DT_INT32', "inputs['temperature']", 'DT_FLOAT', "inputs['seed']",
-                   'DT_INT64', 'shape: (2)', "outputs['colorizations']", '(-1, -1, -1, -1, 3)'):
+  # The inputs are of any shape (the graph checks them, naming the contract).
+  for expected in ("inputs['images']", 'DT_UINT8', "inputs['num_samples']", 'DT_INT32',
+                   "inputs['temperature']", 'DT_FLOAT', "inputs['seed']", 'DT_INT64',
+                   "outputs['colorizations']", '(-1, -1, -1, -1, 3)'):
     assert expected in default, expected
   likelihood = show.split("signature_def['log_likelihood']")[1].split('signature_def')[0]
   assert "outputs['bits_per_dim']" in likelihood and 'shape: (-1)' in likelihood
@@ -171,32 +175,88 @@ def test_saved_model_cli_show_and_run(exported, tmp_path):
   assert 'bits_per_dim' in run.stdout
 
 
-def test_tf_serving_predict_request_maps_onto_the_signature(exported):
-  predict_pb2 = pytest.importorskip('tensorflow_serving.apis.predict_pb2')
-  request = predict_pb2.PredictRequest()
-  request.model_spec.name = 'pic'
-  request.model_spec.signature_name = 'serving_default'
-  request.inputs['images'].CopyFrom(tf.make_tensor_proto(_image()))
-  request.inputs['num_samples'].CopyFrom(tf.make_tensor_proto(2, dtype=tf.int32))
-  request.inputs['temperature'].CopyFrom(tf.make_tensor_proto(1.0, dtype=tf.float32))
-  request.inputs['seed'].CopyFrom(tf.make_tensor_proto([3, 4], dtype=tf.int64))
-  wire = request.SerializeToString()
-  # What the server does: parse, match names and dtypes against the signature, run.
-  received = predict_pb2.PredictRequest.FromString(wire)
+_SERVER_IN_PLACE = textwrap.dedent('''
+    """Runs the client argv[2] with its gRPC channel answered by the SavedModel argv[1]:
+    each request's wire bytes are parsed and run as TF Serving runs them."""
+    import runpy, sys
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    model = tf.saved_model.load(sys.argv[1])
+
+    class Channel:
+      def unary_unary(self, method, request_serializer, response_deserializer, **kwargs):
+        def call(request, timeout=None, **kwargs):
+          assert method == '/tensorflow.serving.PredictionService/Predict', method
+          received = predict_pb2.PredictRequest.FromString(request_serializer(request))
+          assert received.model_spec.name == 'pic'
+          fn = model.signatures[received.model_spec.signature_name]
+          specs = fn.structured_input_signature[1]
+          assert set(received.inputs) == set(specs)
+          feeds = {}
+          for name, proto in received.inputs.items():
+            assert proto.dtype == specs[name].dtype.as_datatype_enum, name
+            feeds[name] = tf.constant(tf.make_ndarray(proto))
+          response = predict_pb2.PredictResponse()
+          for name, value in fn(**feeds).items():
+            response.outputs[name].CopyFrom(tf.make_tensor_proto(value.numpy()))
+          return response_deserializer(response.SerializeToString())
+        return call
+
+    grpc.insecure_channel = lambda target, *args, **kwargs: Channel()
+    sys.argv = sys.argv[2:]
+    runpy.run_path(sys.argv[0], run_name='__main__')
+    print('pic_tf imported:', any(m.startswith('pic_tf') for m in sys.modules))
+''')
+
+
+def test_the_grpc_client_of_build_md_runs_as_written(exported, tmp_path):
+  """BUILD.md's client, verbatim, in a fresh process without pic_tf; no model server
+  exists here, so its channel's wire bytes are answered by the SavedModel."""
+  build = (REPO / 'BUILD.md').read_text()
+  client = [block for block in re.findall(r'```python\n(.*?)```', build, re.S)
+            if 'PredictionServiceStub' in block]
+  assert len(client) == 1
+  (tmp_path / 'client.py').write_text(client[0])
+  (tmp_path / 'server.py').write_text(_SERVER_IN_PLACE)
+  shutil.copy(SCENE, tmp_path / 'photo.jpg')   # any format: the graph decodes it
+  result = subprocess.run([sys.executable, 'server.py', str(exported['dir']), 'client.py'],
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.strip().splitlines()[-2:] == ['(1, 2, 4, 6, 3) (1, 2)',
+                                                     'pic_tf imported: False']
+  assert np.asarray(Image.open(tmp_path / 'photo_sample0.png')).shape == (4, 6, 3)
+
+
+def test_binary_tensors_follow_tf_servings_bytes_rule(exported):
+  """TF Serving's REST API base64-encodes a string output only if its name ends in
+  ``_bytes``; a PNG under another name would not survive the JSON answer."""
   loaded = tf.saved_model.load(str(exported['dir']))
-  fn = loaded.signatures[received.model_spec.signature_name]
-  specs = fn.structured_input_signature[1]
-  assert set(received.inputs) == set(specs)
-  feeds = {}
-  for name, proto in received.inputs.items():
-    value = tf.make_ndarray(proto)
-    assert tf.as_dtype(value.dtype) == specs[name].dtype, name
-    assert specs[name].shape.is_compatible_with(value.shape), name
-    feeds[name] = tf.constant(value)
-  served = fn(**feeds)['colorizations'].numpy()
-  direct = fn(images=tf.constant(_image()), num_samples=tf.constant(2),
-              temperature=tf.constant(1.0), seed=tf.constant([3, 4], tf.int64))
-  np.testing.assert_array_equal(served, direct['colorizations'])
+  strings = []
+  for name, fn in loaded.signatures.items():
+    tensors = dict(fn.structured_input_signature[1], **fn.structured_outputs)
+    strings += [f'{name}: {key}' for key, spec in tensors.items() if spec.dtype == tf.string]
+  assert strings and all(s.endswith('_bytes') for s in strings), strings
+  photo = tf.io.encode_png(_image()[0]).numpy()
+  outputs = loaded.signatures['colorize_encoded'](
+      images_bytes=tf.constant([photo]), num_samples=tf.constant(2),
+      temperature=tf.constant(1.0), seed=tf.constant([1, 2], tf.int64))
+
+  def as_json(name, value):   # TF Serving's JSON mapping of a string tensor
+    if isinstance(value, np.ndarray):
+      return [as_json(name, v) for v in value]
+    if name.endswith('_bytes'):
+      return {'b64': base64.b64encode(value).decode('ascii')}
+    return value.decode('utf-8')   # fails on binary data
+
+  answer = json.dumps({'outputs': {name: as_json(name, value.numpy())
+                                   for name, value in outputs.items()}})
+  pngs = json.loads(answer)['outputs']['colorizations_bytes']
+  assert [len(row) for row in pngs] == [2]
+  for cell in pngs[0]:
+    sample = np.asarray(Image.open(io.BytesIO(base64.b64decode(cell['b64']))))
+    assert sample.shape == (4, 6, 3)
 
 
 def test_bad_requests_fail_naming_the_contract(exported):

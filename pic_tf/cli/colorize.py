@@ -54,7 +54,7 @@ def define_flags():
   flags.DEFINE_bool('download', True, 'Let tensorflow-datasets download a missing dataset.')
   flags.DEFINE_bool('overwrite', False, 'Replace the results of an earlier run in --output_dir '
                     '(all of them, as a set). Without it such a folder is refused.')
-  common.define_config_flags()
+  common.define_config_flags(common.ORIGINAL_CONFIG_HELP)
   common.define_inference_flags()
 
 

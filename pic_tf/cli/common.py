@@ -10,6 +10,7 @@ multi-second import. Every message that names a flag lives in this package.
 """
 
 import os
+import re
 import sys
 import tempfile
 import textwrap
@@ -39,15 +40,24 @@ _STARTUP_NOISE = (
 )
 
 
-def define_config_flags():
-  """Defines ``--config`` and ``--set`` (the one config system of every program)."""
+def define_config_flags(default):
+  """Defines ``--config`` and ``--set`` (the one config system of every program).
+
+  Args:
+    default: what the help says happens without ``--config``.
+  """
   flags.DEFINE_string(
       'config', None,
-      f'Base config: one of {", ".join(sorted(configs.CONFIGS))}.')
+      f'Base config: one of {", ".join(sorted(configs.CONFIGS))}. {default}')
   flags.DEFINE_multi_string(
       'set', [],
       'Override a config field, repeatable: --set=model.nr_channels=32 '
       '--set=train.batch_size=16. Fields: see pic_tf/configs.py.')
+
+
+# What --config means to a program that loads a model (a workdir carries its config.json).
+ORIGINAL_CONFIG_HELP = ('Only with an original checkpoint: the config it was trained with '
+                        '(a workdir carries its own config.json).')
 
 
 def define_inference_flags():
@@ -139,6 +149,17 @@ def sample_options(**fields):
     raise errors.ConfigError(f'--{e}') from None
 
 
+def _as_invoked(text, argv0):
+  """``text`` with its ``bin/<name>`` commands written as the program was started:
+  ``pic-tf-<name>`` for a console script, ``python -m pic_tf.cli.<name>`` for a module."""
+  name = os.path.basename(argv0)
+  if name.startswith('pic-tf-'):
+    return re.sub(r'\bbin/(\w+)', lambda m: 'pic-tf-' + m.group(1).replace('_', '-'), text)
+  if name.endswith('.py') and os.path.basename(os.path.dirname(argv0)) == 'cli':
+    return re.sub(r'\bbin/(\w+)', r'python -m pic_tf.cli.\1', text)
+  return text
+
+
 def _help_text(doc, own_flags):
   """The program's docstring and its own flags, one entry each (absl's --helpfull: all)."""
   lines = [doc.strip(), '', 'flags:']
@@ -203,7 +224,7 @@ def run(main, define_flags, doc, positional=False):
   args = sys.argv[1:sys.argv.index('--')] if '--' in sys.argv else sys.argv[1:]
   if any(a in HELP_FLAGS for a in args):
     # absl's own --help exits 1 and lists only the main module's flags.
-    print(_help_text(doc, own))
+    print(_as_invoked(_help_text(doc, own), sys.argv[0]))
     sys.exit(0)
   logging.set_verbosity(logging.WARNING)
   app.run(wrapped)

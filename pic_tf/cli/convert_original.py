@@ -30,7 +30,7 @@ def define_flags():
                       'Checkpoint prefix written by the original code (path/model.ckpt), '
                       'or a directory holding one.')
   flags.DEFINE_string('output_dir', None, 'Workdir to create (must not hold a checkpoint).')
-  common.define_config_flags()
+  common.define_config_flags('Default: cifar10.')
 
 
 # What an --original_checkpoint that is not one is, and what to do instead.

@@ -49,7 +49,7 @@ def define_flags():
                       '<workdir>/eval.json (sample_metrics.json with --samples) for a workdir '
                       'or one of its checkpoints; nothing for an original checkpoint or the '
                       'demo model (the table is printed either way).')
-  common.define_config_flags()
+  common.define_config_flags(common.ORIGINAL_CONFIG_HELP)
   common.define_inference_flags()
 
 

@@ -2,12 +2,13 @@
 
 Writes --export_dir/<version>/ (the next free version unless --version is given), the
 layout TF Serving's --model_base_path expects. Signatures: serving_default (colourise),
-log_likelihood, embedding_colorize; see BUILD.md for serving it.
+colorize_encoded (photo bytes in, PNG bytes out), log_likelihood, embedding_colorize;
+see BUILD.md for serving it.
 
   bin/export --checkpoint=/tmp/pic_tiny --export_dir=/tmp/pic_serving
   saved_model_cli show --all --dir /tmp/pic_serving/1
 
---format=weights instead writes config.json and the EMA weights alone (half a
+--format=weights instead writes config.json and the EMA weights alone (a quarter of a
 workdir checkpoint; what the package ships as its demo model), loadable as a workdir:
 
   bin/export --checkpoint=/tmp/pic_tiny --format=weights --export_dir=/tmp/pic_tiny_weights
@@ -36,7 +37,7 @@ def define_flags():
                     'TF Serving; weights: config.json + EMA weights only, into --export_dir.')
   flags.DEFINE_enum('sampler', sampling.DEFAULT_SAMPLER, list(sampling.SAMPLERS),
                     'Sampler inside the SavedModel.')
-  common.define_config_flags()
+  common.define_config_flags(common.ORIGINAL_CONFIG_HELP)
   common.define_inference_flags()
 
 

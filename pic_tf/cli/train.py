@@ -55,7 +55,8 @@ def define_flags():
                        '(same as --set=train.seed=...).')
   flags.DEFINE_bool('deterministic', None, 'Bit-reproducible training (same as '
                     '--set=train.deterministic=...; default true). See BUILD.md for its cost.')
-  common.define_config_flags()
+  common.define_config_flags('Default: the paper config of --dataset (cifar10 without '
+                             'one; a folder: dataset needs --config).')
 
 
 def main(argv):
