@@ -66,6 +66,9 @@ def test_colorize_baseline_and_bpd_of_a_workdir(pic):
   assert pic.bits_per_dim(photo[1]) == pytest.approx(float(bpd[1]), rel=1e-6)
   with pytest.raises(ValueError, match='uint8'):
     pic.colorize(photo.astype(np.float32))
+  # A gray image has no colours to score (the SavedModel's log_likelihood refuses it too).
+  with pytest.raises(ValueError, match=r'uint8 \[N, H, W, 3\] or \[H, W, 3\], got \[2, 10, 6, 1\]'):
+    pic.bits_per_dim(photo[..., :1])
 
 
 @pytest.mark.slow   # an export; tests/test_export_lib.py checks exports by default
