@@ -94,8 +94,8 @@ def refuse_ignored(ignored):
 # Why the model flags have no effect on a model source of each kind
 # (pic_tf.storage.loading.KINDS) that carries its own model.
 _OWN_MODEL = {
-    'demo': 'on the demo model, which carries its config.json (give --checkpoint with '
-            'an original checkpoint to use them)',
+    'demo': 'on the demo model, which carries its config.json (--config and --set '
+            'describe an original checkpoint given with --checkpoint)',
     'workdir': 'on a workdir, whose config.json fixes the model (retrain, or convert an '
                'original checkpoint, to change it)',
     'checkpoint': 'on a checkpoint of a workdir, whose config.json fixes the model',
