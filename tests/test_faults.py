@@ -295,7 +295,7 @@ def test_full_and_read_only_disks(trained, tmp_path):
     print('read-only disk:')
     _one_clear_error(_run('colorize', [f'--checkpoint={trained["workdir"]}',
                                        f'--input={photos}', f'--output_dir={read_only}/out']),
-                     'not writable')
+                     f'{read_only}/out', 'Read-only file system')
 
 
 @pytest.mark.slow

@@ -296,7 +296,7 @@ _MIRRORED = textwrap.dedent('''
     cpu = tf.config.list_physical_devices('CPU')[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from pic_tf import configs
-    from pic_tf.data import datasets
+    from pic_tf.data import preprocess
     from pic_tf.training import distribute
     from pic_tf.training import trainer as trainer_lib
     config = configs.override(configs.tiny(), ['model.dropout=0', 'train.batch_size=8'])
