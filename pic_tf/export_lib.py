@@ -44,6 +44,12 @@ from pic_tf.storage import workdir as workdir_lib
 DEFAULT_MAX_SAMPLES = 64
 
 
+# The inputs of a colourise request besides its images (checked by _check_request).
+_REQUEST = (tf.TensorSpec(None, tf.int32, name='num_samples'),
+            tf.TensorSpec(None, tf.float32, name='temperature'),
+            tf.TensorSpec(None, tf.int64, name='seed'))
+
+
 def _conform(tensor, fits, shape, contract):
   """``tensor`` with static ``shape`` if ``fits``, else an error stating ``contract``.
 
@@ -127,22 +133,14 @@ class ColorizationModule(tf.Module):
 
   # The signatures accept any shape and check it themselves: a request's rank is not
   # checked by TensorFlow (a rank-3 image would fail deep inside the graph).
-  @tf.function(input_signature=[
-      tf.TensorSpec(None, tf.uint8, name='images'),
-      tf.TensorSpec(None, tf.int32, name='num_samples'),
-      tf.TensorSpec(None, tf.float32, name='temperature'),
-      tf.TensorSpec(None, tf.int64, name='seed')])
+  @tf.function(input_signature=[tf.TensorSpec(None, tf.uint8, name='images'), *_REQUEST])
   def colorize(self, images, num_samples, temperature, seed):
     """Samples ``num_samples`` colourisations of every image (see module docstring)."""
     images = self._check_images(images)
     num_samples, temperature, seed = self._check_request(num_samples, temperature, seed)
     return {'colorizations': self._colorizer.colorize(images, num_samples, temperature, seed)}
 
-  @tf.function(input_signature=[
-      tf.TensorSpec(None, tf.string, name='images_bytes'),
-      tf.TensorSpec(None, tf.int32, name='num_samples'),
-      tf.TensorSpec(None, tf.float32, name='temperature'),
-      tf.TensorSpec(None, tf.int64, name='seed')])
+  @tf.function(input_signature=[tf.TensorSpec(None, tf.string, name='images_bytes'), *_REQUEST])
   def colorize_encoded(self, images_bytes, num_samples, temperature, seed):
     """Samples colourisations of encoded photos of any sizes, as PNG bytes.
 
