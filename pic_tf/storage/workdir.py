@@ -221,15 +221,20 @@ def _model_shapes(variables):
 
 
 def _damaged(path, error, committed=None):
-  """The error of an unreadable checkpoint; given the ``committed`` ones, it names an
-  earlier one to use."""
+  """The error of an unreadable checkpoint; given the ``committed`` ones, it names one
+  to use instead (an earlier one if there is one)."""
   message = (f'checkpoint {path} is damaged or incomplete '
              f'({errors.first_line(error)[:200]})')
   if committed is None:
     return DamagedCheckpointError(message)
-  earlier = committed[:committed.index(path)][::-1] if path in committed else []
-  earlier = earlier or [p for p in committed[::-1] if p != path]
+  # Only checkpoints with files: a kill inside CheckpointManager.save, between its sweep
+  # and its second index write, leaves a swept one listed.
+  present = [p for p in committed if p != path and os.path.exists(p + '.index')]
+  before = committed[:committed.index(path)] if path in committed else []
+  earlier = [p for p in present[::-1] if p in before]
+  others = present[::-1]
   fix = (f'use an earlier one instead, e.g. {earlier[0]}' if earlier else
+         f'use another one instead, e.g. {others[0]}' if others else
          'restore the workdir from a copy, or train again')
   return DamagedCheckpointError(f'{message}: {fix}')
 

@@ -48,12 +48,14 @@ def _check(model, batch, rows, seed=(3, 4), temperature=1.0):
   seed = tf.constant(seed, tf.int32)
   temperature = tf.constant(temperature)
   args = (embedding, lum, tf.constant(rows[0]), tf.constant(rows[1]), seed, temperature)
-  _, chroma_naive, _ = slow.sample_rows(canvas0, chroma0, *args)
+  canvas_n, chroma_naive, _ = slow.sample_rows(canvas0, chroma0, *args)
   canvas_c, chroma_cached, _ = fast.sample_rows(canvas0, chroma0, *args)
-  # Every pixel is the draw its seed gives from a full forward pass's mixture.
-  drawn = helpers.redraw(model, canvas_c, embedding, lum, rows, seed, temperature)
-  np.testing.assert_allclose(chroma_cached.numpy()[:, rows[0]:rows[1]], drawn.numpy(),
-                             atol=1e-4, rtol=0)
+  # Each sampler's every pixel is the draw its seed gives from a full forward pass's
+  # mixture on the canvas that sampler finished.
+  for canvas, chroma in ((canvas_n, chroma_naive), (canvas_c, chroma_cached)):
+    drawn = helpers.redraw(model, canvas, embedding, lum, rows, seed, temperature)
+    np.testing.assert_allclose(chroma.numpy()[:, rows[0]:rows[1]], drawn.numpy(),
+                               atol=1e-4, rtol=0)
   same = np.all(np.abs(chroma_naive.numpy() - chroma_cached.numpy()) < 1e-5, axis=-1)
   return same[:, rows[0]:rows[1]].mean()
 
@@ -82,8 +84,11 @@ def test_sample_interface_matches_naive():
 def test_cifar10_paper_config():
   model = networks.build_model(configs.cifar10().model)
   helpers.randomize(model, 2)
-  assert _check(model, batch=2, rows=(0, 3)) >= 0.999      # top rows (zero history)
-  assert _check(model, batch=2, rows=(13, 16)) >= 0.999    # bottom rows, from a given canvas
+  # Both samplers draw exactly from the model (checked in _check); their float orders
+  # differ, and with TensorFlow's graph optimiser off (train.deterministic, set by any
+  # trainer in this process) a near-tie at one of these 96 pixels goes the other way.
+  assert _check(model, batch=2, rows=(0, 3)) >= 0.98       # top rows (zero history)
+  assert _check(model, batch=2, rows=(13, 16)) >= 0.98     # bottom rows, from a given canvas
 
 
 @pytest.mark.slow   # the CIFAR-10 paper config above checks the same code by default
