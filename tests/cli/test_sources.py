@@ -93,12 +93,13 @@ def test_flags_of_another_mode_are_refused_before_tensorflow_loads(tmp_path):
 
 
 @pytest.mark.slow   # one process per program and kind of source
-@pytest.mark.parametrize('program', ['colorize', 'eval', 'export'])
-@pytest.mark.parametrize('kind', sorted(IGNORED))
+@pytest.mark.parametrize('program,kind', [
+    ('colorize', kind) for kind in sorted(IGNORED)] + [
+        # bin/eval and bin/export need --checkpoint; only bin/colorize reads a SavedModel.
+        (program, kind) for program in ('eval', 'export')
+        for kind in ('workdir', 'checkpoint', 'original')])
 def test_model_flags_take_effect_or_are_refused_on_every_kind_of_source(
     sources, tmp_path, program, kind):
-  if program != 'colorize' and kind == 'saved_model':
-    pytest.skip('only bin/colorize reads a SavedModel')
   flags = list(MODEL_FLAGS)
   source = ([f'--saved_model={sources[kind]}'] if kind == 'saved_model' else
             [f'--checkpoint={sources[kind]}'] if sources[kind] else [])
@@ -106,14 +107,10 @@ def test_model_flags_take_effect_or_are_refused_on_every_kind_of_source(
     args = source + [f'--input={sources["photo"]}', f'--output_dir={tmp_path / "out"}',
                      '--num_samples=1']
   elif program == 'eval':
-    if kind == 'demo':
-      pytest.skip('bin/eval needs --checkpoint')
     # --samples: --jit and --sampler take effect only when sampling.
     args = source + ['--samples=1', f'--dataset=folder:{REPO / "testdata"}',
                      f'--output_json={tmp_path / "eval.json"}']
   else:
-    if kind == 'demo':
-      pytest.skip('bin/export needs --checkpoint')
     args = source + [f'--export_dir={tmp_path / "export"}']
   code, line = _run(program, *args, *flags)
   if IGNORED[kind]:
