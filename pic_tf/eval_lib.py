@@ -165,7 +165,7 @@ def run_sample_metrics(source, selection, sample_options=SampleOptions(num_sampl
 
 def _results_path(source, output_json, default_name):
   """Where results go: ``output_json``, else ``<workdir>/<default_name>`` for a workdir
-  or one of its checkpoints (not the demo model inside the package), else None.
+  or one of its checkpoints (the demo model inside the package is neither), else None.
 
   Checked now, before the evaluation, so that a destination that cannot be written
   fails first.

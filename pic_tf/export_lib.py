@@ -114,10 +114,10 @@ class ColorizationModule(tf.Module):
   def _check_request(self, num_samples, temperature, seed):
     """The scalar and seed inputs of a colourise request, checked and given static shapes."""
     def scalar(x, name):
-      return _conform(x, tf.equal(tf.size(tf.shape(x)), 0), [], f'{name} must be a scalar')
+      return _conform(x, tf.equal(tf.rank(x), 0), [], f'{name} must be a scalar')
     num_samples = scalar(num_samples, 'num_samples')
     temperature = scalar(temperature, 'temperature')
-    seed = _conform(seed, tf.logical_and(tf.equal(tf.size(tf.shape(seed)), 1),
+    seed = _conform(seed, tf.logical_and(tf.equal(tf.rank(seed), 1),
                                          tf.equal(tf.size(seed), 2)), [2],
                     'seed must be int64 [2]')
     checks = [
@@ -147,7 +147,7 @@ class ColorizationModule(tf.Module):
     Inputs and outputs of bytes end in ``_bytes``: TF Serving's REST API carries such
     tensors as ``{"b64": ...}``.
     """
-    images_bytes = _conform(images_bytes, tf.equal(tf.size(tf.shape(images_bytes)), 1),
+    images_bytes = _conform(images_bytes, tf.equal(tf.rank(images_bytes), 1),
                             [None], 'images_bytes must be string [N] (encoded photos)')
 
     def one(data):

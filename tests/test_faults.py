@@ -8,7 +8,6 @@ unreadable; nothing is left behind; damaged or unwritable files end in one clear
 silent restart from scratch.
 """
 
-import glob
 import json
 import os
 import pathlib
@@ -75,11 +74,12 @@ def _state(workdir):
 
 
 def _assert_committed_checkpoints_readable(workdir):
-  """Every checkpoint the index lists is readable, or swept whole: TensorFlow's
-  CheckpointManager writes the index, deletes the oldest checkpoint, then writes the
-  index again, so a kill between the two leaves a listed checkpoint without files."""
+  """Every checkpoint the index lists is readable, or being swept: TensorFlow's
+  CheckpointManager writes the index, deletes the oldest checkpoint (its .index file
+  first), then writes the index again, so a kill in between leaves a listed checkpoint
+  without its .index (and perhaps still with its data)."""
   for path in workdir_lib.checkpoint_paths(workdir):
-    if not glob.glob(path + '.*'):
+    if not os.path.exists(path + '.index'):
       continue
     reader = tf.train.load_checkpoint(path)
     for name in reader.get_variable_to_shape_map():
@@ -122,7 +122,7 @@ def test_training_killed_at_20_instants_resumes_exactly(tmp_path):
     print(f'  {i + 1:2d}. {json.dumps(fault)}: {outcome}; newest checkpoint {step}')
     assert result.returncode == -signal.SIGKILL, result.stdout[-2000:] + result.stderr[-3000:]
     _assert_committed_checkpoints_readable(interrupted)
-    assert len([p for p in committed if glob.glob(p + '.*')]) <= 2
+    assert len([p for p in committed if os.path.exists(p + '.index')]) <= 2
   result = _run('train', _train_args(photos, interrupted, steps))
   assert result.returncode == 0, result.stderr[-3000:]
   a, b = _state(straight), _state(interrupted)

@@ -278,20 +278,8 @@ def named_variables(model):
 
 
 class WeightsMismatch(ValueError):
-  """Stored weights that do not fit a model: ``missing``, ``unexpected``, ``misshaped``.
-
-  ``str()`` lists each group (the first 12 names of each) on its own line.
-  """
-
-  def __init__(self, expected, missing, unexpected, misshaped):
-    self.missing, self.unexpected, self.misshaped = missing, unexpected, misshaped
-    lines = [f'{expected} variables expected']
-    for title, names in (('missing', missing), ('unexpected', unexpected),
-                         ('mis-shaped', misshaped)):
-      if names:
-        shown = names[:12] + ([f'... and {len(names) - 12} more'] if len(names) > 12 else [])
-        lines.append(f'  {title} ({len(names)}): ' + ', '.join(shown))
-    super().__init__('\n'.join(lines))
+  """Stored weights that do not fit a model; the message lists the missing, unexpected
+  and mis-shaped variables (the first 12 of each group), a group per line."""
 
 
 def check_weights(model, shapes):
@@ -306,8 +294,14 @@ def check_weights(model, shapes):
   unexpected = sorted(n for n in shapes if n not in expected)
   misshaped = sorted(f'{n}: checkpoint {list(shapes[n])}, model {expected[n]}'
                      for n in expected if n in shapes and list(shapes[n]) != expected[n])
-  if missing or unexpected or misshaped:
-    raise WeightsMismatch(len(expected), missing, unexpected, misshaped)
+  lines = [f'{len(expected)} variables expected']
+  for title, names in (('missing', missing), ('unexpected', unexpected),
+                       ('mis-shaped', misshaped)):
+    if names:
+      shown = names[:12] + ([f'... and {len(names) - 12} more'] if len(names) > 12 else [])
+      lines.append(f'  {title} ({len(names)}): ' + ', '.join(shown))
+  if len(lines) > 1:
+    raise WeightsMismatch('\n'.join(lines))
 
 
 def assign_weights(model, ema, weights, averages=None):

@@ -33,13 +33,14 @@ def identify(path):
   """What ``path`` is, recognised once before anything is read.
 
   Args:
-    path: a model source (:attr:`pic_tf.storage.Source.path`); None: the demo model.
+    path: a model source (:attr:`pic_tf.storage.Source.path`); None, or the path of
+      :data:`DEMO_MODEL`: the demo model inside the package.
 
   Returns:
     ``Found(kind, path, workdir)``: ``kind`` is one of :data:`KINDS`; ``workdir`` is the
     workdir of a ``demo``, ``workdir`` or ``checkpoint`` source (else None).
   """
-  if path is None:
+  if path is None or os.path.abspath(path) == DEMO_MODEL:
     return Found('demo', DEMO_MODEL, DEMO_MODEL)
   # A workdir is known by its config.json (pic_tf.storage.workdir's layout).
   if os.path.isfile(os.path.join(path, workdir_lib.CONFIG_FILENAME)):

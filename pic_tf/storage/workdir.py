@@ -187,14 +187,16 @@ def latest_checkpoint(workdir):
   return paths[-1] if paths else None
 
 
-def stored_variables(path):
-  """``{object path: (checkpoint key, shape)}`` of the model, EMA and step of ``path``.
+def _stored_variables(reader):
+  """``{object path: (checkpoint key, shape)}`` of the model, EMA and step in a checkpoint.
 
   Walks the checkpoint's object graph, so a variable is found by its path through
   the model (``model/pixelcnn/conv_leak/V``) even when the checkpoint stored it under
   another owner (the optimizer).
+
+  Args:
+    reader: the checkpoint's ``tf.train.load_checkpoint`` reader.
   """
-  reader = tf.train.load_checkpoint(path)
   graph = trackable_object_graph_pb2.TrackableObjectGraph()
   graph.ParseFromString(reader.get_tensor('_CHECKPOINTABLE_OBJECT_GRAPH'))
   shapes = reader.get_variable_to_shape_map()
@@ -214,10 +216,10 @@ def stored_variables(path):
   return found
 
 
-def _model_shapes(variables):
-  """``{name: shape}`` of the model's variables among ``stored_variables`` (owner dropped)."""
-  return {p.split('/', 2)[2]: shape for p, (_, shape) in variables.items()
-          if p.startswith('model/')}
+def _model_entries(by_path):
+  """The ``model/<owner>/<name>`` entries of ``by_path``, keyed by the variable's name
+  (:func:`pic_tf.model.networks.named_variables`)."""
+  return {p.split('/', 2)[2]: value for p, value in by_path.items() if p.startswith('model/')}
 
 
 def _damaged(path, error, committed=None):
@@ -268,16 +270,13 @@ def read_checkpoint(workdir, checkpoint=None):
                           'longer (checkpoints are written every train.checkpoint_every '
                           'steps) or use another workdir')
   try:
-    variables = stored_variables(path)
     reader = tf.train.load_checkpoint(path)
-    values = {p: reader.get_tensor(key) for p, (key, _) in variables.items()}
+    values = {p: reader.get_tensor(key) for p, (key, _) in _stored_variables(reader).items()}
   except _UNREADABLE as e:
     raise _damaged(path, e, committed) from None
   averages = sorted((int(p.split('/')[-1]), v) for p, v in values.items()
                     if p.startswith('ema/averages/'))
-  return Stored(path=path,
-                weights={p.split('/', 2)[2]: v for p, v in values.items()
-                         if p.startswith('model/')},
+  return Stored(path=path, weights=_model_entries(values),
                 averages=[v for _, v in averages] or None,
                 step=int(values['step']) if 'step' in values else None,
                 config=load_config(workdir))
@@ -291,11 +290,12 @@ def restore(checkpoint, path, model):
     DamagedCheckpointError: its files are missing, truncated or corrupted.
   """
   try:
-    shapes = _model_shapes(stored_variables(path))
+    stored = _stored_variables(tf.train.load_checkpoint(path))
   except _UNREADABLE as e:
     raise _damaged(path, e) from None
   try:
-    networks.check_weights(model, shapes)
+    networks.check_weights(model, _model_entries(
+        {p: shape for p, (_, shape) in stored.items()}))
   except networks.WeightsMismatch as e:
     raise CheckpointError(f'checkpoint {path} does not fit the model of this config: {e}\n'
                           'Use the workdir (and config.json) the checkpoint was written '

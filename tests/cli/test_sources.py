@@ -72,7 +72,7 @@ def test_a_workdir_refuses_set_in_one_line(sources, tmp_path):
   assert not (tmp_path / 'out').exists()
 
 
-def test_flags_of_another_mode_are_refused_before_tensorflow_loads(tmp_path):
+def test_flags_of_another_mode_are_refused(tmp_path):
   cases = [
       (['colorize', '--input=x.png', f'--output_dir={tmp_path}', '--split=train',
         '--num_images=3'], '--split, --num_images have no effect without --dataset'),

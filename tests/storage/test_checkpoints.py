@@ -1,5 +1,7 @@
 """Workdirs: config + checkpoint of model and EMA, restored with clear errors."""
 
+import shutil
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -74,3 +76,13 @@ def test_inference_weights_are_half_the_size_and_load_like_a_workdir(tmp_path):
   assert step == 5
   for a, b in zip(loaded.weights, model.weights):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_the_demo_model_is_recognised_by_its_path_too(tmp_path):
+  """Named by path it is still the package's demo (so bin/eval writes no eval.json into
+  the package); a copy of it elsewhere is a workdir."""
+  assert loading.identify(None).kind == 'demo'
+  assert loading.identify(loading.DEMO_MODEL + '/').kind == 'demo'
+  copy = tmp_path / 'copy'
+  shutil.copytree(loading.DEMO_MODEL, copy)
+  assert loading.identify(str(copy)).kind == 'workdir'
