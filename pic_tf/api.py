@@ -16,6 +16,7 @@ from pic_tf.data import datasets
 from pic_tf import export_lib
 from pic_tf import sampling
 from pic_tf.sampling import pipeline
+from pic_tf.storage import fileutil
 from pic_tf.storage import loading
 from pic_tf.storage import Source
 
@@ -87,7 +88,8 @@ class PIC:
     Returns:
       The version directory.
     """
-    return export_lib.export(self.model, export_dir, version=version, max_samples=max_samples)
+    return export_lib.export(self.model, fileutil.user_path(export_dir), version=version,
+                             max_samples=max_samples)
 
 
 def _as_batch(images):

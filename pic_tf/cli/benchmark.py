@@ -30,12 +30,12 @@ def define_flags():
   flags.DEFINE_integer('naive_rows', None, 'sample_speed: time the naive sampler on this '
                        'many chroma rows and scale (default: all; ImageNet takes tens of '
                        'minutes).')
-  flags.DEFINE_string('saved_model', None, 'serving_load: a bin/export directory (default: '
+  common.DEFINE_path('saved_model', None, 'serving_load: a bin/export directory (default: '
                       'the shipped demo model, exported to a temporary directory).')
   flags.DEFINE_integer('requests', 200, 'serving_load: requests (10% malformed).')
   flags.DEFINE_integer('threads', 8, 'serving_load: concurrent request threads.')
   flags.DEFINE_integer('seed', 0, 'serving_load: seed of the requests.')
-  flags.DEFINE_string('output_json', None, 'Also write the results here.')
+  common.DEFINE_path('output_json', None, 'Also write the results here.')
 
 
 def main(argv):

@@ -10,8 +10,12 @@ The first 16 CIFAR-10 test images, offline with the shipped model, into one grid
 
   bin/colorize --dataset=cifar10_bundled --num_images=16 --output_dir=/tmp/colorized
   bin/colorize --dataset=cifar10 --split=test --num_images=64 --output_dir=/tmp/colorized
-  bin/colorize --checkpoint=/tmp/pic_tiny --input=photos/ --input='more/*.jpg' \
+  bin/colorize --checkpoint=/tmp/pic_tiny --input=photos/ --input='more/*.jpg' \\
       --num_samples=4 --output_dir=/tmp/colorized
+
+Inputs may also be given without --input, as arguments:
+
+  bin/colorize photo.jpg album/ --output_dir=/tmp/colorized
 """
 
 import sys
@@ -30,24 +34,25 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """Defines this program's flags (:func:`pic_tf.cli.common.run` calls it)."""
-  flags.DEFINE_multi_string('input', [], 'Image files, globs or folders (repeatable). Gray or '
-                            'colour, PNG/JPEG/..., any size; colour is converted to L first.')
-  flags.DEFINE_string('checkpoint', None, 'A pic_tf workdir, or an original checkpoint prefix '
+  common.DEFINE_multi_path('input', [], 'Image files, globs or folders (repeatable; also as '
+                            'arguments). Gray or colour, PNG/JPEG/..., any size; colour is '
+                            'converted to L first.')
+  common.DEFINE_path('checkpoint', None, 'A pic_tf workdir, or an original checkpoint prefix '
                       '(then give --config and any --set it was trained with). Default: the '
                       'demo model shipped with the package.')
-  flags.DEFINE_string('saved_model', None, 'A SavedModel written by bin/export (its base '
+  common.DEFINE_path('saved_model', None, 'A SavedModel written by bin/export (its base '
                       'directory or a version directory) instead of --checkpoint.')
-  flags.DEFINE_string('output_dir', None, 'Where the PNGs go.')
+  common.DEFINE_path('output_dir', None, 'Where the PNGs go.')
   flags.DEFINE_integer('num_samples', 4, 'Colourisations per input.')
   flags.DEFINE_float('temperature', 1.0, 'Scale of the logistic noise: 1 samples the model, '
                      '0 takes the mean of each chosen mixture component.')
   flags.DEFINE_integer('seed', 0, 'Random seed: the same seed gives the same colourisations.')
-  flags.DEFINE_string('dataset', None, 'Colourise dataset images instead of --input: '
+  common.DEFINE_dataset('dataset', None, 'Colourise dataset images instead of --input: '
                       'cifar10_bundled (64 CIFAR-10 test images shipped with pic_tf), cifar10, '
                       'imagenet2012 or folder:PATH.')
   flags.DEFINE_enum('split', 'test', ['train', 'test'], 'Dataset split for --dataset.')
   flags.DEFINE_integer('num_images', 16, 'Dataset images to colourise with --dataset.')
-  flags.DEFINE_string('data_dir', None, 'tensorflow-datasets directory for --dataset.')
+  common.DEFINE_path('data_dir', None, 'tensorflow-datasets directory for --dataset.')
   flags.DEFINE_enum('sampler', sampling.DEFAULT_SAMPLER, list(sampling.SAMPLERS), 'cached: '
                     'incremental PixelCNN (fast); naive: the full network per pixel, as the '
                     'original. Same samples.')
@@ -59,7 +64,7 @@ def define_flags():
 
 
 def main(argv):
-  inputs = list(FLAGS.input) + list(argv[1:])
+  inputs = list(FLAGS.input) + [fileutil.user_path(a) for a in argv[1:]]
   if not FLAGS.output_dir:
     raise errors.ConfigError('--output_dir is required')
   if bool(inputs) == bool(FLAGS.dataset):

@@ -25,6 +25,7 @@ from pic_tf import errors
 from pic_tf import sampling
 from pic_tf import data
 from pic_tf.model import precision as precision_lib
+from pic_tf.storage import fileutil
 
 HELP_FLAGS = ('-h', '-help', '--help', '-?', '--helpshort')
 # TensorFlow's C++ start-up lines that say nothing to a user of a CPU machine. They are
@@ -38,6 +39,46 @@ _STARTUP_NOISE = (
     'This TensorFlow binary is optimized to use available CPU instructions',
     'To enable the following instructions',
 )
+
+
+class _PathParser(flags.ArgumentParser):
+  """A path flag's value as the library works with it (:func:`fileutil.user_path`)."""
+
+  def parse(self, argument):
+    return fileutil.user_path(argument)
+
+  def flag_type(self):
+    return 'path'
+
+
+class _DatasetParser(flags.ArgumentParser):
+  """A dataset name; the PATH of ``folder:PATH`` as :class:`_PathParser` makes it."""
+
+  def parse(self, argument):
+    if data.is_folder(argument) and data.folder_path(argument):
+      return data.FOLDER_PREFIX + fileutil.user_path(data.folder_path(argument))
+    return argument
+
+  def flag_type(self):
+    return 'dataset'
+
+
+def DEFINE_path(name, default, help_text):  # pylint: disable=invalid-name
+  """Defines a flag that names a file or directory: relative, ``./``, trailing-slash,
+  ``~`` and symlinked forms all reach the library as one absolute path."""
+  flags.DEFINE(_PathParser(), name, default, help_text, serializer=flags.ArgumentSerializer())
+
+
+def DEFINE_multi_path(name, default, help_text):  # pylint: disable=invalid-name
+  """:func:`DEFINE_path`, repeatable (a list of paths or globs)."""
+  flags.DEFINE_multi(_PathParser(), flags.ArgumentSerializer(), name, default, help_text)
+
+
+def DEFINE_dataset(name, default, help_text):  # pylint: disable=invalid-name
+  """Defines a dataset flag (:data:`pic_tf.data.DATASETS` or ``folder:PATH``, whose PATH
+  is resolved as :func:`DEFINE_path`'s)."""
+  flags.DEFINE(_DatasetParser(), name, default, help_text,
+               serializer=flags.ArgumentSerializer())
 
 
 def define_config_flags(default):

@@ -6,12 +6,12 @@ EMA weights.
 
 Example (the authors' released CIFAR-10 model):
 
-  bin/convert_original --original_checkpoint=/path/to/cifar/model.ckpt \
+  bin/convert_original --original_checkpoint=/path/to/cifar/model.ckpt \\
       --config=cifar10 --output_dir=/tmp/pic_cifar_original
 
 A model of another width or depth needs the same overrides it was trained with:
 
-  bin/convert_original --original_checkpoint=ckpt/model.ckpt --config=cifar10 \
+  bin/convert_original --original_checkpoint=ckpt/model.ckpt --config=cifar10 \\
       --set=model.nr_channels=32 --set=model.nr_resnet=2 --output_dir=/tmp/c32
 """
 
@@ -26,15 +26,17 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """Defines this program's flags (:func:`pic_tf.cli.common.run` calls it)."""
-  flags.DEFINE_string('original_checkpoint', None,
+  common.DEFINE_path('original_checkpoint', None,
                       'Checkpoint prefix written by the original code (path/model.ckpt), '
                       'or a directory holding one.')
-  flags.DEFINE_string('output_dir', None, 'Workdir to create (must not hold a checkpoint).')
+  common.DEFINE_path('output_dir', None, 'Workdir to create (must not hold a checkpoint).')
   common.define_config_flags('Default: cifar10.')
 
 
 # What an --original_checkpoint that is not one is, and what to do instead.
 _NOT_ORIGINAL = {
+    'demo': 'is the demo model shipped with pic_tf, a workdir: it needs no conversion; give '
+            'it as --checkpoint to bin/colorize, bin/eval or bin/export',
     'workdir': 'is a pic_tf workdir: it needs no conversion; give it as --checkpoint to '
                'bin/colorize, bin/eval or bin/export',
     'checkpoint': 'is a checkpoint of a pic_tf workdir: it needs no conversion; give it '

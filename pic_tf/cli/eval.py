@@ -29,11 +29,11 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """Defines this program's flags (:func:`pic_tf.cli.common.run` calls it)."""
-  flags.DEFINE_string('checkpoint', None, 'A pic_tf workdir, or a checkpoint prefix of the '
+  common.DEFINE_path('checkpoint', None, 'A pic_tf workdir, or a checkpoint prefix of the '
                       'original code (then give --config and any --set it was trained with).')
-  flags.DEFINE_string('dataset', None, 'Evaluate on another dataset than the config\'s '
+  common.DEFINE_dataset('dataset', None, 'Evaluate on another dataset than the config\'s '
                       '(cifar10, imagenet2012, folder:PATH).')
-  flags.DEFINE_string('data_dir', None, 'tensorflow-datasets directory.')
+  common.DEFINE_path('data_dir', None, 'tensorflow-datasets directory.')
   flags.DEFINE_bool('download', True, 'Let tensorflow-datasets download a missing dataset.')
   flags.DEFINE_integer('num_examples', 0, 'Evaluate the first N test examples (0: all).')
   flags.DEFINE_integer('batch_size', 64, 'Evaluation batch size.')
@@ -45,7 +45,7 @@ def define_flags():
   flags.DEFINE_integer('seed', 0, 'With --samples: sampling seed.')
   flags.DEFINE_enum('sampler', sampling.DEFAULT_SAMPLER, list(sampling.SAMPLERS),
                     'With --samples: the sampler.')
-  flags.DEFINE_string('output_json', None, 'Where to write the results. Default: '
+  common.DEFINE_path('output_json', None, 'Where to write the results. Default: '
                       '<workdir>/eval.json (sample_metrics.json with --samples) for a workdir '
                       'or one of its checkpoints; nothing for an original checkpoint or the '
                       'demo model (the table is printed either way).')

@@ -27,9 +27,9 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """Defines this program's flags (:func:`pic_tf.cli.common.run` calls it)."""
-  flags.DEFINE_string('checkpoint', None, 'A pic_tf workdir, or an original checkpoint prefix '
+  common.DEFINE_path('checkpoint', None, 'A pic_tf workdir, or an original checkpoint prefix '
                       '(then give --config and any --set it was trained with).')
-  flags.DEFINE_string('export_dir', None,
+  common.DEFINE_path('export_dir', None,
                       'Base directory; the model goes to <export_dir>/<version>.')
   flags.DEFINE_integer('version', None, 'Version number (default: the next free one).')
   flags.DEFINE_integer('max_samples', 64, 'Largest num_samples a request may ask for.')

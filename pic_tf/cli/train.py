@@ -31,12 +31,12 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """Defines this program's flags (:func:`pic_tf.cli.common.run` calls it)."""
-  flags.DEFINE_string('workdir', None, 'Output directory (config.json, checkpoints, logs). '
+  common.DEFINE_path('workdir', None, 'Output directory (config.json, checkpoints, logs). '
                       'An existing run there is resumed.')
-  flags.DEFINE_string('dataset', None, 'cifar10, imagenet2012 or folder:PATH (a directory tree '
+  common.DEFINE_dataset('dataset', None, 'cifar10, imagenet2012 or folder:PATH (a directory tree '
                       'of photos: JPEG, PNG, TIFF, BMP, GIF or WebP). Default: the config\'s '
                       'dataset.')
-  flags.DEFINE_string('data_dir', None, 'tensorflow-datasets directory (default '
+  common.DEFINE_path('data_dir', None, 'tensorflow-datasets directory (default '
                       '$TFDS_DATA_DIR or ~/tensorflow_datasets).')
   flags.DEFINE_bool('download', True, 'Let tensorflow-datasets download a missing dataset.')
   flags.DEFINE_enum('strategy', 'default', list(training.STRATEGIES),

@@ -8,14 +8,17 @@ before TensorFlow is imported), and :class:`Stored`, what a checkpoint holds.
 import dataclasses
 from typing import Any, Dict, Optional, Tuple
 
+from pic_tf.storage import fileutil
+
 
 @dataclasses.dataclass(frozen=True)
 class Source:
   """Which model to load, and how (:func:`pic_tf.storage.loading.load`).
 
   Attributes:
-    path: a workdir, one of its checkpoints, or a checkpoint of the original code;
-      None: the demo model shipped with pic_tf.
+    path: a workdir, one of its checkpoints, or a checkpoint of the original code, in
+      any form a user types it (made absolute by :func:`fileutil.user_path`); None: the
+      demo model shipped with pic_tf.
     config_name: the config of an original checkpoint (``cifar10``, ``imagenet``).
     overrides: ``section.field=value`` strings for an original checkpoint's config.
     precision: one of :data:`pic_tf.model.precision.INFERENCE_PRECISIONS`.
@@ -24,6 +27,10 @@ class Source:
   config_name: Optional[str] = None
   overrides: Tuple[str, ...] = ()
   precision: str = 'float32'
+
+  def __post_init__(self):
+    # A user's path, in any form, becomes the one the library works with here.
+    object.__setattr__(self, 'path', fileutil.user_path(self.path))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,6 +22,28 @@ from pic_tf.errors import PicError
 TMP_PREFIX = '.tmp-'
 
 
+def user_path(path):
+  """The path the library works with for a path a user gave, in whatever form.
+
+  ``~`` is expanded and the path made absolute against the current directory, with
+  ``./``, ``..`` and trailing slashes folded, so ``runs/r``, ``./runs/r/`` and
+  ``~/runs/r`` (from the home directory) name one path, and a path stays valid when
+  it is passed on, joined or recorded. Symbolic links are kept, not resolved: messages
+  name the path the user knows. The programs' path flags and the Python API's paths
+  go through here.
+
+  Args:
+    path: a ``str`` or ``os.PathLike``; None and ``''`` (no path given) are returned as
+      they are.
+
+  Returns:
+    ``str``, absolute.
+  """
+  if path is None or path == '':
+    return path
+  return os.path.abspath(os.path.expanduser(os.fspath(path)))
+
+
 def tmp_prefix(name=''):
   """The start of a temporary's name: ``.tmp-<pid>-<name>`` (see the module docstring)."""
   return f'{TMP_PREFIX}{os.getpid()}-{name}'

@@ -23,6 +23,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from pic_tf import configs
+from pic_tf import data
 from pic_tf import errors
 from pic_tf.errors import CheckpointError
 from pic_tf.errors import ConfigError
@@ -139,9 +140,18 @@ def prepare(config, workdir):
   return True
 
 
+def _same_dataset(old, new):
+  """Dataset names equal, or one folder of photos named relatively and absolutely (a run
+  started before the programs made paths absolute, resumed from the same directory)."""
+  if old == new:
+    return True
+  folders = [fileutil.user_path(data.folder_path(d)) for d in (old, new) if data.is_folder(d)]
+  return len(folders) == 2 and folders[0] == folders[1]
+
+
 def _config_diffs(old, new):
   diffs = []
-  if old.dataset != new.dataset:
+  if not _same_dataset(old.dataset, new.dataset):
     diffs.append(f'dataset ({old.dataset} vs {new.dataset})')
   for section in ('model', 'train'):
     a, b = getattr(old, section), getattr(new, section)
@@ -168,8 +178,8 @@ def checkpoint_paths(workdir):
   """
   state = tf.train.get_checkpoint_state(workdir) if os.path.isdir(workdir) else None
   if state is not None and state.all_model_checkpoint_paths:
-    return [p if os.path.isabs(p) else os.path.join(workdir, p)
-            for p in state.all_model_checkpoint_paths]
+    # TensorFlow has already joined the workdir onto the relative paths of the index.
+    return list(state.all_model_checkpoint_paths)
   found = []
   for name in (os.listdir(workdir) if os.path.isdir(workdir) else ()):
     match = _CHECKPOINT_FILE.match(name)

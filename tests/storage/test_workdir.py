@@ -1,6 +1,7 @@
 """A workdir's config.json: round trip, clear errors for missing or damaged ones, resumes."""
 
 import json
+import os
 
 import pytest
 
@@ -50,6 +51,19 @@ def test_prepare_resumes_only_the_same_run(tmp_path):
                      'model.nr_channels.*train.lr_decay'):
     workdir_lib.prepare(other, str(tmp_path))
   assert workdir_lib.load_config(str(tmp_path)) == cfg   # untouched
+
+
+def test_a_folder_named_relatively_by_an_older_run_is_the_same_folder(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  workdir = str(tmp_path / 'run')
+  os.makedirs(workdir)
+  workdir_lib.save_config(configs.override(configs.tiny(), ['dataset=folder:photos']), workdir)
+  (tmp_path / 'run' / 'ckpt-1.index').write_bytes(b'')
+  same = configs.override(configs.tiny(), [f'dataset=folder:{tmp_path}/photos'])
+  assert workdir_lib.prepare(same, workdir) is True
+  other = configs.override(configs.tiny(), [f'dataset=folder:{tmp_path}/fotos'])
+  with pytest.raises(ConfigError, match='dataset'):
+    workdir_lib.prepare(other, workdir)
 
 
 def test_a_config_without_a_checkpoint_binds_nothing(tmp_path):
