@@ -28,6 +28,7 @@ from pic_tf.storage import loading
 from pic_tf.storage import fileutil
 from pic_tf.storage import workdir as workdir_lib
 from pic_tf.training import actions as train_actions
+from pic_tf.training import trainer
 import helpers  # pylint: disable=g-import-not-at-top
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -198,7 +199,38 @@ def test_damaged_newest_checkpoint(how, saved, copy_of):
     loading.load(Source(workdir))
   print(f'  -> {info.value}')
   assert 'ckpt-6' in str(info.value) and f'use an earlier one instead, e.g. {workdir}/ckpt-4' in str(info.value)
+  # "Damaged" only when its files are there; without them it "does not exist".
+  words = str(info.value).replace(workdir, '<workdir>')
+  if how == 'missing files':
+    assert 'does not exist' in words and 'damaged' not in words
+  else:
+    assert 'damaged' in words and 'files are there' in words
   assert loading.load(Source(os.path.join(workdir, 'ckpt-4'))).step == 4   # the advice works
+
+
+@pytest.mark.parametrize('how', ['zero-byte', 'missing files'])
+def test_training_over_unreadable_checkpoints_never_advises_discarding_them(
+    how, saved, copy_of, monkeypatch):
+  """Every checkpoint unreadable: training stops, changes nothing, and never advises
+  discarding files that are there; the files it names are the workdir's own, for a
+  workdir given relative to the current directory too."""
+  workdir = copy_of(saved)
+  for step in (2, 4, 6):
+    _damage(os.path.join(workdir, f'ckpt-{step}'), how)
+  before = sorted(os.listdir(workdir))
+  monkeypatch.chdir(os.path.dirname(workdir))
+  with pytest.raises(DamagedCheckpointError) as info:
+    trainer.train(configs.tiny(), 'run', log=lambda _: None)
+  message = str(info.value)
+  print(f'\n{how}: {message}')
+  assert 'move it away' not in message and 'training stopped' in message
+  if how == 'missing files':
+    assert 'do not exist (ckpt-2, ckpt-4, ckpt-6)' in message
+  else:
+    assert 'can be read' in message and 'Nothing was changed' in message
+    checked = message.split("load_checkpoint('")[1].split("')")[0]   # the check it advises
+    assert checked == 'run/ckpt-6' and os.path.exists(checked + '.index')
+  assert sorted(os.listdir(workdir)) == before
 
 
 def test_the_advice_never_names_a_checkpoint_without_files(saved, copy_of):
@@ -243,7 +275,7 @@ def test_damaged_files_give_one_clear_error_in_every_binary(trained, copy_of, tm
   _one_clear_error(_run('train', ['--config=tiny', f'--dataset=folder:{trained["photos"]}',
                                   f'--workdir={workdir}', '--num_steps=8', '--batch_size=4',
                                   '--set=train.checkpoint_every=2']),
-                   'every checkpoint', 'damaged')
+                   'no checkpoint', 'can be read')
   assert sorted(n for n in os.listdir(workdir) if n.endswith('.index')) == [
       'ckpt-2.index', 'ckpt-4.index', 'ckpt-6.index']
 

@@ -232,16 +232,25 @@ def _model_entries(by_path):
   return {p.split('/', 2)[2]: value for p, value in by_path.items() if p.startswith('model/')}
 
 
-def _damaged(path, error, committed=None):
-  """The error of an unreadable checkpoint; given the ``committed`` ones, it names one
-  to use instead (an earlier one if there is one)."""
-  message = (f'checkpoint {path} is damaged or incomplete '
-             f'({errors.first_line(error)[:200]})')
+def has_files(path):
+  """Whether the checkpoint prefix ``path`` has its files (its ``.index``)."""
+  return tf.io.gfile.exists(path + '.index')
+
+
+def _unreadable(path, error, committed=None):
+  """The error of a checkpoint that cannot be read: "does not exist" when its files are
+  not there, "damaged" only when they are and fail to read. Given the ``committed``
+  ones, it names one to use instead (an earlier one if there is one)."""
+  if has_files(path):
+    message = (f'checkpoint {path} is damaged or incomplete: its files are there but '
+               f'cannot be read ({errors.first_line(error)[:200]})')
+  else:
+    message = f'checkpoint {path} does not exist (no {os.path.basename(path)}.index)'
   if committed is None:
     return DamagedCheckpointError(message)
   # Only checkpoints with files: a kill inside CheckpointManager.save, between its sweep
   # and its second index write, leaves a swept one listed.
-  present = [p for p in committed if p != path and os.path.exists(p + '.index')]
+  present = [p for p in committed if p != path and has_files(p)]
   before = committed[:committed.index(path)] if path in committed else []
   earlier = [p for p in present[::-1] if p in before]
   others = present[::-1]
@@ -283,7 +292,7 @@ def read_checkpoint(workdir, checkpoint=None):
     reader = tf.train.load_checkpoint(path)
     values = {p: reader.get_tensor(key) for p, (key, _) in _stored_variables(reader).items()}
   except _UNREADABLE as e:
-    raise _damaged(path, e, committed) from None
+    raise _unreadable(path, e, committed) from None
   averages = sorted((int(p.split('/')[-1]), v) for p, v in values.items()
                     if p.startswith('ema/averages/'))
   return Stored(path=path, weights=_model_entries(values),
@@ -302,7 +311,7 @@ def restore(checkpoint, path, model):
   try:
     stored = _stored_variables(tf.train.load_checkpoint(path))
   except _UNREADABLE as e:
-    raise _damaged(path, e) from None
+    raise _unreadable(path, e) from None
   try:
     networks.check_weights(model, _model_entries(
         {p: shape for p, (_, shape) in stored.items()}))
@@ -313,7 +322,7 @@ def restore(checkpoint, path, model):
   try:
     return checkpoint.restore(path)
   except _UNREADABLE as e:
-    raise _damaged(path, e) from None
+    raise _unreadable(path, e) from None
 
 
 def clean_workdir(workdir):

@@ -289,11 +289,22 @@ def _restore_or_initialize(trainer, workdir, data_dir, download, log):
     log(f'resumed from {path} at step {int(trainer.step.numpy())}')
     return
   if committed:
+    present = [p for p in committed if workdir_lib.has_files(p)]
     names = ', '.join(os.path.basename(p) for p in committed)
+    if present:
+      # Files that are there may be on a disk that comes back, or be copied back: never
+      # advise discarding them.
+      raise DamagedCheckpointError(
+          f'no checkpoint of {workdir} can be read ({names}; the warnings above say why), '
+          'so training stopped rather than start again over them. Nothing was changed. '
+          'Check that the disk is mounted and the files complete (python -c "import '
+          f'tensorflow as tf; r = tf.train.load_checkpoint(\'{present[-1]}\'); '
+          '[r.get_tensor(k) for k in r.get_variable_to_shape_map()]" reads one whole), and '
+          'restore them from a copy if they were damaged')
     raise DamagedCheckpointError(
-        f'every checkpoint of {workdir} is damaged ({names}), so training stopped rather '
-        'than start again over them. Restore the workdir from a copy, or move it away to '
-        'train from step 0.')
+        f'the index of {workdir} lists checkpoints whose files do not exist ({names}), so '
+        'training stopped rather than start again over them. Restore the files from a '
+        'copy, or train from step 0 in another workdir')
   init_images = None
   if config.train.init == 'data_dependent':
     images, _ = datasets.load_images(config.dataset, 'train', config.model.image_size, data_dir,
