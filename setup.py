@@ -4,7 +4,18 @@ Install for CPU:  pip install -e '.[test]'
 Install for GPU:  pip install -e '.[gpu,test]'
 """
 
+import re
+
 import setuptools
+
+def long_description():
+  """README.md as PyPI shows it, where the repository's own files are not: the picture
+  and its caption are left out, and links to the repository's files become their names."""
+  with open('README.md', encoding='utf-8') as f:
+    text = f.read()
+  text = re.sub(r'!\[[^\]]*\]\((?![a-z]+://)[^)]*\)\n\n[^\n]+\n\n', '', text)
+  return re.sub(r'\[([^\]]+)\]\((?![a-z]+://)[^)]*\)', r'\1 of the source repository', text)
+
 
 # The programs (pic_tf/cli/<name>.py), on PATH as pic-tf-<name>.
 PROGRAMS = ('train', 'eval', 'colorize', 'export', 'convert_original', 'benchmark')
@@ -13,7 +24,7 @@ setuptools.setup(
     name='pic_tf',
     version='0.1.0',
     description='Probabilistic Image Colorization (PIC) in TensorFlow 2 / Keras 3',
-    long_description=open('README.md', encoding='utf-8').read(),
+    long_description=long_description(),
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     license_files=['pic_tf/LICENSE'],

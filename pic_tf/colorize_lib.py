@@ -255,7 +255,8 @@ def run(output_dir, *, source=None, saved_model=None, inputs=(), selection=None,
   else:
     source = source or Source()
     if source.path is None:
-      log(f'using the demo model shipped with pic_tf ({loading.DEMO_MODEL}; see BUILD.md)')
+      log(f'using the demo model shipped with pic_tf ({loading.DEMO_MODEL}), a small '
+          'CIFAR-10 model')
     colorizer = load_colorizer(source, sample_options, log)
   if selection is not None:
     colorize_dataset(colorizer, selection, output_dir, sample_options, log=log)

@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -223,6 +224,12 @@ def test_the_wheel_ships_the_demo_model_and_images_and_its_console_scripts_run(t
   assert {f'pic_tf/cli/{p}.py' for p in programs} <= set(names)
   assert not [n for n in names if '_bin' in n or 'parity' in n or 'stats' in n or
               n.startswith('tests/')], names
+  # PyPI's page (README as the long description) links nothing that only the repository has.
+  metadata = zipfile.ZipFile(wheel).read(
+      next(n for n in names if n.endswith('.dist-info/METADATA'))).decode()
+  description = metadata.split('\n\n', 1)[1]
+  assert 'pic-tf-colorize' in description or 'bin/colorize' in description
+  assert not re.findall(r'\]\((?![a-z]+://)[^)]*\)', description), 'relative links'
   # Installed from the wheel alone (its dependencies are this environment's), the console
   # script runs bin/colorize as README's first command does, from the wheel's own copy.
   site = tmp_path / 'site'

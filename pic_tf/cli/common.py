@@ -175,8 +175,11 @@ def resolve_config(name, overrides=(), dataset=None):
     dataset = dataset or 'cifar10'
     if dataset not in data.DATASETS:
       raise errors.ConfigError(f'unknown dataset {dataset!r}: use '
-                               f'{data.NAMES_HELP}')
+                               f'{data.TRAIN_NAMES_HELP}')
     name = data.DATASETS[dataset].config
+  if dataset in data.DATASETS and not data.DATASETS[dataset].trainable:
+    raise errors.ConfigError(f'{dataset} has no train split (it is for colourising and '
+                             f'evaluation): train on {data.TRAIN_NAMES_HELP}')
   if dataset is not None:
     overrides = [f'dataset={dataset}'] + list(overrides)
   return configs.get_config(name, overrides)
@@ -194,10 +197,11 @@ def _as_invoked(text, argv0):
   """``text`` with its ``bin/<name>`` commands written as the program was started:
   ``pic-tf-<name>`` for a console script, ``python -m pic_tf.cli.<name>`` for a module."""
   name = os.path.basename(argv0)
+  command = r'(?<![\w/.~-])bin/(\w+)'   # not a path's bin/ (.venv/bin/python)
   if name.startswith('pic-tf-'):
-    return re.sub(r'\bbin/(\w+)', lambda m: 'pic-tf-' + m.group(1).replace('_', '-'), text)
+    return re.sub(command, lambda m: 'pic-tf-' + m.group(1).replace('_', '-'), text)
   if name.endswith('.py') and os.path.basename(os.path.dirname(argv0)) == 'cli':
-    return re.sub(r'\bbin/(\w+)', r'python -m pic_tf.cli.\1', text)
+    return re.sub(command, r'python -m pic_tf.cli.\1', text)
   return text
 
 
@@ -206,8 +210,12 @@ def _help_text(doc, own_flags):
   lines = [doc.strip(), '', 'flags:']
   for flag in own_flags:
     name = f'--[no]{flag.name}' if flag.boolean else f'--{flag.name}'
-    lines.append(f'  {name}: ' + textwrap.fill(flag.help or '', 86,
-                                                subsequent_indent='    ').lstrip())
+    # absl appends ";\n    repeat this option ..." to a repeatable flag's help.
+    text = re.sub(r';\s*repeat this option to specify a list of values$', '', flag.help or '')
+    text = ' '.join(text.split())
+    if isinstance(flag, flags.MultiFlag) and 'repeatable' not in text.lower():
+      text += ' Repeatable.'
+    lines.append(f'  {name}: ' + textwrap.fill(text, 86, subsequent_indent='    ').lstrip())
     if flag.default not in (None, []):
       lines.append(f'    (default: {flag.default_as_str})')
   lines += ['', 'All flags, including absl\'s own: --helpfull']
@@ -234,7 +242,7 @@ def run(main, define_flags, doc, positional=False):
   def fail(message):
     if os.environ.get('PIC_TF_TRACEBACK'):
       traceback.print_exc()
-    print(f'error: {message}', file=sys.stderr)
+    print(f'error: {_as_invoked(str(message), sys.argv[0])}', file=sys.stderr)
     sys.exit(1)
 
   def wrapped(argv):
@@ -268,7 +276,24 @@ def run(main, define_flags, doc, positional=False):
     print(_as_invoked(_help_text(doc, own), sys.argv[0]))
     sys.exit(0)
   logging.set_verbosity(logging.WARNING)
-  app.run(wrapped)
+  app.run(wrapped, flags_parser=_parse_flags)
+
+
+def _parse_flags(argv):
+  """absl's flag parsing, its errors as one ``error:`` line (absl's own are two lines,
+  the first starting ``FATAL``), status 1."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    message = str(e)
+    unknown = re.fullmatch(r"Unknown command line flag '([\w-]+)'(?:\. Did you mean: (.+) \?)?",
+                           message)
+    if unknown:
+      guesses = (unknown.group(2) or '').replace(',', ' ').split()
+      message = f'unknown flag --{unknown.group(1)}' + (
+          f' (did you mean {" or ".join("--" + g for g in guesses)}?)' if guesses else '')
+    print(f'error: {message}; see --help', file=sys.stderr)
+    sys.exit(1)
 
 
 def quiet_tensorflow():

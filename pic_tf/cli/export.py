@@ -2,11 +2,12 @@
 
 Writes --export_dir/<version>/ (the next free version unless --version is given), the
 layout TF Serving's --model_base_path expects. Signatures: serving_default (colourise),
-colorize_encoded (photo bytes in, PNG bytes out), log_likelihood, embedding_colorize;
-see BUILD.md for serving it.
+colorize_encoded (photo bytes in, PNG bytes out), log_likelihood, embedding_colorize.
 
   bin/export --checkpoint=/tmp/pic_tiny --export_dir=/tmp/pic_serving
   saved_model_cli show --all --dir /tmp/pic_serving/1
+  tensorflow_model_server --port=8500 --rest_api_port=8501 --model_name=pic \\
+      --model_base_path=/tmp/pic_serving
 
 --format=weights instead writes config.json and the EMA weights alone (a quarter of a
 workdir checkpoint; what the package ships as its demo model), loadable as a workdir:

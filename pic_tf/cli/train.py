@@ -53,8 +53,9 @@ def define_flags():
   flags.DEFINE_integer('batch_size', None, 'Global batch (same as --set=train.batch_size=...).')
   flags.DEFINE_integer('seed', None, 'Seed of init, data order, flips and dropout '
                        '(same as --set=train.seed=...).')
-  flags.DEFINE_bool('deterministic', None, 'Bit-reproducible training (same as '
-                    '--set=train.deterministic=...; default true). See BUILD.md for its cost.')
+  flags.DEFINE_bool('deterministic', None, 'Bit-reproducible training on a CPU (same as '
+                    '--set=train.deterministic=...; default true): turns TensorFlow\'s graph '
+                    'optimiser off.')
   common.define_config_flags('Default: the paper config of --dataset (cifar10 without '
                              'one; a folder: dataset needs --config).')
 

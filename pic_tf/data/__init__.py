@@ -25,23 +25,27 @@ class Dataset:
     image_size: the side its images are resized to by that config.
     paper_bpd: the paper's published test bits/dim, where there is one.
     about: one line for help texts.
+    trainable: whether it has a train split (training takes only these).
   """
   name: str
   config: str
   image_size: int
   paper_bpd: Optional[float]
   about: str
+  trainable: bool = True
 
 
 DATASETS = {d.name: d for d in (
     Dataset('cifar10', 'cifar10', 32, 2.72, 'CIFAR-10 through tensorflow-datasets '
             '(downloaded once, 170 MB)'),
     Dataset('cifar10_bundled', 'cifar10', 32, None, 'the first 64 CIFAR-10 test images, '
-            'shipped with pic_tf (test split only, offline)'),
+            'shipped with pic_tf (test split only, offline)', trainable=False),
     Dataset('imagenet2012', 'imagenet', 128, 2.51, 'ImageNet 2012 through '
             'tensorflow-datasets (downloaded by hand)'),
 )}
 NAMES_HELP = ', '.join(DATASETS) + ' or folder:PATH'
+# What training takes: the datasets with a train split.
+TRAIN_NAMES_HELP = ', '.join(d.name for d in DATASETS.values() if d.trainable) + ' or folder:PATH'
 
 
 def is_folder(name):

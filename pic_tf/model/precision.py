@@ -82,7 +82,7 @@ def resolve_precision(precision, path='/proc/cpuinfo', log=None):
 _EMULATED_WARNING = (
     'warning: mixed_bfloat16 on a machine without native bfloat16 (no AVX512_BF16 or '
     'AMX-BF16 CPU, no GPU of compute capability 8.0+) is emulated, many times slower '
-    'than float32 (BUILD.md). Use precision auto (float32 here) or float32.')
+    'than float32. Use precision auto (float32 here) or float32.')
 
 
 def with_precision_resolved(config, log=None, path='/proc/cpuinfo'):

@@ -56,7 +56,8 @@ class ResultSet:
 
   Use as a context manager; :meth:`path` names where a result is written now,
   :meth:`commit` puts the staged files in place. Leaving the block without a commit
-  (an error, Ctrl-C) removes the staging folder and leaves ``output_dir`` as it was.
+  (an error, Ctrl-C, no input done) removes the staging folder and leaves ``output_dir``
+  as it was: the folders it created for the run are removed again.
 
   Args:
     output_dir: the output folder (created if missing).
@@ -68,8 +69,12 @@ class ResultSet:
     self._what = what
     self._stage = None
     self._staged = []
+    self._created = None   # the highest folder this run creates (see __exit__)
 
   def __enter__(self):
+    missing = self.output_dir
+    while not os.path.exists(missing):
+      self._created, missing = missing, os.path.dirname(missing)
     fileutil.ensure_dir(self.output_dir, self._what)
     fileutil.remove_stale_temporaries(self.output_dir)
     self._stage = tempfile.mkdtemp(prefix=fileutil.tmp_prefix('results-'),
@@ -78,6 +83,14 @@ class ResultSet:
 
   def __exit__(self, *exc):
     shutil.rmtree(self._stage, ignore_errors=True)
+    if self._created is not None:
+      # Nothing committed (every input failed, an error, Ctrl-C): no empty folders left.
+      folder = self.output_dir
+      while not os.listdir(folder):
+        os.rmdir(folder)
+        if folder == self._created:
+          break
+        folder = os.path.dirname(folder)
     return False
 
   def path(self, name):

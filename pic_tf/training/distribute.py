@@ -8,6 +8,10 @@ import tensorflow as tf
 from pic_tf.errors import ConfigError
 from pic_tf.training import STRATEGIES
 
+# The form of TF_CONFIG, for messages (this worker is index 0 of two).
+TF_CONFIG_EXAMPLE = ('\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                     '"task": {"type": "worker", "index": 0}}\'')
+
 
 def make_strategy(name, tpu=None):
   """A ``tf.distribute`` strategy by name.
@@ -23,11 +27,11 @@ def make_strategy(name, tpu=None):
     return tf.distribute.MirroredStrategy()
   if name == 'multi_worker':
     if 'TF_CONFIG' not in os.environ:
-      raise ConfigError('the multi_worker strategy needs TF_CONFIG describing the cluster '
-                        '(see BUILD.md)')
+      raise ConfigError('the multi_worker strategy needs TF_CONFIG describing the cluster, '
+                        f'e.g. {TF_CONFIG_EXAMPLE}')
     if not _tf_config().get('cluster'):
       raise ConfigError('TF_CONFIG has no "cluster": the multi_worker strategy needs the list '
-                        'of workers (see BUILD.md)')
+                        f'of workers, e.g. {TF_CONFIG_EXAMPLE}')
     return tf.distribute.MultiWorkerMirroredStrategy()
   if name == 'tpu':
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or '')
@@ -47,8 +51,8 @@ def _tf_config():
   try:
     value = json.loads(text)
   except ValueError as e:
-    raise ConfigError(f'TF_CONFIG is not JSON ({e}): {text[:200]!r}. See BUILD.md for '
-                      'its form') from None
+    raise ConfigError(f'TF_CONFIG is not JSON ({e}): {text[:200]!r}; its form: '
+                      f'{TF_CONFIG_EXAMPLE}') from None
   task = value.get('task', {}) if isinstance(value, dict) else None
   if not (isinstance(value, dict) and isinstance(value.get('cluster', {}), dict) and
           isinstance(task, dict) and isinstance(task.get('type', ''), str) and

@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 from pic_tf.cli import common as cli
+from pic_tf.storage import loading
 from pic_tf.errors import ConfigError
 
 
@@ -22,8 +23,13 @@ def test_resolve_config_from_dataset():
   assert cli.resolve_config('tiny', dataset='folder:/p').dataset == 'folder:/p'
   with pytest.raises(ConfigError, match='needs --config'):
     cli.resolve_config(None, dataset='folder:/p')
-  with pytest.raises(ConfigError, match='unknown dataset'):
+  with pytest.raises(ConfigError, match='unknown dataset') as info:
     cli.resolve_config(None, dataset='mnist')
+  # Training is offered only what it takes.
+  assert 'cifar10_bundled' not in str(info.value) and 'folder:PATH' in str(info.value)
+  for config in (None, 'tiny'):
+    with pytest.raises(ConfigError, match='cifar10_bundled has no train split'):
+      cli.resolve_config(config, dataset='cifar10_bundled')
   with pytest.raises(ConfigError, match='unknown config'):
     cli.resolve_config('huge')
 
@@ -123,6 +129,41 @@ def test_help_shows_the_commands_as_the_program_was_started():
     result = subprocess.run(command + ['--help'], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and example in result.stdout, result.stdout
     assert 'bin/' not in result.stdout, command
+  # So do its error messages (the demo model is a workdir: it needs no conversion).
+  result = subprocess.run([str(script), f'--original_checkpoint={loading.DEMO_MODEL}',
+                           '--output_dir=unused'], capture_output=True, text=True, check=False)
+  assert result.returncode == 1 and 'to pic-tf-colorize, pic-tf-eval or pic-tf-export' in (
+      result.stderr), result.stderr
+  assert 'bin/' not in result.stderr.replace(str(script.parent), '')
+
+
+def test_a_mistyped_or_bad_flag_is_one_line():
+  """absl's own parsing errors, as every other error: one ``error:`` line, status 1."""
+  cases = {('--datset=cifar10', '--workdir=w'):
+               'error: unknown flag --datset (did you mean --dataset?); see --help',
+           ('--num_steps=many',):
+               "error: flag --num_steps=many: invalid literal for int() with base 10: 'many'; "
+               'see --help'}
+  for args, message in cases.items():
+    result = _run_bin('train', *args)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [message]
+
+
+def test_help_texts_read_as_written():
+  """No runs of spaces where absl or a continued line joined text; repeatable flags and
+  positional inputs are said."""
+  for name in BINARIES:
+    text = _run_bin(name, '--help').stdout
+    flags_part = text[text.index('\nflags:\n'):]
+    assert not re.search(r'\S {2,}', flags_part), (name, re.findall(r'.*\S {2,}.*', flags_part))
+    assert not re.search(r'\w\.;', flags_part), name
+    # A command continued with a backslash stays on two lines.
+    assert not re.search(r'\S {2,}--', text[:text.index('\nflags:\n')]), name
+  text = _run_bin('colorize', '--help').stdout
+  assert 'bin/colorize photo.jpg album/ --output_dir=' in text
+  assert re.search(r'--input: .*repeatable; also as\s+arguments', text)
+  assert 'repeat this option' not in _run_bin('train', '--help').stdout
 
 
 def test_bad_inputs_are_one_line_and_exit_1(tmp_path):
@@ -146,3 +187,15 @@ def test_bad_inputs_are_one_line_and_exit_1(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), (args, result.stderr)
   assert not (tmp_path / 'w').exists()
+
+
+def test_readmes_photo_example_without_the_photo_leaves_no_folder(tmp_path):
+  """README's own command, run where there is no photo.jpg: one error line, status 1,
+  and no empty output folder left behind."""
+  result = subprocess.run([sys.executable, str(cli_bin('colorize')), '--input=photo.jpg',
+                           '--num_samples=4', '--output_dir=my_photos'], cwd=tmp_path,
+                          capture_output=True, text=True, check=False)
+  assert result.returncode == 1, result.stderr
+  errors = [line for line in result.stderr.splitlines() if line.startswith('error: ')]
+  assert errors == [f'error: {tmp_path / "photo.jpg"}: no such file'], result.stderr
+  assert os.listdir(tmp_path) == []

@@ -60,3 +60,21 @@ def test_the_results_of_a_failed_input_are_discarded(tmp_path):
     result_set.discard(['bad.png_sample0.png', 'bad.png_grid.png'])   # failed before its grid
     result_set.commit()
   assert os.listdir(tmp_path) == ['good.png_grid.png']
+
+
+@pytest.mark.parametrize('how', ['nothing done', 'interrupted'])
+def test_a_run_that_commits_nothing_leaves_no_folder_it_made(tmp_path, how):
+  """README's ``--input=photo.jpg`` without a photo.jpg leaves no empty output folder."""
+  (tmp_path / 'kept').mkdir()
+  for output_dir in (tmp_path / 'a' / 'b' / 'out', tmp_path / 'kept'):
+    try:
+      with results.ResultSet(str(output_dir)) as result_set:
+        with open(result_set.path('a.png_grid.png'), 'wb') as f:
+          f.write(b'new')
+        result_set.discard(['a.png_grid.png'])
+        if how == 'interrupted':
+          raise KeyboardInterrupt
+    except KeyboardInterrupt:
+      pass
+  assert sorted(os.listdir(tmp_path)) == ['kept']   # what was there stays
+  assert os.listdir(tmp_path / 'kept') == []
