@@ -82,14 +82,19 @@ class PIC:
     bpd = self._colorizer.bits_per_dim(batch).numpy()
     return float(bpd[0]) if single else bpd
 
-  def export(self, export_dir, version=None, max_samples=export_lib.DEFAULT_MAX_SAMPLES):
+  def export(self, export_dir, version=None, limits=sampling.RequestLimits()):
     """Writes a SavedModel for TF Serving into ``export_dir/<version>`` (see ``bin/export``).
+
+    Args:
+      export_dir: the base directory.
+      version: the version number (None: the next free one).
+      limits: what one request may ask, a :class:`pic_tf.sampling.RequestLimits`.
 
     Returns:
       The version directory.
     """
     return export_lib.export(self.model, fileutil.user_path(export_dir), version=version,
-                             max_samples=max_samples)
+                             limits=limits)
 
 
 def _as_batch(images):

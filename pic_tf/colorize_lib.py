@@ -20,6 +20,7 @@ from pic_tf.errors import ImageError
 from pic_tf import export_lib
 from pic_tf import progress as progress_lib
 from pic_tf.sampling import fullres
+from pic_tf import sampling
 from pic_tf.sampling import SampleOptions
 from pic_tf.sampling import pipeline
 from pic_tf.storage import fileutil
@@ -30,7 +31,6 @@ from pic_tf.storage import results
 GRID_CELL_MIN = 128    # dataset grids upscale small images to at least this height
 GRID_CELL_MAX = 512    # photo grids downscale taller cells
 GRID_ROWS = 64         # dataset images per grid PNG
-SAVED_MODEL_BATCH = 64   # (image, sample) pairs per SavedModel call (its max_samples default)
 
 
 def stderr_log(message):
@@ -52,10 +52,22 @@ class SavedModelColorizer:
     self._loaded = loaded   # keeps the variables alive
     self._colorize = loaded.signatures['serving_default']
     self.image_size = None
+    # Exports before the limits signature allowed 64 samples and no other limit.
+    limits = ({k: int(v) for k, v in loaded.signatures['limits']().items()}
+              if 'limits' in loaded.signatures else {'max_samples': 64})
+    self.limits = sampling.RequestLimits(**limits)
+
+  def _batch(self, pixels):
+    """(image, sample) pairs of ``pixels`` each that one call may ask for."""
+    limits = self.limits
+    return max(1, min(limits.max_images, limits.max_samples,
+                      limits.max_output_pixels // max(1, pixels)))
+
+  progress_unit = 'sample'
 
   def progress_steps(self, num_images=1, num_samples=1):
-    """Units a ``progress`` of :meth:`colorize` counts: its SavedModel calls."""
-    return len(pipeline.plan_calls(num_images, num_samples, SAVED_MODEL_BATCH))
+    """Units a ``progress`` of :meth:`colorize` counts: the colourisations."""
+    return num_images * num_samples
 
   def colorize(self, images, num_samples, temperature, seed, progress=None):
     """uint8 ``[N, H, W, C]`` -> uint8 ``[N, num_samples, H, W, 3]``, as
@@ -67,11 +79,11 @@ class SavedModelColorizer:
                            temperature=tf.constant(temperature, tf.float32),
                            seed=tf.constant([seed[0], seed[1] + call], tf.int64))
       if progress is not None:
-        progress.update(1)
+        progress.update(count * samples)
       return out['colorizations']
 
     return pipeline.in_calls(colorize_part, len(images), num_samples,
-                             SAVED_MODEL_BATCH).numpy()
+                             self._batch(images.shape[1] * images.shape[2])).numpy()
 
 
 def load_colorizer(source, sample_options=SampleOptions(), log=None):
@@ -157,7 +169,7 @@ def _colorize_file(colorizer, path, name, result_set, sample_options, written):
   num_samples = sample_options.num_samples
   bar = progress_lib.Progress(colorizer.progress_steps(1, num_samples),
                               f'{os.path.basename(path)} {image.shape[1]}x{image.shape[0]}',
-                              'row')
+                              colorizer.progress_unit)
   samples = np.asarray(colorizer.colorize(image[None], num_samples, sample_options.temperature,
                                           (sample_options.seed, 0), bar))[0]
   for k, sample in enumerate(samples):
@@ -210,7 +222,7 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOpti
   log(f'colourising {len(images)} of {count} {dataset} {split} images, {num_samples} '
       'samples each')
   bar = progress_lib.Progress(colorizer.progress_steps(len(images), num_samples), 'sampling',
-                              'row')
+                              colorizer.progress_unit)
   samples = np.asarray(colorizer.colorize(images, num_samples, sample_options.temperature,
                                           (sample_options.seed, 0), bar))
   scale = np.ones((max(1, -(-GRID_CELL_MIN // images.shape[1])),) * 2 + (1,), np.uint8)

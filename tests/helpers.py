@@ -2,7 +2,9 @@
 
 import contextlib
 import os
+import struct
 import subprocess
+import zlib
 
 import numpy as np
 import pytest
@@ -107,3 +109,13 @@ def small_filesystem(path, read_only=False, free_kb=40):
     yield path
   finally:
     subprocess.run(['umount', str(path)], check=False)
+
+
+def png_claiming(width, height):
+  """The bytes of a small PNG whose header claims ``width`` x ``height`` pixels (its
+  data is a few rows: decoding it fails, reading its header does not)."""
+  chunk = lambda kind, data: (struct.pack('>I', len(data)) + kind + data +
+                              struct.pack('>I', zlib.crc32(kind + data)))
+  header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+  return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) +
+          chunk(b'IDAT', zlib.compress(b'\0' * 64)) + chunk(b'IEND', b''))

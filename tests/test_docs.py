@@ -2,6 +2,7 @@
 and every flag a documented command passes exists."""
 
 import ast
+import dataclasses
 import os
 import pathlib
 import re
@@ -114,7 +115,8 @@ def test_the_table_check_catches_a_missing_and_an_extra_flag():
 def code_defaults(binary):
   """``{flag: default}`` of the flags ``bin/<binary>`` defines with a literal default."""
   defaults = {'precision': 'float32', 'jit': False}   # define_inference_flags
-  named = {'DEFAULT_SAMPLER': sampling.DEFAULT_SAMPLER}
+  named = {'DEFAULT_SAMPLER': sampling.DEFAULT_SAMPLER,
+           **dataclasses.asdict(sampling.RequestLimits())}   # DEFAULT_LIMITS.max_pixels, ...
   for node in ast.walk(ast.parse(program(binary).read_text())):
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and
         node.func.attr.startswith('DEFINE_') and len(node.args) > 1 and

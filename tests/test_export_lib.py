@@ -1,6 +1,7 @@
 """SavedModel export: self-contained, stateless, TF Serving shaped, guarded against bad requests."""
 
 import base64
+import dataclasses
 import io
 import json
 import os
@@ -19,6 +20,7 @@ from PIL import Image
 from pic_tf import colorize_lib
 from pic_tf import configs
 from pic_tf import export_lib
+from pic_tf import sampling
 from pic_tf.model import networks
 from pic_tf.storage import Source
 from pic_tf.sampling import SampleOptions
@@ -173,6 +175,15 @@ def test_saved_model_cli_show_and_run(exported, tmp_path):
                        check=False)
   assert run.returncode == 0, run.stderr[-2000:]
   assert 'bits_per_dim' in run.stdout
+  # The limits: listed by name, answered by value (BUILD.md's command).
+  limits = show.split("signature_def['limits']")[1].split('signature_def')[0]
+  for name in ('max_images', 'max_pixels', 'max_samples', 'max_output_pixels'):
+    assert f"outputs['{name}']" in limits, name
+  run = subprocess.run([cli, 'run', '--dir', str(exported['dir']), '--tag_set', 'serve',
+                        '--signature_def', 'limits'], capture_output=True, text=True,
+                       check=False)
+  assert run.returncode == 0, run.stderr[-2000:]
+  assert re.search(r'max_pixels\b.*\n?.*16777216', run.stdout), run.stdout
 
 
 _SERVER_IN_PLACE = textwrap.dedent('''
@@ -404,3 +415,140 @@ def test_export_weights_leaves_nothing_behind_on_failure(exported, tmp_path, mon
   with pytest.raises(OSError, match='disk full'):
     export_lib.export_weights(configs.tiny(), exported['model'], str(tmp_path / 'w'))
   assert os.listdir(tmp_path) == []   # neither the target nor a temporary directory
+
+
+def _encoded(fmt, width, height, mode='RGB', **options):
+  rng = np.random.default_rng(0)
+  image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+  out = io.BytesIO()
+  image.convert(mode).save(out, fmt, **options)
+  return out.getvalue()
+
+
+def test_encoded_sizes_are_read_from_the_header_of_every_format():
+  """What TensorFlow's decoder will make of each format, from the header alone."""
+  photos = {'PNG': _encoded('PNG', 37, 21), 'gray PNG': _encoded('PNG', 37, 21, 'L'),
+            'JPEG': _encoded('JPEG', 37, 21),
+            'progressive JPEG': _encoded('JPEG', 37, 21, progressive=True),
+            'JPEG with 3 KB of EXIF': _encoded('JPEG', 37, 21, exif=b'Exif\0\0' + b'\0' * 3000),
+            'GIF': _encoded('GIF', 37, 21, 'P'), 'BMP': _encoded('BMP', 37, 21),
+            'lossy WebP': _encoded('WEBP', 37, 21),
+            'lossless WebP': _encoded('WEBP', 37, 21, lossless=True),
+            'PNG claiming 20000x30000': helpers.png_claiming(30000, 20000)}
+  for name, data in photos.items():
+    size = export_lib.encoded_size(tf.constant(data), tf.constant(0)).numpy().tolist()
+    expected = [20000, 30000] if 'claiming' in name else list(
+        tf.io.decode_image(data, expand_animations=False).shape[:2])
+    assert size == expected, name
+  for data in (b'', b'not an image', b'\x89PNG', b'\xff\xd8\xff\xe0\x00\x10'):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r'images_bytes\[0\]: not a JPEG, PNG, GIF, BMP or WebP'):
+      export_lib.encoded_size(tf.constant(data), tf.constant(0))
+
+
+_BAD_REQUESTS = textwrap.dedent('''
+    import json, resource, sys, time
+    import numpy as np
+    import tensorflow as tf
+    sys.path.insert(0, sys.argv[2])
+    import helpers
+    loaded = tf.saved_model.load(sys.argv[1])
+    photo = open(sys.argv[3], 'rb').read()
+    def request(images=None, images_bytes=None, num_samples=1):
+      inputs = dict(num_samples=tf.constant(num_samples), temperature=tf.constant(1.0),
+                    seed=tf.constant([1, 2], tf.int64))
+      if images_bytes is None:
+        return 'serving_default', dict(inputs, images=tf.zeros(images, tf.uint8))
+      return 'colorize_encoded', dict(inputs, images_bytes=tf.constant(images_bytes))
+    loaded.signatures['colorize_encoded'](**request(images_bytes=[photo])[1])   # traced
+    loaded.signatures['serving_default'](**request(images=[1, 4, 6, 1])[1])
+    requests = {
+        'a small PNG claiming 20000x20000': request(
+            images_bytes=[photo, helpers.png_claiming(20000, 20000)]),
+        'a string that is no image': request(images_bytes=[photo, photo, b'no image']),
+        '65 photos': request(images_bytes=[photo] * 65),
+        'a 4096x4096 PNG claim, 5 samples': request(
+            images_bytes=[helpers.png_claiming(4096, 4096)], num_samples=5),
+        'a 4100x4100 image': request(images=[1, 4100, 4100, 1]),
+        '2048x2048, 17 samples': request(images=[1, 2048, 2048, 1], num_samples=17),
+        '65 images': request(images=[65, 8, 8, 1]),
+    }
+    results = {}
+    for name, (signature, inputs) in requests.items():
+      before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+      start = time.time()
+      try:
+        loaded.signatures[signature](**inputs)
+        message = 'answered'
+      except tf.errors.InvalidArgumentError as e:
+        message = e.message
+      results[name] = {'seconds': time.time() - start, 'message': message,
+                       'grew_mb': (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                   - before) / 1024}
+    print(json.dumps(results))
+''')
+
+
+def test_requests_beyond_the_limits_are_refused_at_once(exported, tmp_path):
+  """Each request that would take the server's memory, sent to the export in a process
+  of its own: refused with INVALID_ARGUMENT naming the input, its size and the limit,
+  in under a second, with no large allocation (peak memory grows by less than the
+  16 MB a client's own 4100x4100 tensor takes; decoding 20000x20000 would take 1.2 GB).
+  Headers claiming sizes their data do not hold prove the decoder never ran: it would
+  fail on the data first."""
+  photo = tmp_path / 'photo.png'
+  photo.write_bytes(_encoded('PNG', 6, 4))
+  result = subprocess.run([sys.executable, '-c', _BAD_REQUESTS, str(exported['dir']),
+                           str(REPO / 'tests'), str(photo)], capture_output=True, text=True,
+                          check=False, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  results = json.loads(result.stdout.splitlines()[-1])
+  limit = '(max_pixels, set at export)'
+  expected = {
+      'a small PNG claiming 20000x20000':
+          f'images_bytes[1]: 20000x20000 = 400000000 pixels; the limit is 16777216 {limit}',
+      'a string that is no image':
+          'images_bytes[2]: not a JPEG, PNG, GIF, BMP or WebP image',
+      '65 photos': 'images_bytes: 65 photos; the limit is 64 per request (max_images',
+      'a 4096x4096 PNG claim, 5 samples':
+          'images_bytes: 16777216 pixels x 5 samples = 83886080 colourised pixels; the limit '
+          'is 67108864 per request (max_output_pixels',
+      'a 4100x4100 image': f'images: 4100x4100 = 16810000 pixels an image; the limit is '
+                           f'16777216 {limit}',
+      '2048x2048, 17 samples': 'images: 4194304 pixels x 17 samples = 71303168 colourised '
+                               'pixels; the limit is 67108864 per request (max_output_pixels',
+      '65 images': 'images: 65 images; the limit is 64 per request (max_images',
+  }
+  for name, message in expected.items():
+    got = results[name]
+    said = [line for line in got['message'].splitlines() if 'assertion failed' in line]
+    print(f'{name}: {got["seconds"]:.3f} s, +{got["grew_mb"]:.0f} MB: {said[:1]}')
+    assert message in got['message'], (name, got['message'])
+    assert got['seconds'] <= 1.0 and got['grew_mb'] < 16, (name, got)
+
+
+def test_the_limits_are_stored_and_listed(exported):
+  loaded = tf.saved_model.load(str(exported['dir']))
+  stored = {name: int(value) for name, value in loaded.signatures['limits']().items()}
+  assert stored == dataclasses.asdict(sampling.RequestLimits())
+
+
+def test_two_exports_at_once_end_as_two_complete_versions(exported, tmp_path):
+  """Two bin/export processes into one base directory at the same time (the second
+  with its own limits): two complete versions, each with its own limits."""
+  base = tmp_path / 'serving'
+  commands = [[sys.executable, str(REPO / 'bin' / 'export'),
+               f'--checkpoint={exported["workdir"]}', f'--export_dir={base}'] + extra
+              for extra in ([], ['--max_samples=3'])]
+  processes = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for c in commands]
+  outputs = [p.communicate(timeout=300) for p in processes]
+  assert [p.returncode for p in processes] == [0, 0], [o[1][-2000:] for o in outputs]
+  assert sorted(os.listdir(base)) == ['1', '2']
+  said = sorted(o[0].strip() for o in outputs)
+  assert said == [f'exported to {base}/1', f'exported to {base}/2'], said
+  max_samples = {}
+  for version in ('1', '2'):
+    loaded = tf.saved_model.load(str(base / version))
+    max_samples[version] = int(loaded.signatures['limits']()['max_samples'])
+  assert sorted(max_samples.values()) == [3, 64]

@@ -16,11 +16,9 @@ than once, or for minutes, are marked slow.
 import os
 import pathlib
 import signal
-import struct
 import subprocess
 import sys
 import time
-import zlib
 
 import numpy as np
 import pytest
@@ -51,15 +49,6 @@ def _one_line(result, *words):
   for word in words:
     assert word in lines[0], lines[0]
   return lines[0]
-
-
-def _png_claiming(width, height):
-  """A small PNG file whose header claims ``width`` x ``height`` pixels."""
-  chunk = lambda kind, data: (struct.pack('>I', len(data)) + kind + data +
-                              struct.pack('>I', zlib.crc32(kind + data)))
-  header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
-  return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) +
-          chunk(b'IDAT', zlib.compress(b'\0' * 64)) + chunk(b'IEND', b''))
 
 
 def _photo(path, size=(24, 16), seed=0):
@@ -147,7 +136,7 @@ def photo_run(tmp_path_factory):
   (photos / 'b').mkdir()
   for i, name in enumerate(['img.jpg', 'img.png', 'img_1.png', 'a/x.png', 'b/x.png']):
     _photo(photos / name, seed=i)
-  (photos / 'bomb.png').write_bytes(_png_claiming(100000, 100000))
+  (photos / 'bomb.png').write_bytes(helpers.png_claiming(100000, 100000))
   (photos / 'cut.jpg').write_bytes((TESTDATA / 'scene_500x375.jpg').read_bytes()[:3000])
   os.mkfifo(photos / 'pipe.png')
   out = root / 'out'

@@ -185,6 +185,14 @@ def resolve_config(name, overrides=(), dataset=None):
   return configs.get_config(name, overrides)
 
 
+def request_limits(**fields):
+  """:class:`pic_tf.sampling.RequestLimits` of the flags; its errors name them as flags."""
+  try:
+    return sampling.RequestLimits(**fields)
+  except errors.ConfigError as e:
+    raise errors.ConfigError(f'--{e}') from None
+
+
 def sample_options(**fields):
   """:class:`pic_tf.sampling.SampleOptions` of the flags; its errors name them as flags."""
   try:

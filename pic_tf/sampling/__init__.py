@@ -1,7 +1,8 @@
 """Sampling: the samplers, the g^w baseline, full resolution, the colourise pipeline.
 
 This ``__init__`` is the registry of samplers by name (:data:`SAMPLERS`) and the
-options of sampling (:class:`SampleOptions`), read by the programs before TensorFlow
+options of sampling (:class:`SampleOptions`) and the limits of a served model's requests
+(:class:`RequestLimits`), read by the programs before TensorFlow
 is imported; :func:`make_sampler` is the one place a name becomes a sampler.
 """
 
@@ -72,3 +73,29 @@ class SampleOptions:
     if self.sampler not in SAMPLERS:
       raise ConfigError(f'sampler must be one of {", ".join(SAMPLERS)}, got '
                         f'{self.sampler!r}')
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestLimits:
+  """What one request may ask of an exported model (``bin/export``'s flags), stored in
+  the SavedModel (:mod:`pic_tf.export_lib`) and checked before any work.
+
+  The defaults keep one request of the demo model under 2 GB (BUILD.md, "Serving").
+
+  Attributes:
+    max_images: images (N) in one request.
+    max_pixels: pixels (H x W) of one image (4096 x 4096).
+    max_samples: ``num_samples`` of one request.
+    max_output_pixels: pixels of all colourisations of one request (N x S x H x W; the
+      g^w baseline: N x H x W): 64 megapixels, 192 MB of uint8 RGB.
+  """
+  max_images: int = 64
+  max_pixels: int = 4096 * 4096
+  max_samples: int = 64
+  max_output_pixels: int = 64 * 2**20
+
+  def __post_init__(self):
+    for field in dataclasses.fields(self):
+      value = getattr(self, field.name)
+      if not _is_int(value) or value < 1:
+        raise ConfigError(f'{field.name} must be a positive integer, got {value!r}')

@@ -80,6 +80,8 @@ class Colorizer:
     per_pair = 4 * config.chroma_size ** 2 * config.nr_channels * 12 * (config.nr_resnet + 1)
     return int(min(MAX_SAMPLE_BATCH, max(1, SAMPLE_BYTES // per_pair)))
 
+  progress_unit = 'row'
+
   def progress_steps(self, num_images=1, num_samples=1):
     """Units a ``progress`` of :meth:`colorize` counts: chroma rows of each sampler call."""
     return self.model.config.chroma_size * len(
@@ -88,8 +90,9 @@ class Colorizer:
   def colorize(self, images, num_samples=1, temperature=1.0, seed=(0, 0), progress=None):
     """``num_samples`` colourisations of every photo, at the photo's own resolution.
 
-    Eagerly, the sampler is called on groups of at most :attr:`sample_batch` (image,
-    sample) pairs; call ``c`` (0, 1, ... in image order) uses the seed
+    The sampler is called on groups of at most :attr:`sample_batch` (image, sample)
+    pairs, eagerly and in the SavedModel alike; call ``c`` (0, 1, ... in image order)
+    uses the seed
     ``seed + (0, c)``, so a request that fits one call samples as it always did, and a
     larger one is as reproducible.
 
@@ -104,9 +107,9 @@ class Colorizer:
     Returns:
       uint8 tensor ``[N, num_samples, H, W, 3]``.
     """
-    if not tf.executing_eagerly():   # the SavedModel: max_samples bounds a request
+    if not tf.executing_eagerly():   # the SavedModel: N and num_samples are tensors
       gray = fullres.model_gray(images, self.image_size)
-      chroma = self.sampler.sample(gray, num_samples, temperature, seed, progress)
+      chroma = self._sample_in_graph_calls(gray, num_samples, temperature, seed)
       return fullres.compose_full_resolution(images, chroma)
     images = tf.convert_to_tensor(images)
     seed = tf.cast(seed, tf.int64)
@@ -119,6 +122,43 @@ class Colorizer:
       return fullres.compose_full_resolution(part, chroma)
 
     return in_calls(colorize_part, int(images.shape[0]), int(num_samples), self.sample_batch)
+
+  def _sample_in_graph_calls(self, gray, num_samples, temperature, seed):
+    """The sampler over :func:`plan_calls`' calls inside a graph, where the numbers of
+    images and samples are known only when it runs (the SavedModel): a request's memory
+    is that of :attr:`sample_batch` pairs, whatever it asks. Call ``c`` draws with
+    ``seed + (0, c)``, as :func:`in_calls` does eagerly.
+
+    Args:
+      gray: float32 ``[N, S, S, 1]`` (:func:`fullres.model_gray`).
+      num_samples: int32 scalar tensor.
+      temperature: float32 scalar.
+      seed: int ``[2]``.
+
+    Returns:
+      float32 ``[N, num_samples, h, w, 2]``.
+    """
+    batch, size = self.sample_batch, self.model.config.chroma_size
+    images, samples = tf.shape(gray)[0], tf.cast(num_samples, tf.int32)
+    few = samples <= batch   # whole images per call; else each image in several calls
+    per_call = tf.maximum(batch // samples, 1)
+    calls_per_image = (samples + batch - 1) // batch
+    num_calls = tf.where(few, (images + per_call - 1) // per_call, images * calls_per_image)
+    seed = tf.cast(seed, tf.int64)
+
+    def call(c, parts):
+      first = tf.where(few, c * per_call, c // calls_per_image)
+      count = tf.where(few, tf.minimum(per_call, images - first), 1)
+      drawn = tf.where(few, samples, tf.minimum(batch, samples - c % calls_per_image * batch))
+      chroma = self.sampler.sample(gray[first:first + count], drawn, temperature,
+                                   seed + tf.stack([tf.constant(0, tf.int64),
+                                                    tf.cast(c, tf.int64)]))
+      return c + 1, parts.write(c, tf.reshape(chroma, [-1, size, size, 2]))
+
+    parts = tf.TensorArray(tf.float32, size=num_calls, infer_shape=False,
+                           element_shape=[None, size, size, 2])
+    _, parts = tf.while_loop(lambda c, _: c < num_calls, call, (tf.constant(0), parts))
+    return tf.reshape(parts.concat(), [images, samples, size, size, 2])
 
   def bits_per_dim(self, images):
     """Bits per chroma dimension of colour photos under the model (dropout off).

@@ -10,6 +10,7 @@ directory (:func:`remove_stale_temporaries`), never what a live one is writing.
 """
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -229,6 +230,27 @@ def atomic_file(path, mode='w'):
 
 
 @contextlib.contextmanager
+def _temporary_dir(path, what):
+  """A hidden temporary directory beside ``path`` (errors name ``path``), removed at the
+  end of the block unless it was renamed into place."""
+  parent = ensure_dir(os.path.dirname(path), f'the parent of {what}')
+  _clean_once(parent)
+  try:
+    tmp = tempfile.mkdtemp(prefix=tmp_prefix(os.path.basename(path) + '-'), dir=parent)
+  except OSError as e:
+    e.filename = path   # the directory the user will look for, not the temporary
+    raise
+  try:
+    yield tmp
+  except OSError as e:
+    if e.filename and str(e.filename).startswith(tmp):
+      e.filename = path + str(e.filename)[len(tmp):]   # name the target, not the temporary
+    raise
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def atomic_dir(path, what='output directory'):
   """A temporary directory next to ``path`` that becomes ``path`` when the block ends.
 
@@ -246,25 +268,55 @@ def atomic_dir(path, what='output directory'):
     The temporary directory's path.
   """
   path = os.path.abspath(path)
-  parent = ensure_dir(os.path.dirname(path), f'the parent of {what}')
-  _clean_once(parent)
-  try:
-    tmp = tempfile.mkdtemp(prefix=tmp_prefix(os.path.basename(path) + '-'), dir=parent)
-  except OSError as e:
-    e.filename = path   # the directory the user will look for, not the temporary
-    raise
-  try:
+  with _temporary_dir(path, what) as tmp:
     yield tmp
     set_default_permissions(tmp)
     if os.path.isdir(path):
       os.rmdir(path)   # empty; os.rmdir refuses a non-empty one, so nothing is lost
     os.replace(tmp, path)
-  except OSError as e:
-    if e.filename and str(e.filename).startswith(tmp):
-      e.filename = path + str(e.filename)[len(tmp):]   # name the target, not the temporary
-    raise
-  finally:
-    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def numbers_in(base):
+  """The numbered sub-directories' numbers of ``base`` (a TF Serving base path), sorted."""
+  if not os.path.isdir(base):
+    return []
+  return sorted(int(d) for d in os.listdir(base) if d.isdigit())
+
+
+class NumberedDir:
+  """What :func:`atomic_numbered_dir` yields: ``tmp`` to write into; ``path``, the
+  directory it became (set when the block ends)."""
+
+  def __init__(self, tmp):
+    self.tmp, self.path = tmp, None
+
+
+@contextlib.contextmanager
+def atomic_numbered_dir(base, what='output directory'):
+  """A temporary directory in ``base`` that becomes ``base/<N>`` when the block ends, N
+  one more than the largest number there at that moment.
+
+  Choosing and claiming N is one step: a directory is renamed onto ``base/<N>``, and a
+  rename onto a directory that holds files fails, so of writers finishing at once each
+  gets a number of its own (the loser takes the next). As with :func:`atomic_dir`,
+  nothing numbered appears if the block raises or the process is killed.
+
+  Yields:
+    A :class:`NumberedDir`.
+  """
+  base = os.path.abspath(base)
+  with _temporary_dir(os.path.join(base, 'new'), what) as tmp:
+    claim = NumberedDir(tmp)
+    yield claim
+    set_default_permissions(tmp)
+    while claim.path is None:
+      path = os.path.join(base, str((numbers_in(base) or [0])[-1] + 1))
+      try:
+        os.rename(tmp, path)
+        claim.path = path
+      except OSError as e:
+        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+          raise
 
 
 def write_bytes(data, path):

@@ -78,3 +78,47 @@ def test_temporaries_of_dead_processes_are_removed(tmp_path):
   (tmp_path / '.tmp-notapid').write_text('not ours')
   fileutil.write_json({'a': 1}, str(tmp_path / 'r.json'))   # any writer cleans up
   assert sorted(os.listdir(tmp_path)) == [f'.tmp-{os.getpid()}-mine', '.tmp-notapid', 'r.json']
+
+
+_CLAIMS = '''
+import os, sys, time
+from pic_tf.storage import fileutil
+base, writer, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+while time.time() < float(sys.argv[4]):   # both start together
+  pass
+for k in range(count):
+  with fileutil.atomic_numbered_dir(base) as claim:
+    with open(os.path.join(claim.tmp, 'written_by'), 'w') as f:
+      f.write(f'{writer} {k}')
+    time.sleep(0.001)   # a writer takes a while
+  print(os.path.basename(claim.path))
+'''
+
+
+def test_numbered_directories_claimed_at_once_by_two_processes_never_collide(tmp_path):
+  """Two processes each claim 100 versions in one base directory as fast as they can:
+  200 complete versions 1..200, each written by one claim, and nothing else left."""
+  base = tmp_path / 'serving'
+  start = str(__import__('time').time() + 1.0)
+  processes = [subprocess.Popen([sys.executable, '-c', _CLAIMS, str(base), str(w), '100', start],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for w in (0, 1)]
+  outputs = [p.communicate(timeout=120) for p in processes]
+  assert [p.returncode for p in processes] == [0, 0], [o[1] for o in outputs]
+  claimed = sorted(int(n) for o in outputs for n in o[0].split())
+  assert claimed == list(range(1, 201))
+  assert sorted(os.listdir(base), key=int) == [str(n) for n in range(1, 201)]
+  written = {(base / str(n) / 'written_by').read_text() for n in range(1, 201)}
+  assert written == {f'{w} {k}' for w in (0, 1) for k in range(100)}
+
+
+def test_a_numbered_directory_whose_writer_fails_leaves_no_number(tmp_path):
+  (tmp_path / '3').mkdir()
+  with pytest.raises(RuntimeError):
+    with fileutil.atomic_numbered_dir(str(tmp_path)) as claim:
+      (open(os.path.join(claim.tmp, 'half'), 'w')).close()
+      raise RuntimeError('the SavedModel could not be written')
+  assert os.listdir(tmp_path) == ['3']
+  with fileutil.atomic_numbered_dir(str(tmp_path)) as claim:
+    pass
+  assert claim.path == str(tmp_path / '4')
