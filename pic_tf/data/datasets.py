@@ -17,6 +17,7 @@ import os
 import shutil
 import zlib
 
+import numpy as np
 import tensorflow as tf
 
 from pic_tf import data
@@ -179,25 +180,48 @@ def _read_photo(path):
   return tf.ensure_shape(image, [None, None, 3])
 
 
-def check_images(files):
-  """Raises DatasetError naming every file that cannot be read, and why.
+# A photo is gray when fewer than GRAY_PIXELS of its pixels have channels further apart
+# than GRAY_SPREAD levels (JPEG's chroma noise on a gray photo stays below both).
+GRAY_SPREAD = 6
+GRAY_PIXELS = 0.01
+# Training on a folder is refused when more than this share of its photos are gray: such
+# a run mostly learns to colour nothing. A few are fine (ImageNet, the paper's data,
+# holds some gray photos).
+MAX_GRAY_SHARE = 0.5
 
-  Every file is decoded here, before training starts, on a few threads (Pillow decodes
-  without the GIL): a damaged photo must not stop a run hours in.
+
+def is_gray(image):
+  """Whether a uint8 ``[H, W, 3]`` image holds (nearly) no colour (:data:`GRAY_SPREAD`)."""
+  spread = image.max(axis=-1).astype(np.int16) - image.min(axis=-1)
+  return float(np.mean(spread > GRAY_SPREAD)) < GRAY_PIXELS
+
+
+def check_images(files):
+  """Decodes every file before training starts; returns the gray ones.
+
+  Every file is decoded here, on a few threads (Pillow decodes without the GIL): a
+  damaged photo must not stop a run hours in.
+
+  Returns:
+    The paths of the gray photos (:func:`is_gray`).
+
+  Raises:
+    DatasetError: naming every file that cannot be read, and why.
   """
-  def problem(path):
+  def read(path):
     try:
-      image_io.read_image(path)
+      return None, is_gray(image_io.read_image(path)[0])
     except errors.ImageError as e:
-      return str(e)
-    return None
+      return str(e), False
 
   with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-    bad = [p for p in pool.map(problem, files) if p]
+    found = list(pool.map(read, files))
+  bad = [problem for problem, _ in found if problem]
   if bad:
     shown = '\n  '.join(bad[:10]) + (f'\n  ... and {len(bad) - 10} more' if len(bad) > 10 else '')
     raise DatasetError(f'{len(bad)} of {len(files)} images cannot be read:\n  {shown}\n'
                        'Remove or repair them.')
+  return [path for path, (_, gray) in zip(files, found) if gray]
 
 
 def load_images(dataset, split, image_size, data_dir=None, download=True):
@@ -221,7 +245,13 @@ def load_images(dataset, split, image_size, data_dir=None, download=True):
     raise DatasetError(f'split must be train or test, got {split!r}')
   if data.is_folder(dataset):
     files = folder_files(data.folder_path(dataset), split)
-    check_images(files)
+    gray = check_images(files)
+    if split == 'train' and len(gray) > MAX_GRAY_SHARE * len(files):
+      raise DatasetError(
+          f'{len(gray)} of the {len(files)} training photos under {data.folder_path(dataset)} '
+          f'are gray (e.g. {gray[0]}): they hold no colour to learn, and a model trained on '
+          f'more than {MAX_GRAY_SHARE:.0%} gray photos mostly learns to colour nothing. '
+          'Train on colour photos (gray ones among them are fine)')
     ds = tf.data.Dataset.from_tensor_slices(files).map(_read_photo,
                                                         num_parallel_calls=tf.data.AUTOTUNE)
     count = len(files)

@@ -91,6 +91,48 @@ def test_folder_errors(tmp_path):
         assert f'{f}: {why[f]}' in str(info.value)
 
 
+def _scene(seed, gray=False, size=(48, 64)):
+  """A smooth colour photo (sky over grass), or its gray version."""
+  rng = np.random.default_rng(seed)
+  y = np.linspace(0, 1, size[0])[:, None, None]
+  sky, ground = rng.integers(0, 256, size=(2, 3))
+  image = np.where(y < 0.5, sky, ground) * np.ones((1, size[1], 1)) + rng.normal(0, 3, size + (3,))
+  image = np.clip(image, 0, 255).astype(np.uint8)
+  return np.repeat(image.mean(-1, keepdims=True).astype(np.uint8), 3, -1) if gray else image
+
+
+def test_gray_photos_are_told_apart_from_colour_ones(tmp_path):
+  gray, colour = _scene(0, gray=True), _scene(0)
+  Image.fromarray(gray).save(tmp_path / 'gray.jpg', quality=75)   # JPEG's chroma noise
+  jpeg = np.asarray(Image.open(tmp_path / 'gray.jpg'))
+  logo = gray.copy()
+  logo[:2, :10] = [255, 0, 0]   # 20 red pixels of 3072: a watermark, not colour
+  sepia = np.clip(gray * np.array([1.0, 0.85, 0.65]), 0, 255).astype(np.uint8)
+  assert [datasets.is_gray(i) for i in (gray, jpeg, logo)] == [True] * 3
+  assert [datasets.is_gray(i) for i in (colour, sepia)] == [False] * 2
+
+
+def test_a_folder_of_gray_photos_is_refused_before_training(tmp_path):
+  """More than half gray: refused, counted, before training; a few among colour ones
+  are fine."""
+  folder = tmp_path / 'gray'
+  folder.mkdir()
+  for i in range(24):
+    Image.fromarray(_scene(i, gray=True)).convert('L').save(folder / f'{i:02d}.png')
+  train = datasets.folder_files(str(folder), 'train')
+  with pytest.raises(DatasetError, match=f'{len(train)} of the {len(train)} training photos '
+                     f'under {folder} are gray') as info:
+    datasets.load_images(f'folder:{folder}', 'train', 8)
+  assert 'more than 50% gray' in str(info.value)
+  datasets.load_images(f'folder:{folder}', 'test', 8)   # scoring gray photos is allowed
+  mixed = tmp_path / 'mixed'
+  mixed.mkdir()
+  for i in range(24):
+    Image.fromarray(_scene(i, gray=i % 8 == 0)).save(mixed / f'{i:02d}.png')
+  _, count = datasets.load_images(f'folder:{mixed}', 'train', 8)
+  assert count == len(datasets.folder_files(str(mixed), 'train'))
+
+
 def test_every_format_bin_colorize_reads_is_a_training_photo(tmp_path):
   """PNG, JPEG, TIFF, WebP and BMP photos train side by side, read as bin/colorize reads."""
   folder = tmp_path / 'mixed'
