@@ -9,4 +9,5 @@ MODES = {
                    'determinism',
     'sample_speed': 's/image of the naive and the cached sampler',
     'serving_load': 'a SavedModel under mixed concurrent requests',
+    'request_memory': 'peak memory of one request at a SavedModel\'s limits',
 }

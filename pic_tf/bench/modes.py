@@ -2,7 +2,8 @@
 printed as tables and ratios, with the machine they ran on. Never pass/fail tests.
 
 The samplers' speed is in :mod:`pic_tf.bench.sampling_speed`, the load on a SavedModel
-in :mod:`pic_tf.bench.serving_load`; :func:`run` dispatches every mode.
+in :mod:`pic_tf.bench.serving_load`, the memory of one request at its limits in
+:mod:`pic_tf.bench.request_memory`; :func:`run` dispatches every mode.
 """
 
 import contextlib
@@ -16,6 +17,7 @@ import numpy as np
 
 from pic_tf import bench
 from pic_tf.bench import machine
+from pic_tf.bench import request_memory
 from pic_tf.bench import sampling_speed
 from pic_tf.bench import serving_load
 from pic_tf import configs
@@ -96,15 +98,28 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
   return rows
 
 
-def serving_load_of(saved_model=None, requests=200, threads=8, seed=0, log=print):
-  """:func:`pic_tf.bench.serving_load.run` on ``saved_model``, by default the shipped demo model
-  exported for the occasion into a temporary directory."""
+@contextlib.contextmanager
+def _saved_model(saved_model, log):
+  """``saved_model``, or the shipped demo model exported (default limits) into a
+  temporary directory for the occasion."""
   if saved_model:
-    return serving_load.run(saved_model, requests, threads, seed, log=log)
+    yield saved_model
+    return
   with tempfile.TemporaryDirectory() as tmp:
     log(f'exporting the shipped demo model ({loading.DEMO_MODEL}) to {tmp}')
-    model = loading.load(Source(loading.DEMO_MODEL)).model
-    return serving_load.run(export_lib.export(model, tmp), requests, threads, seed, log=log)
+    yield export_lib.export(loading.load(Source(loading.DEMO_MODEL)).model, tmp)
+
+
+def serving_load_of(saved_model=None, requests=200, threads=8, seed=0, log=print):
+  """:func:`pic_tf.bench.serving_load.run` on ``saved_model`` (default: the demo model)."""
+  with _saved_model(saved_model, log) as path:
+    return serving_load.run(path, requests, threads, seed, log=log)
+
+
+def request_memory_of(saved_model=None, log=print):
+  """:func:`pic_tf.bench.request_memory.run` on ``saved_model`` (default: the demo model)."""
+  with _saved_model(saved_model, log) as path:
+    return request_memory.run(path, log=log)
 
 
 MODES = bench.MODES
@@ -118,7 +133,8 @@ class Options:
     batch_size: train_speed's batch.
     steps: train_speed's timed steps (None: 10).
     naive_rows: sample_speed's rows of the naive sampler (None: all).
-    saved_model: serving_load's SavedModel (None: the demo model, exported).
+    saved_model: serving_load's and request_memory's SavedModel (None: the demo model,
+      exported).
     requests, threads, seed: serving_load's request count, threads and request seed.
     output_json: also write the results here.
   """
@@ -176,6 +192,8 @@ def _run_mode(mode, o, log):
     results = sampling_speed.sample_speed(naive_rows=o.naive_rows, log=log)
   elif mode == 'serving_load':
     results = serving_load_of(o.saved_model, o.requests, o.threads, o.seed, log=log)
+  elif mode == 'request_memory':
+    results = request_memory_of(o.saved_model, log=log)
   else:
     raise ConfigError(f'unknown benchmark mode {mode!r}; choose one of {sorted(MODES)}')
   return results

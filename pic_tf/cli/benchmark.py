@@ -7,10 +7,13 @@ Modes (each printed after a line naming the CPU, its features and TensorFlow):
   sample_speed   s/image of the naive and the cached sampler (CIFAR-10 b16, ImageNet b4)
   serving_load   a SavedModel (default: the shipped demo model) under --requests mixed
                  requests from --threads threads: checks and requests/s, p50/p99 latency
+  request_memory peak memory of one request at a SavedModel's limits (default: the
+                 shipped demo model), each request in a process of its own
 
   bin/benchmark --mode=train_speed
   bin/benchmark --mode=sample_speed --naive_rows=4
   bin/benchmark --mode=serving_load --requests=200 --threads=8
+  bin/benchmark --mode=request_memory
 """
 
 from absl import flags
@@ -30,8 +33,9 @@ def define_flags():
   flags.DEFINE_integer('naive_rows', None, 'sample_speed: time the naive sampler on this '
                        'many chroma rows and scale (default: all; ImageNet takes tens of '
                        'minutes).')
-  common.DEFINE_path('saved_model', None, 'serving_load: a bin/export directory (default: '
-                      'the shipped demo model, exported to a temporary directory).')
+  common.DEFINE_path('saved_model', None, 'serving_load and request_memory: a bin/export '
+                     'directory (default: the shipped demo model, exported to a temporary '
+                     'directory).')
   flags.DEFINE_integer('requests', 200, 'serving_load: requests (10% malformed).')
   flags.DEFINE_integer('threads', 8, 'serving_load: concurrent request threads.')
   flags.DEFINE_integer('seed', 0, 'serving_load: seed of the requests.')
@@ -44,7 +48,8 @@ def main(argv):
   if min(FLAGS.steps, FLAGS.batch_size, FLAGS.requests, FLAGS.threads) < 1:
     raise errors.ConfigError('--steps, --batch_size, --requests and --threads must be positive')
   uses = {'train_speed': ('batch_size', 'steps'), 'sample_speed': ('naive_rows',),
-          'serving_load': ('saved_model', 'requests', 'threads', 'seed')}
+          'serving_load': ('saved_model', 'requests', 'threads', 'seed'),
+          'request_memory': ('saved_model',)}
   common.refuse_ignored({name: f'on --mode={FLAGS.mode}' for mode, names in uses.items()
                          if mode != FLAGS.mode for name in names})
   common.quiet_tensorflow()
