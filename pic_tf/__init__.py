@@ -18,6 +18,13 @@ def load(path='demo', **kwargs):
   return api.load(path, **kwargs)
 
 
+def finetune(init_from, workdir, dataset, **kwargs):
+  """Fine-tunes a trained model on ``dataset`` (see :func:`pic_tf.api.finetune`)."""
+  # Imported here: importing the package must not load TensorFlow.
+  from pic_tf import api
+  return api.finetune(init_from, workdir, dataset, **kwargs)
+
+
 def example_images(count=16):
   """CIFAR-10 test images shipped with pic_tf (see :func:`pic_tf.api.example_images`)."""
   # Imported here: importing the package must not load TensorFlow.

@@ -7,11 +7,15 @@
 It is what the binaries do, without the files around it: the same loading
 (:func:`pic_tf.storage.loading.load`, EMA weights), the same colourise pipeline
 (:class:`pic_tf.sampling.pipeline.Colorizer`) and the same SavedModel export.
+:func:`finetune` trains a trained model further on your photos, as ``bin/train
+--init_from`` does.
 """
 
 import numpy as np
 import tensorflow as tf
 
+from pic_tf import configs
+from pic_tf import data
 from pic_tf.data import datasets
 from pic_tf import export_lib
 from pic_tf import sampling
@@ -19,6 +23,7 @@ from pic_tf.sampling import pipeline
 from pic_tf.storage import fileutil
 from pic_tf.storage import loading
 from pic_tf.storage import Source
+from pic_tf.training import trainer
 
 
 class PIC:
@@ -126,6 +131,31 @@ def load(path='demo', config=None, overrides=(), precision='float32',
   source = Source(None if path == 'demo' else path, config, tuple(overrides), precision)
   loaded = loading.load(source)
   return PIC(loaded, sampler, jit)
+
+
+def finetune(init_from, workdir, dataset, overrides=(), config=None):
+  """Trains a new run in ``workdir`` from the weights of a trained model (see ``bin/train
+  --init_from``); rerun, it resumes from ``workdir``.
+
+  Args:
+    init_from: ``'demo'``, a pic_tf workdir, one of its checkpoints, or a checkpoint of
+      the original code (with ``config``). Its model is kept.
+    workdir: the new run's directory.
+    dataset: what to train on: ``'folder:PATH'`` (your photos) or a dataset name.
+    overrides: ``train.*`` settings, ``section.field=value`` strings
+      (``'train.num_steps=2000'``).
+    config: for an original checkpoint: the config it was trained with.
+
+  Returns:
+    The final results (``{'step', 'test_bpd_ema', 'test_bpd_raw', ...}``).
+  """
+  source = Source(loading.DEMO_MODEL if init_from == 'demo' else init_from, config)
+  _, source_config = loading.config_of(source)
+  if data.is_folder(dataset):
+    dataset = data.FOLDER_PREFIX + fileutil.user_path(data.folder_path(dataset))
+  run_config = configs.finetuning(source_config, source.path,
+                                  [f'dataset={dataset}', *overrides])
+  return trainer.train(run_config, fileutil.user_path(workdir), init_from=source)
 
 
 def example_images(count=16):

@@ -166,11 +166,15 @@ class Config:
     dataset: a name of :data:`pic_tf.data.DATASETS` or ``'folder:PATH'``.
     model: :class:`ModelConfig`.
     train: :class:`TrainConfig`.
+    init_from: the model source a fine-tuning run took its step-0 weights from (a
+      workdir, one of its checkpoints, an original checkpoint, the demo model), as
+      recorded by :func:`finetuning`; ``''``: a run initialised from scratch.
   """
   name: str = 'cifar10'
   dataset: str = 'cifar10'
   model: ModelConfig = ModelConfig()
   train: TrainConfig = TrainConfig()
+  init_from: str = ''
 
   def __post_init__(self):
     check_types(self, '')
@@ -194,7 +198,8 @@ class Config:
     train.setdefault('ema_order', 'after_update')
     return cls(name=d.get('name', 'custom'), dataset=d.get('dataset', 'cifar10'),
                model=_from_dict(ModelConfig, d.get('model', {}), 'model'),
-               train=_from_dict(TrainConfig, train, 'train'))
+               train=_from_dict(TrainConfig, train, 'train'),
+               init_from=d.get('init_from', ''))
 
 
 def _from_dict(cls, d, section):
@@ -259,6 +264,32 @@ def get_config(name, overrides=()):
     raise ConfigError(f'unknown config {name!r}; choose one of {sorted(CONFIGS)}')
   config = CONFIGS[name]()
   return override(config, overrides) if overrides else config
+
+
+def finetuning(source_config, source, overrides=()):
+  """The config of a run that starts from the weights of ``source``.
+
+  The model is the source's (``source_config``, its ``config.json`` or the config it
+  was trained with); the dataset and the training settings are the source's with
+  ``overrides`` applied, as for any run; ``init_from`` records ``source``.
+
+  Args:
+    source_config: the source model's :class:`Config`.
+    source: the source's path (recorded in ``init_from``).
+    overrides: ``section.field=value`` strings (``dataset=...``, ``train.*``).
+
+  Raises:
+    ConfigError: an override changes the model (naming the field), or a bad override.
+  """
+  config = override(source_config, overrides)
+  changed = [f'model.{f.name} ({getattr(source_config.model, f.name)} -> '
+             f'{getattr(config.model, f.name)})' for f in dataclasses.fields(ModelConfig)
+             if getattr(config.model, f.name) != getattr(source_config.model, f.name)]
+  if changed:
+    raise ConfigError(f'{", ".join(changed)}: fine-tuning keeps the model of {source}; '
+                      'change only the dataset and train.* settings, or train a new model '
+                      'from scratch')
+  return dataclasses.replace(config, init_from=source)
 
 
 def _parse_value(text, current):

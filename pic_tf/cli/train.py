@@ -12,6 +12,13 @@ Your own photos (JPEG, PNG, TIFF, BMP, GIF or WebP; about 10% become the test sp
 
   bin/train --dataset=folder:/path/to/photos --config=cifar10 --workdir=runs/photos
 
+Fine-tuning: a new run from the weights of a trained model (a workdir, one of its
+checkpoints, an original checkpoint with its --config, or the demo model), on your
+photos; the model is the source's, the training settings are the flags':
+
+  bin/train --init_from=pic_tf/assets/cifar10_demo --dataset=folder:/path/to/photos \\
+      --workdir=runs/finetuned --num_steps=2000
+
 Progress lines show step, bpd, images/s and ETA; TensorBoard logs go to
 --workdir/train and --workdir/eval. Restarting the same command resumes from the
 last checkpoint.
@@ -19,7 +26,9 @@ last checkpoint.
 
 from absl import flags
 
+from pic_tf import configs
 from pic_tf import errors
+from pic_tf import storage
 from pic_tf.cli import common
 from pic_tf import data
 from pic_tf import training
@@ -56,8 +65,14 @@ def define_flags():
   flags.DEFINE_bool('deterministic', None, 'Bit-reproducible training on a CPU (same as '
                     '--set=train.deterministic=...; default true): turns TensorFlow\'s graph '
                     'optimiser off.')
+  common.DEFINE_path('init_from', None, 'Fine-tune: start a new run from the weights of '
+                     'this model (a workdir, one of its checkpoints, an original checkpoint '
+                     'with --config, or pic_tf/assets/cifar10_demo); its model is kept, '
+                     'training settings come from the flags. Read only at step 0.')
   common.define_config_flags('Default: the paper config of --dataset (cifar10 without '
-                             'one; a folder: dataset needs --config).')
+                             'one; a folder: dataset needs --config). With --init_from: '
+                             'only for an original checkpoint, the config it was trained '
+                             'with.')
 
 
 def main(argv):
@@ -68,25 +83,50 @@ def main(argv):
                              'it to train the config\'s epochs)')
   if FLAGS.tpu and FLAGS.strategy != 'tpu':
     raise errors.ConfigError('--tpu needs --strategy=tpu')
-  overrides = list(FLAGS.set)
+  flag_overrides = []
   for name in ('precision', 'num_steps', 'batch_size', 'seed', 'deterministic'):
     value = getattr(FLAGS, name)
     if value is not None:
       key = f'train.{name}'
       if any(o.split('=', 1)[0].strip() == key for o in FLAGS.set):
         raise errors.ConfigError(f'--{name} and --set={key}=... conflict; give one')
-      overrides.append(f'{key}={value}')
-  config = common.resolve_config(FLAGS.config, overrides, FLAGS.dataset)
-  if data.is_folder(config.dataset):
+      flag_overrides.append(f'{key}={value}')
+  config = None if FLAGS.init_from else common.resolve_config(
+      FLAGS.config, list(FLAGS.set) + flag_overrides, FLAGS.dataset)
+  if data.is_folder(FLAGS.dataset or (config.dataset if config else '')):
     common.refuse_ignored({name: 'on a folder: dataset (they are for tensorflow-datasets)'
                            for name in ('data_dir', 'download')})
   fileutil.check_dir_target(FLAGS.workdir, '--workdir')
   common.quiet_tensorflow()
   # Here, once the flags are checked: TensorFlow takes seconds to import.
   from pic_tf.training import trainer  # pylint: disable=import-outside-toplevel
+  source = None
+  if FLAGS.init_from:
+    config, source = _finetuning(flag_overrides)
   trainer.train(
       config, FLAGS.workdir, data_dir=FLAGS.data_dir, strategy=FLAGS.strategy, jit=FLAGS.jit,
-      download=FLAGS.download, tpu=FLAGS.tpu)
+      download=FLAGS.download, tpu=FLAGS.tpu, init_from=source)
+
+
+def _finetuning(flag_overrides):
+  """The config and the :class:`pic_tf.storage.Source` of a run from --init_from's weights:
+  the source's model; --dataset, --set and the training flags change the rest."""
+  # Here, not at the top: it imports TensorFlow (main imports it once flags are checked).
+  from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
+  kind = loading.identify(FLAGS.init_from).kind
+  # --config and --set describe the model of an original checkpoint; a workdir's
+  # config.json fixes it, and --set may then change only the training.
+  original = kind not in ('demo', 'workdir', 'checkpoint')
+  if not original:
+    common.refuse_ignored({'config': f'with --init_from a {kind}, whose config.json '
+                                     'fixes the model'})
+  source = storage.Source(FLAGS.init_from, FLAGS.config if original else None,
+                          tuple(FLAGS.set) if original else ())
+  _, source_config = loading.config_of(source)
+  overrides = ([] if original else list(FLAGS.set)) + flag_overrides
+  if FLAGS.dataset:
+    overrides.insert(0, f'dataset={FLAGS.dataset}')
+  return configs.finetuning(source_config, source.path, overrides), source
 
 
 def run():

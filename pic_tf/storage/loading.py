@@ -59,6 +59,52 @@ def identify(path):
   return Found('missing', path, None)
 
 
+def config_of(source):
+  """What ``source`` (a :class:`pic_tf.storage.Source`) is and the config of its model,
+  without reading its weights: ``(Found, Config)``.
+
+  Raises:
+    CheckpointError: as :func:`load`, or a workdir without a readable ``config.json``.
+  """
+  found = identify(source.path)
+  if found.kind == 'missing':
+    raise CheckpointError(f'{found.path} does not exist: give a pic_tf workdir, one of its '
+                          'checkpoints, or a checkpoint of the original code')
+  if found.kind == 'saved_model':
+    raise CheckpointError(f'{found.path} is a SavedModel: it is served, or used for '
+                          'colourising as a SavedModel, not loaded as a checkpoint')
+  if found.workdir is not None and (source.config_name or source.overrides):
+    raise CheckpointError(f'{found.path} is a pic_tf workdir, whose config.json fixes the '
+                          'model: a config or overrides apply only to original checkpoints')
+  if found.workdir is None and source.config_name is None:
+    raise CheckpointError(
+        f'{found.path} is not a pic_tf workdir (no config.json): if it is a checkpoint of '
+        'the original code, give the config it was trained with (cifar10 or imagenet)')
+  if found.workdir is not None:
+    return found, workdir_lib.load_config(found.workdir)
+  return found, configs.get_config(source.config_name, source.overrides)
+
+
+def read(source):
+  """The weights of a :class:`pic_tf.storage.Source` and the config of its model, read
+  before any model is built (:func:`load` builds it; fine-tuning puts them in its own).
+
+  Returns:
+    ``(Found, Stored, Config)``: what the source is (:func:`identify`), what its
+    checkpoint holds (``averages`` None where it stores its EMA weights alone, as the
+    demo model does), and its model's config (``config.json``, or for an original
+    checkpoint the config it was trained with).
+
+  Raises:
+    CheckpointError, DamagedCheckpointError: as :func:`load`.
+  """
+  found, config = config_of(source)
+  stored = (convert.read_original(found.path) if found.kind == 'original' else
+            workdir_lib.read_checkpoint(
+                found.workdir, found.path if found.kind == 'checkpoint' else None))
+  return found, stored, config
+
+
 def load(source, ema=True, log=None):
   """The model of a :class:`pic_tf.storage.Source`, with its newest weights.
 
@@ -90,24 +136,7 @@ def load(source, ema=True, log=None):
     DamagedCheckpointError: truncated or corrupted checkpoint files (the message names
       an earlier checkpoint to use).
   """
-  found = identify(source.path)
-  if found.kind == 'missing':
-    raise CheckpointError(f'{found.path} does not exist: give a pic_tf workdir, one of its '
-                          'checkpoints, or a checkpoint of the original code')
-  if found.kind == 'saved_model':
-    raise CheckpointError(f'{found.path} is a SavedModel: it is served, or used for '
-                          'colourising as a SavedModel, not loaded as a checkpoint')
-  if found.workdir is not None and (source.config_name or source.overrides):
-    raise CheckpointError(f'{found.path} is a pic_tf workdir, whose config.json fixes the '
-                          'model: a config or overrides apply only to original checkpoints')
-  if found.workdir is None and source.config_name is None:
-    raise CheckpointError(
-        f'{found.path} is not a pic_tf workdir (no config.json): if it is a checkpoint of '
-        'the original code, give the config it was trained with (cifar10 or imagenet)')
-  stored = (convert.read_original(found.path) if found.kind == 'original' else
-            workdir_lib.read_checkpoint(
-                found.workdir, found.path if found.kind == 'checkpoint' else None))
-  config = stored.config or configs.get_config(source.config_name, source.overrides)
+  found, stored, config = read(source)
   precision = precision_lib.resolve_precision(source.precision, log=log)
   model, averages = networks.build_model_and_ema(config, precision)
   try:

@@ -31,6 +31,7 @@ from pic_tf.model import objective
 from pic_tf.model import precision as precision_lib
 from pic_tf.sampling import pipeline
 from pic_tf.storage import fileutil
+from pic_tf.storage import loading
 from pic_tf.storage import workdir as workdir_lib
 from pic_tf.training import actions as train_actions
 from pic_tf.training import distribute
@@ -179,7 +180,7 @@ def total_steps(config, steps_per_epoch):
 
 
 def train(config, workdir, data_dir=None, strategy='default', jit=False, download=True,
-          tpu=None, log=None):
+          tpu=None, init_from=None, log=None):
   """Trains (or resumes) a run in ``workdir``.
 
   Writes ``config.json``, checkpoints (model, EMA, optimizer, step) every
@@ -195,6 +196,12 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
     jit: XLA-compile the training step.
     download: allow tfds downloads.
     tpu: TPU address for ``strategy='tpu'``.
+    init_from: a :class:`pic_tf.storage.Source` whose weights a new run starts from
+      (fine-tuning; ``config`` from :func:`pic_tf.configs.finetuning`). Read only when
+      the workdir holds no checkpoint yet: the source's weights become the model's, its
+      EMA weights the EMA (a source that stores its EMA weights alone, as the demo
+      model, gives them to both); the optimizer and the step start anew. The start is
+      kept as ``ckpt-0``. A rerun resumes from the workdir.
     log: callable for progress lines (default: print to stdout, flushed).
 
   Returns:
@@ -218,7 +225,8 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
   manager = workdir_lib.checkpoint_manager(trainer.checkpoint, ckpt_dir,
                                            max_to_keep=config.train.keep_checkpoints,
                                            step_counter=trainer.step)
-  _restore_or_initialize(trainer, workdir, data_dir, download, log)
+  started_from_source = _restore_or_initialize(trainer, workdir, data_dir, download,
+                                               init_from, log)
 
   step = int(trainer.step.numpy())
   dataset, per_epoch = datasets.train_dataset(config, data_dir, step, download)
@@ -226,6 +234,8 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
     # Only now, with the data and the weights ready: a run that fails before this
     # leaves no config.json to refuse the corrected command.
     workdir_lib.save_config(config, workdir)
+    if started_from_source:   # the start, kept: resumable without the source
+      manager.save(checkpoint_number=0)
   steps = total_steps(config, per_epoch)
   log(f'training {config.name} on {config.dataset}: steps {step} -> {steps} '
       f'({per_epoch} per epoch), batch {config.train.batch_size} over '
@@ -269,8 +279,12 @@ def _read_results(path):
     return None
 
 
-def _restore_or_initialize(trainer, workdir, data_dir, download, log):
-  """Resumes from the newest readable checkpoint of ``workdir``, or initialises a new run.
+def _restore_or_initialize(trainer, workdir, data_dir, download, init_from, log):
+  """Resumes from the newest readable checkpoint of ``workdir``, or initialises a new run
+  (from the weights of ``init_from`` if given).
+
+  Returns:
+    True if the run starts from ``init_from``'s weights now.
 
   A damaged newest checkpoint (a disk error, a file deleted by hand) is reported and
   the one before it is used: everything random is a function of the step, so the run
@@ -287,7 +301,7 @@ def _restore_or_initialize(trainer, workdir, data_dir, download, log):
       log(f'warning: {e}; resuming from the checkpoint before it')
       continue
     log(f'resumed from {path} at step {int(trainer.step.numpy())}')
-    return
+    return False
   if committed:
     present = [p for p in committed if workdir_lib.has_files(p)]
     names = ', '.join(os.path.basename(p) for p in committed)
@@ -305,12 +319,31 @@ def _restore_or_initialize(trainer, workdir, data_dir, download, log):
         f'the index of {workdir} lists checkpoints whose files do not exist ({names}), so '
         'training stopped rather than start again over them. Restore the files from a '
         'copy, or train from step 0 in another workdir')
+  if init_from is not None:
+    _start_from(trainer, init_from, log)
+    return True
   init_images = None
   if config.train.init == 'data_dependent':
     images, _ = datasets.load_images(config.dataset, 'train', config.model.image_size, data_dir,
                                  download)
     init_images = next(iter(images.batch(config.train.init_batch_size)))
   trainer.initialize(init_images)
+  return False
+
+
+def _start_from(trainer, source, log):
+  """Puts the weights of ``source`` into a new run (see :func:`train`'s ``init_from``)."""
+  found, stored, _ = loading.read(source)
+  try:
+    networks.assign_weights(trainer.model, trainer.ema, stored.weights, stored.averages)
+  except networks.WeightsMismatch as e:
+    raise ConfigError(f'checkpoint {stored.path} does not fit the model of this run: '
+                      f'{e}') from None
+  ema = (', its EMA weights the EMA\'s' if stored.averages is not None else
+         ' and the EMA\'s (it stores its EMA weights alone)')
+  log(f'starting from {found.kind} {stored.path}'
+      f'{"" if stored.step is None else f" (its step {stored.step})"}: its weights become '
+      f'the model\'s{ema}; the optimizer state and the step start anew')
 
 
 def _print(message):
