@@ -40,7 +40,8 @@ def identify(path):
     ``Found(kind, path, workdir)``: ``kind`` is one of :data:`KINDS`; ``workdir`` is the
     workdir of a ``demo``, ``workdir`` or ``checkpoint`` source (else None).
   """
-  if path is None or os.path.abspath(path) == DEMO_MODEL:
+  # By the place it names, through a symlink too (a copy elsewhere is a workdir).
+  if path is None or os.path.realpath(path) == os.path.realpath(DEMO_MODEL):
     return Found('demo', DEMO_MODEL, DEMO_MODEL)
   # A workdir is known by its config.json (pic_tf.storage.workdir's layout).
   if os.path.isfile(os.path.join(path, workdir_lib.CONFIG_FILENAME)):

@@ -1,5 +1,6 @@
 """Workdirs: config + checkpoint of model and EMA, restored with clear errors."""
 
+import pathlib
 import shutil
 
 import numpy as np
@@ -83,6 +84,8 @@ def test_the_demo_model_is_recognised_by_its_path_too(tmp_path):
   the package); a copy of it elsewhere is a workdir."""
   assert loading.identify(None).kind == 'demo'
   assert loading.identify(loading.DEMO_MODEL + '/').kind == 'demo'
+  (tmp_path / 'link').symlink_to(pathlib.Path(loading.DEMO_MODEL).parent)
+  assert loading.identify(str(tmp_path / 'link' / 'cifar10_demo')).kind == 'demo'
   copy = tmp_path / 'copy'
   shutil.copytree(loading.DEMO_MODEL, copy)
   assert loading.identify(str(copy)).kind == 'workdir'
