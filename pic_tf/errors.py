@@ -32,6 +32,19 @@ class ImageError(PicError):
   """An input image that cannot be read."""
 
 
+class TrainingStopped(PicError):
+  """Training stopped on a signal (SIGTERM, SIGINT) after checkpointing its last step.
+
+  Attributes:
+    signum: the signal; the programs exit with status ``128 + signum``, as a shell
+      reports a process the signal ended.
+  """
+
+  def __init__(self, message, signum):
+    super().__init__(message)
+    self.signum = signum
+
+
 def first_line(error):
   """The first line of an exception's message (TensorFlow's op prefix ``{{...}}`` dropped),
   or its class name if it has no message."""

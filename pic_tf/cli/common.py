@@ -237,7 +237,9 @@ def run(main, define_flags, doc, positional=False):
   the shared ones) and exits 0; user errors (:class:`pic_tf.errors.PicError`, missing or
   existing files, a full or read-only disk) print one ``error: ...`` line and exit 1;
   so do positional arguments unless ``positional``, and anything unexpected (named as
-  a bug). Ctrl-C prints ``interrupted`` and exits 130. ``PIC_TF_TRACEBACK=1`` adds the
+  a bug). Ctrl-C prints ``interrupted`` and exits 130; training stopped by a signal
+(:class:`pic_tf.errors.TrainingStopped`) says where it checkpointed and exits 128 + the
+signal. ``PIC_TF_TRACEBACK=1`` adds the
   traceback.
 
   Args:
@@ -258,6 +260,10 @@ def run(main, define_flags, doc, positional=False):
       if len(argv) > 1 and not positional:
         raise errors.ConfigError(f'unexpected arguments: {argv[1:]} (see --help)')
       return main(argv)
+    except errors.TrainingStopped as e:
+      # Not an error: the run is checkpointed and resumes; the shell's status for the signal.
+      print(f'interrupted: {e}', file=sys.stderr)
+      sys.exit(128 + e.signum)
     except KeyboardInterrupt:
       # Ctrl-C: what was written is complete (files are written atomically), the rest
       # is not there; the shell's usual status for SIGINT.

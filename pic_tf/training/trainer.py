@@ -15,6 +15,8 @@ uninterrupted run would.
 import contextlib
 import json
 import os
+import signal
+import threading
 import time
 
 import keras
@@ -24,6 +26,7 @@ from pic_tf.data import datasets
 from pic_tf.data import preprocess
 from pic_tf.errors import ConfigError
 from pic_tf.errors import DamagedCheckpointError
+from pic_tf.errors import TrainingStopped
 from pic_tf.model import ema as ema_lib
 from pic_tf.model import layers
 from pic_tf.model import networks
@@ -204,11 +207,17 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
       kept as ``ckpt-0``. A rerun resumes from the workdir.
     log: callable for progress lines (default: print to stdout, flushed).
 
+  SIGTERM (a preempted cloud machine, a stopped pod) or SIGINT (Ctrl-C) during the
+  steps lets the step in progress finish, checkpoints it and stops: rerun, the run
+  resumes there and ends with the weights of an uninterrupted one. A second signal
+  acts at once. (Each process of a multi-worker run stops on its own signal.)
+
   Returns:
     Final results: ``{'step', 'train_bpd', 'test_bpd_ema', 'test_bpd_raw', ...}``.
 
   Raises:
     TrainingDivergedError: NaN or Inf loss (the last good checkpoint is kept).
+    TrainingStopped: a signal stopped the run, checkpointed at its last step.
   """
   log = log or _print
   config = precision_lib.with_precision_resolved(config, log)   # 'auto' is saved resolved
@@ -255,20 +264,65 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
     log(f'{workdir} is at step {step} of {steps} but has no final results: evaluating')
     actions[-1](step, step)
   iterator = iter(strategy_obj.experimental_distribute_dataset(dataset))
-  while step < steps:
-    start = time.time()
-    bpd, aux = trainer.train_step(next(iterator))
-    step += 1
-    logger.record(step, float(bpd), float(aux), time.time() - start)
-    for action in actions:
-      action(step, steps)
-    results['step'] = step
+  with _stop_signals() as stop:
+    while step < steps:
+      start = time.time()
+      bpd, aux = trainer.train_step(next(iterator))
+      step += 1
+      logger.record(step, float(bpd), float(aux), time.time() - start)
+      for action in actions:
+        action(step, steps)
+      results['step'] = step
+      if stop:
+        _stop_at(step, stop[0], manager, chief, log)
   if chief:
     fileutil.write_json(results, results_path)
   summaries.close()
   if not chief:
     tf.io.gfile.rmtree(ckpt_dir)
   return results
+
+
+# What stops a run cleanly: a preempted cloud machine or a stopped pod (SIGTERM), Ctrl-C.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _stop_signals():
+  """Yields a list that the first :data:`STOP_SIGNALS` signal appends its number to, so
+  that the step in progress finishes and the loop stops after it; a second signal acts
+  at once, as by default. Outside the main thread (where Python takes no handlers) the
+  list stays empty and signals act as by default."""
+  received = []
+  if threading.current_thread() is not threading.main_thread():
+    yield received
+    return
+  previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+
+  def handler(signum, frame):  # pylint: disable=unused-argument
+    received.append(signum)
+    for other, old in previous.items():
+      signal.signal(other, old)
+
+  for signum in STOP_SIGNALS:
+    signal.signal(signum, handler)
+  try:
+    yield received
+  finally:
+    for signum, old in previous.items():
+      signal.signal(signum, old)
+
+
+def _stop_at(step, signum, manager, chief, log):
+  """Checkpoints ``step`` (unless it just was) and stops with :class:`TrainingStopped`."""
+  latest = manager.latest_checkpoint
+  if not (latest and latest.endswith(f'-{step}')):
+    train_actions.CheckpointAction(manager, 1)(step, step)
+  name = signal.Signals(signum).name
+  path = manager.latest_checkpoint if chief else f'step {step}'
+  log(f'{name}: stopped after step {step}, checkpoint {path} written')
+  raise TrainingStopped(f'{name} at step {step}: checkpoint {path} written; run the same '
+                        'command again to resume from it', signum)
 
 
 def _read_results(path):

@@ -58,7 +58,8 @@ def test_train_eval_resume_colorize_export_load_on_relative_paths(tmp_path):
   result = _run(scratch, 'eval', '--checkpoint=runs/photos')
   assert json.loads((workdir / 'eval.json').read_text())['step'] == 10, result.stdout
 
-  # Ctrl-C once a checkpoint past the first is written, then the same command again.
+  # Ctrl-C between checkpoints: the step in progress finishes and is checkpointed; then
+  # the same command again.
   command = [sys.executable, str(REPO / 'bin' / 'train'), *TRAIN, '--num_steps=300']
   process = subprocess.Popen(command, cwd=scratch, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -69,7 +70,10 @@ def test_train_eval_resume_colorize_export_load_on_relative_paths(tmp_path):
   process.stdout.read()
   assert process.wait(timeout=120) == 130, process.stderr.read()[-2000:]
   interrupted_at = max(int(p.name[5:-6]) for p in workdir.glob('ckpt-*.index'))
-  assert 20 <= interrupted_at < 300
+  assert 25 <= interrupted_at < 300 and interrupted_at % 10, interrupted_at
+  assert process.stderr.read().strip().splitlines()[-1] == (
+      f'interrupted: SIGINT at step {interrupted_at}: checkpoint {workdir}/ckpt-'
+      f'{interrupted_at} written; run the same command again to resume from it')
   result = _run(scratch, 'train', *TRAIN, '--num_steps=300')
   assert f'at step {interrupted_at}' in result.stdout, result.stdout
   assert (workdir / 'ckpt-300.index').is_file()

@@ -1,0 +1,64 @@
+"""A preempted run (SIGTERM, as a cloud machine or a Kubernetes pod is stopped) finishes
+its step, checkpoints it, exits 143, and the same command resumes it exactly."""
+
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pic_tf.storage import workdir as workdir_lib
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+TRAIN = ['--dataset=folder:photos', '--config=tiny', '--num_steps=40',
+         '--set=train.checkpoint_every=100', '--set=train.log_every=1']
+
+
+def _train(scratch, workdir):
+  return [sys.executable, str(REPO / 'bin' / 'train'), *TRAIN, f'--workdir={workdir}']
+
+
+@pytest.mark.slow   # three training runs
+def test_sigterm_checkpoints_the_step_and_the_rerun_ends_as_an_uninterrupted_run(tmp_path):
+  photos = tmp_path / 'photos'
+  photos.mkdir()
+  rng = np.random.default_rng(0)
+  for i in range(24):
+    Image.fromarray(rng.integers(0, 256, (20, 28, 3), dtype=np.uint8)).save(photos / f'{i}.png')
+  whole = subprocess.run(_train(tmp_path, 'runs/whole'), cwd=tmp_path, capture_output=True,
+                         text=True, check=False)
+  assert whole.returncode == 0, whole.stderr[-2000:]
+
+  process = subprocess.Popen(_train(tmp_path, 'runs/cut'), cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  for line in process.stdout:
+    if line.startswith('step 12/'):
+      process.send_signal(signal.SIGTERM)
+      sent = time.time()
+      break
+  process.stdout.read()
+  status = process.wait(timeout=60)
+  stopped_in = time.time() - sent
+  last = process.stderr.read().strip().splitlines()[-1]
+  print(f'\nSIGTERM -> exit {status} in {stopped_in:.1f} s: {last}')
+  assert status == 128 + signal.SIGTERM and stopped_in < 10
+  cut = tmp_path / 'runs' / 'cut'
+  stopped_at = int(last.split(' at step ')[1].split(':')[0])
+  assert 12 <= stopped_at < 40 and (cut / f'ckpt-{stopped_at}.index').is_file(), last
+  assert last == (f'interrupted: SIGTERM at step {stopped_at}: checkpoint {cut}/ckpt-'
+                  f'{stopped_at} written; run the same command again to resume from it')
+
+  resumed = subprocess.run(_train(tmp_path, 'runs/cut'), cwd=tmp_path, capture_output=True,
+                           text=True, check=False)
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  assert f'resumed from {cut}/ckpt-{stopped_at} at step {stopped_at}' in resumed.stdout
+  ends = [workdir_lib.read_checkpoint(str(tmp_path / 'runs' / name)) for name in ('whole', 'cut')]
+  assert ends[0].step == ends[1].step == 40
+  for name, value in ends[0].weights.items():
+    np.testing.assert_array_equal(value, ends[1].weights[name], err_msg=name)
+  for ours, theirs in zip(ends[0].averages, ends[1].averages, strict=True):
+    np.testing.assert_array_equal(ours, theirs)
