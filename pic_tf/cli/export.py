@@ -9,7 +9,6 @@ model under 2 GB.
 
   bin/export --checkpoint=/tmp/pic_tiny --export_dir=/tmp/pic_serving
   saved_model_cli show --all --dir /tmp/pic_serving/1
-  saved_model_cli run --dir /tmp/pic_serving/1 --tag_set serve --signature_def limits
   tensorflow_model_server --port=8500 --rest_api_port=8501 --model_name=pic \\
       --model_base_path=/tmp/pic_serving
 
