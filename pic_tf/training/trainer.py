@@ -270,11 +270,11 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
       bpd, aux = trainer.train_step(next(iterator))
       step += 1
       logger.record(step, float(bpd), float(aux), time.time() - start)
+      if stop:   # before this step's evaluation or samples: a preempted machine has seconds
+        _stop_at(step, stop[0], manager, chief, log)
       for action in actions:
         action(step, steps)
       results['step'] = step
-      if stop:
-        _stop_at(step, stop[0], manager, chief, log)
   if chief:
     fileutil.write_json(results, results_path)
   summaries.close()
@@ -314,10 +314,8 @@ def _stop_signals():
 
 
 def _stop_at(step, signum, manager, chief, log):
-  """Checkpoints ``step`` (unless it just was) and stops with :class:`TrainingStopped`."""
-  latest = manager.latest_checkpoint
-  if not (latest and latest.endswith(f'-{step}')):
-    train_actions.CheckpointAction(manager, 1)(step, step)
+  """Checkpoints ``step`` and stops with :class:`TrainingStopped`."""
+  train_actions.CheckpointAction(manager, 1)(step, step)
   name = signal.Signals(signum).name
   path = manager.latest_checkpoint if chief else f'step {step}'
   log(f'{name}: stopped after step {step}, checkpoint {path} written')
