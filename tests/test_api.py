@@ -1,5 +1,6 @@
 """The Python API as a user meets it: README's snippet, and each method of a loaded model."""
 
+import json
 import os
 import pathlib
 import re
@@ -9,12 +10,14 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 import pic_tf
 from pic_tf import api
 from pic_tf import configs
 from pic_tf.model import networks
 from pic_tf.sampling import pipeline
+from pic_tf.storage import loading
 from pic_tf.storage import workdir as workdir_lib
 
 import helpers
@@ -85,3 +88,19 @@ def test_example_images_are_the_bundled_cifar10_test_images():
   assert images.shape == (3, 32, 32, 3) and images.dtype == np.uint8
   with pytest.raises(ValueError, match=r'count must be in \[1, 64\]'):
     api.example_images(65)
+
+
+@pytest.mark.slow   # trains the demo model for two steps
+def test_finetune_from_python_starts_from_the_demo_and_records_it(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  photos = tmp_path / 'photos'
+  photos.mkdir()
+  for i, image in enumerate(pic_tf.example_images(12)):
+    Image.fromarray(image).save(photos / f'{i}.png')
+  results = pic_tf.finetune('demo', 'runs/ft', 'folder:photos', overrides=[
+      'train.num_steps=2', 'train.batch_size=2', 'train.eval_examples=2',
+      'train.precision=float32'])
+  assert results['step'] == 2
+  recorded = json.loads((tmp_path / 'runs' / 'ft' / 'config.json').read_text())
+  assert recorded['init_from'] == loading.DEMO_MODEL
+  assert recorded['dataset'] == f'folder:{photos}'
