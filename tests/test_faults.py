@@ -123,7 +123,9 @@ def test_training_killed_at_20_instants_resumes_exactly(tmp_path):
     print(f'  {i + 1:2d}. {json.dumps(fault)}: {outcome}; newest checkpoint {step}')
     assert result.returncode == -signal.SIGKILL, result.stdout[-2000:] + result.stderr[-3000:]
     _assert_committed_checkpoints_readable(interrupted)
-    assert len([p for p in committed if os.path.exists(p + '.index')]) <= 2
+    # keep_checkpoints=2, plus one: TensorFlow's manager writes the index with the new
+    # checkpoint before it sweeps the oldest, so a kill in between leaves three.
+    assert len([p for p in committed if os.path.exists(p + '.index')]) <= 3
   result = _run('train', _train_args(photos, interrupted, steps))
   assert result.returncode == 0, result.stderr[-3000:]
   a, b = _state(straight), _state(interrupted)
