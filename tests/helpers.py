@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from pic_tf.model import networks
 from pic_tf.model import distribution
+from pic_tf.storage import workdir as workdir_lib
 
 # A /proc/cpuinfo of two cores; {extra} adds CPU flags (e.g. avx512_bf16).
 CPUINFO = """processor\t: 0
@@ -119,3 +120,14 @@ def png_claiming(width, height):
   header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
   return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) +
           chunk(b'IDAT', zlib.compress(b'\0' * 64)) + chunk(b'IEND', b''))
+
+
+def assert_same_newest_checkpoint(workdir_a, workdir_b, step):
+  """The newest checkpoints of two workdirs are both at ``step`` and hold the same weights
+  and Polyak averages, to the bit."""
+  a, b = (workdir_lib.read_checkpoint(str(w)) for w in (workdir_a, workdir_b))
+  assert a.step == b.step == step, (a.step, b.step)
+  for name, value in a.weights.items():
+    np.testing.assert_array_equal(value, b.weights[name], err_msg=name)
+  for ours, theirs in zip(a.averages, b.averages, strict=True):
+    np.testing.assert_array_equal(ours, theirs)

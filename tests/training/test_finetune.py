@@ -16,6 +16,8 @@ from pic_tf.storage import loading
 from pic_tf.storage import Source
 from pic_tf.storage import workdir as workdir_lib
 
+import helpers
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FINETUNE = ['--init_from=' + loading.DEMO_MODEL, '--dataset=folder:photos', '--batch_size=2',
             '--precision=float32', '--set=train.checkpoint_every=2',
@@ -115,9 +117,5 @@ def test_a_killed_and_resumed_finetuning_ends_with_the_weights_of_an_uninterrupt
   process.wait(timeout=60)
   resumed = _train(scratch, *FINETUNE, '--workdir=runs/cut', '--num_steps=6')
   assert resumed.returncode == 0 and 'resumed from' in resumed.stdout, resumed.stderr[-3000:]
-  ends = [workdir_lib.read_checkpoint(str(scratch / 'runs' / name)) for name in ('whole', 'cut')]
-  assert ends[0].step == ends[1].step == 6
-  for name, value in ends[0].weights.items():
-    np.testing.assert_array_equal(value, ends[1].weights[name], err_msg=name)
-  for ours, theirs in zip(ends[0].averages, ends[1].averages, strict=True):
-    np.testing.assert_array_equal(ours, theirs)
+  runs = scratch / 'runs'
+  helpers.assert_same_newest_checkpoint(runs / 'whole', runs / 'cut', 6)
