@@ -15,7 +15,6 @@ import numpy as np
 import tensorflow as tf
 
 from pic_tf import configs
-from pic_tf import data
 from pic_tf.data import datasets
 from pic_tf import export_lib
 from pic_tf import sampling
@@ -151,10 +150,8 @@ def finetune(init_from, workdir, dataset, overrides=(), config=None):
   """
   source = Source(loading.DEMO_MODEL if init_from == 'demo' else init_from, config)
   _, source_config = loading.config_of(source)
-  if data.is_folder(dataset):
-    dataset = data.FOLDER_PREFIX + fileutil.user_path(data.folder_path(dataset))
   run_config = configs.finetuning(source_config, source.path,
-                                  [f'dataset={dataset}', *overrides])
+                                  [f'dataset={fileutil.user_dataset(dataset)}', *overrides])
   return trainer.train(run_config, fileutil.user_path(workdir), init_from=source)
 
 

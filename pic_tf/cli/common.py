@@ -55,9 +55,7 @@ class _DatasetParser(flags.ArgumentParser):
   """A dataset name; the PATH of ``folder:PATH`` as :class:`_PathParser` makes it."""
 
   def parse(self, argument):
-    if data.is_folder(argument) and data.folder_path(argument):
-      return data.FOLDER_PREFIX + fileutil.user_path(data.folder_path(argument))
-    return argument
+    return fileutil.user_dataset(argument)
 
   def flag_type(self):
     return 'dataset'

@@ -17,6 +17,7 @@ import shutil
 import stat
 import tempfile
 
+from pic_tf import data
 from pic_tf.errors import PicError
 
 
@@ -43,6 +44,13 @@ def user_path(path):
   if path is None or path == '':
     return path
   return os.path.abspath(os.path.expanduser(os.fspath(path)))
+
+
+def user_dataset(name):
+  """A dataset name with the PATH of ``folder:PATH`` made as :func:`user_path` makes it."""
+  if data.is_folder(name) and data.folder_path(name):
+    return data.FOLDER_PREFIX + user_path(data.folder_path(name))
+  return name
 
 
 def tmp_prefix(name=''):

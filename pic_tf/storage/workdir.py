@@ -23,7 +23,6 @@ import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from pic_tf import configs
-from pic_tf import data
 from pic_tf import errors
 from pic_tf.errors import CheckpointError
 from pic_tf.errors import ConfigError
@@ -143,10 +142,7 @@ def prepare(config, workdir):
 def _same_dataset(old, new):
   """Dataset names equal, or one folder of photos named relatively and absolutely (a run
   started before the programs made paths absolute, resumed from the same directory)."""
-  if old == new:
-    return True
-  folders = [fileutil.user_path(data.folder_path(d)) for d in (old, new) if data.is_folder(d)]
-  return len(folders) == 2 and folders[0] == folders[1]
+  return fileutil.user_dataset(old) == fileutil.user_dataset(new)
 
 
 def _config_diffs(old, new):
