@@ -67,6 +67,14 @@ def config_of(source):
   Raises:
     CheckpointError: as :func:`load`, or a workdir without a readable ``config.json``.
   """
+  found = _loadable(source)
+  if found.workdir is not None:
+    return found, workdir_lib.load_config(found.workdir)
+  return found, configs.get_config(source.config_name, source.overrides)
+
+
+def _loadable(source):
+  """:func:`identify` of ``source``, refusing what cannot be loaded (see :func:`load`)."""
   found = identify(source.path)
   if found.kind == 'missing':
     raise CheckpointError(f'{found.path} does not exist: give a pic_tf workdir, one of its '
@@ -81,9 +89,7 @@ def config_of(source):
     raise CheckpointError(
         f'{found.path} is not a pic_tf workdir (no config.json): if it is a checkpoint of '
         'the original code, give the config it was trained with (cifar10 or imagenet)')
-  if found.workdir is not None:
-    return found, workdir_lib.load_config(found.workdir)
-  return found, configs.get_config(source.config_name, source.overrides)
+  return found
 
 
 def read(source):
@@ -99,11 +105,14 @@ def read(source):
   Raises:
     CheckpointError, DamagedCheckpointError: as :func:`load`.
   """
-  found, config = config_of(source)
-  stored = (convert.read_original(found.path) if found.kind == 'original' else
-            workdir_lib.read_checkpoint(
-                found.workdir, found.path if found.kind == 'checkpoint' else None))
-  return found, stored, config
+  found = _loadable(source)
+  if found.kind == 'original':
+    stored = convert.read_original(found.path)
+    return found, stored, configs.get_config(source.config_name, source.overrides)
+  # The workdir's checkpoint reader reads its config.json too.
+  stored = workdir_lib.read_checkpoint(found.workdir,
+                                       found.path if found.kind == 'checkpoint' else None)
+  return found, stored, stored.config
 
 
 def load(source, ema=True, log=None):
