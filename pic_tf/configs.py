@@ -11,7 +11,7 @@ alone (:mod:`pic_tf.storage.workdir`).
 import dataclasses
 import json
 import math
-from typing import Tuple
+from typing import Optional, Tuple
 
 from pic_tf import data
 from pic_tf.errors import ConfigError
@@ -86,10 +86,11 @@ class TrainConfig:
     init_batch_size: images used by the data-dependent initialisation.
     seed: seeds initialisation, data order, flips and dropout.
     shuffle_buffer: tf.data shuffle buffer (in examples).
-    precision: ``'float32'``, ``'mixed_bfloat16'``, ``'mixed_float16'`` or ``'auto'``
-      (mixed bfloat16 where the hardware computes it natively, float32 elsewhere;
-      training resolves it and saves the result in the workdir's config); the
-      likelihood is always computed in float32.
+    precision: ``'float32'``, ``'mixed_bfloat16'``, ``'mixed_float16'``, ``'auto'``
+      (mixed bfloat16 where the hardware computes it natively, float32 elsewhere) or
+      ``None``, the default: chosen for the devices (:mod:`pic_tf.training.plan`: mixed
+      bfloat16 on GPUs of compute capability 8.0+, else float32). Training saves the
+      value it resolved in the workdir's config; the likelihood is always float32.
     log_every: steps between progress lines and scalar summaries.
     checkpoint_every: steps between checkpoints.
     eval_every: steps between test-bpd evaluations (0: only at the end).
@@ -100,8 +101,9 @@ class TrainConfig:
       weights to the last bit, as the original's graph did. TensorFlow's graph
       optimiser (Grappler) rewrites the training step so that on a multi-core CPU
       some gradients are summed in a run-dependent order (1e-6 differences from the
-      first steps, which training then amplifies); this turns it off. Its cost is in
-      BUILD.md.
+      first steps, which training then amplifies); this turns it off, and on GPUs
+      also turns TensorFlow's op determinism on. ``None``, the default: on on a CPU,
+      off on GPUs (:mod:`pic_tf.training.plan`). Its cost is in BUILD.md.
   """
   batch_size: int = 64
   learning_rate: float = 1e-3
@@ -118,14 +120,14 @@ class TrainConfig:
   init_batch_size: int = 100
   seed: int = 0
   shuffle_buffer: int = 10000
-  precision: str = 'float32'
+  precision: Optional[str] = None
   log_every: int = 50
   checkpoint_every: int = 1000
   eval_every: int = 5000
   eval_examples: int = 1000
   sample_every: int = 5000
   keep_checkpoints: int = 3
-  deterministic: bool = True
+  deterministic: Optional[bool] = None
 
   def __post_init__(self):
     check_types(self, 'train')
@@ -136,7 +138,10 @@ class TrainConfig:
                         f'{self.ema_order!r}')
     if self.init not in ('original', 'data_dependent'):
       raise ConfigError(f'train.init must be original or data_dependent, got {self.init!r}')
-    if self.precision not in precision_lib.PRECISIONS:
+    if not (self.deterministic is None or isinstance(self.deterministic, bool)):
+      raise ConfigError(f'train.deterministic must be a bool (or null: chosen for the '
+                        f'devices), got {self.deterministic!r}')
+    if self.precision is not None and self.precision not in precision_lib.PRECISIONS:
       raise ConfigError(f'train.precision must be one of '
                         f'{", ".join(precision_lib.PRECISIONS)}, got '
                         f'{self.precision!r}')
@@ -292,9 +297,10 @@ def finetuning(source_config, source, overrides=()):
   return dataclasses.replace(config, init_from=source)
 
 
-def _parse_value(text, current):
-  """Parses ``text`` to the type of ``current`` (the field's present value)."""
-  if isinstance(current, bool):
+def _parse_value(text, current, kind=None):
+  """Parses ``text`` to the type of ``current`` (the field's present value), or to
+  ``kind`` when that value is ``None`` (an unset optional field)."""
+  if isinstance(current, bool) or (current is None and kind is bool):
     if text.lower() in ('1', 'true', 'yes'):
       return True
     if text.lower() in ('0', 'false', 'no'):
@@ -307,6 +313,10 @@ def _parse_value(text, current):
   if isinstance(current, tuple):
     return tuple(tuple(s) for s in json.loads(text))
   return text
+
+
+# Fields whose value may be None (unset), by the type a set value has.
+_OPTIONAL_KINDS = {'train.precision': str, 'train.deterministic': bool}
 
 
 def override(config, assignments):
@@ -338,8 +348,9 @@ def override(config, assignments):
     field = parts[-1]
     if field not in target or isinstance(target[field], dict):
       raise ConfigError(f'unknown config field {key!r}')
+    kind = _OPTIONAL_KINDS.get(key.strip())
     try:
-      target[field] = _parse_value(text.strip(), target[field])
+      target[field] = _parse_value(text.strip(), target[field], kind)
     except ValueError as e:
       raise ConfigError(f'bad value for {key}: {e}') from None
   return Config.from_dict(d)

@@ -131,3 +131,16 @@ def assert_same_newest_checkpoint(workdir_a, workdir_b, step):
     np.testing.assert_array_equal(value, b.weights[name], err_msg=name)
   for ours, theirs in zip(a.averages, b.averages, strict=True):
     np.testing.assert_array_equal(ours, theirs)
+
+
+def colour_photos(folder, count=48, seed=0):
+  """Synthetic smooth colour photos (16x16 gradients with noise), PNG, in ``folder``."""
+  rng = np.random.default_rng(seed)
+  os.makedirs(folder, exist_ok=True)
+  yy, xx = np.mgrid[0:16, 0:16] / 15.0
+  for i in range(count):
+    base = rng.uniform(0, 255, size=(2, 3))
+    image = base[0] * yy[..., None] + base[1] * xx[..., None]
+    image = np.clip(image / 2 + rng.normal(0, 8, size=image.shape), 0, 255).astype(np.uint8)
+    tf.io.write_file(os.path.join(folder, f'{i:03d}.png'), tf.io.encode_png(image))
+  return folder

@@ -48,23 +48,27 @@ def define_flags():
   common.DEFINE_path('data_dir', None, 'tensorflow-datasets directory (default '
                       '$TFDS_DATA_DIR or ~/tensorflow_datasets).')
   flags.DEFINE_bool('download', True, 'Let tensorflow-datasets download a missing dataset.')
-  flags.DEFINE_enum('strategy', 'default', list(training.STRATEGIES),
-                    'tf.distribute strategy; the global batch is split over replicas. '
-                    'multi_worker reads TF_CONFIG.')
+  flags.DEFINE_enum('strategy', 'auto', list(training.STRATEGIES),
+                    'tf.distribute strategy (auto: every GPU when there are two or more, else '
+                    'one device); the global batch is split over replicas. multi_worker reads '
+                    'TF_CONFIG.')
   flags.DEFINE_string('tpu', None, 'TPU name or grpc:// address for --strategy=tpu.')
-  flags.DEFINE_bool('jit', False, 'Compile the forward and backward pass with XLA.')
+  flags.DEFINE_bool('jit', False, 'Compile the whole training step (forward, backward, '
+                    'Adam, EMA) with XLA.')
   flags.DEFINE_enum('precision', None, list(precision_lib.PRECISIONS),
-                    'Compute precision (same as --set=train.precision=...; auto: mixed '
-                    'bfloat16 where the hardware has it natively, else float32); the likelihood '
-                    'stays float32.')
+                    'Compute precision (same as --set=train.precision=...). Default: mixed '
+                    'bfloat16 on GPUs of compute capability 8.0+, else float32; auto: mixed '
+                    'bfloat16 wherever the hardware has it natively, CPUs included. The '
+                    'likelihood stays float32.')
   flags.DEFINE_integer('num_steps', None, 'Total training steps (same as '
                        '--set=train.num_steps=...; default: the config\'s epochs).')
   flags.DEFINE_integer('batch_size', None, 'Global batch (same as --set=train.batch_size=...).')
   flags.DEFINE_integer('seed', None, 'Seed of init, data order, flips and dropout '
                        '(same as --set=train.seed=...).')
-  flags.DEFINE_bool('deterministic', None, 'Bit-reproducible training on a CPU (same as '
-                    '--set=train.deterministic=...; default true): turns TensorFlow\'s graph '
-                    'optimiser off.')
+  flags.DEFINE_bool('deterministic', None, 'Reproducible training (same as '
+                    '--set=train.deterministic=...): TensorFlow\'s graph optimiser off, and on '
+                    'GPUs its op determinism on. Default: on on a CPU (bit-reproducible), off on '
+                    'GPUs.')
   common.DEFINE_path('init_from', None, 'Fine-tune: start a new run from the weights of '
                      'this model (a workdir, one of its checkpoints, an original checkpoint '
                      'with --config, or pic_tf/assets/cifar10_demo); its model is kept, '

@@ -5,8 +5,9 @@ than float32, so ``'auto'`` means mixed bfloat16 only where the hardware compute
 (such a CPU, or a GPU of compute capability 8.0+), and forcing it elsewhere warns.
 """
 
-import dataclasses
 import platform
+
+from pic_tf.model import devices
 
 # The compute precisions, by name: every one a trainer takes, and those of inference
 # (mixed float16 needs loss scaling, which only training has).
@@ -42,24 +43,12 @@ def native_bfloat16_cpu(path='/proc/cpuinfo'):
   return bool(cpu_info(path)[1] & set(BF16_FLAGS))
 
 
-def _gpus_with_bfloat16():
-  """GPUs with bfloat16 tensor cores (compute capability 8.0 and newer), as a count."""
-  # Here: the names above are read by --help and by configs without importing TensorFlow.
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  count = 0
-  for gpu in tf.config.list_physical_devices('GPU'):
-    capability = tf.config.experimental.get_device_details(gpu).get('compute_capability')
-    count += bool(capability and tuple(capability) >= (8, 0))
-  return count
-
-
 def native_bfloat16(path='/proc/cpuinfo'):
   """True if this machine computes bfloat16 natively: a GPU of compute capability 8.0+
   (training runs there when there is one), else a CPU with AVX512_BF16 or AMX-BF16."""
-  # Here: the names above are read by --help and by configs without importing TensorFlow.
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  if tf.config.list_physical_devices('GPU'):
-    return _gpus_with_bfloat16() > 0
+  gpus = devices.detect().gpus
+  if gpus:
+    return any(gpu.native_bfloat16 for gpu in gpus)
   return native_bfloat16_cpu(path)
 
 
@@ -83,15 +72,3 @@ _EMULATED_WARNING = (
     'warning: mixed_bfloat16 on a machine without native bfloat16 (no AVX512_BF16 or '
     'AMX-BF16 CPU, no GPU of compute capability 8.0+) is emulated, many times slower '
     'than float32. Use precision auto (float32 here) or float32.')
-
-
-def with_precision_resolved(config, log=None, path='/proc/cpuinfo'):
-  """``config`` (a :class:`pic_tf.configs.Config`) with ``train.precision='auto'`` resolved.
-
-  Logs the warning of :func:`resolve_precision` if bfloat16 would be emulated.
-  """
-  precision = resolve_precision(config.train.precision, path, log)
-  if precision == config.train.precision:
-    return config
-  return dataclasses.replace(config, train=dataclasses.replace(config.train,
-                                                               precision=precision))

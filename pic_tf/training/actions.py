@@ -10,6 +10,7 @@ import dataclasses
 import math
 import os
 import shutil
+import time
 from typing import Any, Callable
 
 import numpy as np
@@ -69,10 +70,13 @@ class Summaries:
 
 
 class LogAction:
-  """Averages the training bpd over a window; logs it with the rate, lr and ETA.
+  """Reads the steps' losses from the device, stops a diverged run, and logs the
+  window's mean bpd with the rate, lr and ETA.
 
-  :meth:`record` takes every step's losses (and stops a diverged run); calling the
-  action logs the window's means every ``every`` steps and at the end.
+  :meth:`record` takes every step's losses as the step returns them (tensors, still
+  being computed) and reads them only when asked: one device-to-host copy for all the
+  steps since the last read, so the accelerator is never waited on between reads.
+  Calling the action logs the window's means every ``every`` steps and at the end.
   """
 
   def __init__(self, trainer, every, summaries, log, results, last_checkpoint=lambda: None):
@@ -86,27 +90,47 @@ class LogAction:
     # Step time alone (no checkpoints, grids, evaluations), without the traced first step.
     self.meter = progress_lib.RateMeter()
     self.window = []
+    self._pending = []
+    self._since = time.perf_counter()
 
-  def record(self, step, bpd, aux, seconds):
-    """Adds one step's ``(bpd, aux)``.
+  def due(self, step, last_step):
+    return due(step, self.every, last_step)
+
+  def record(self, step, bpd, aux, read=True):
+    """Adds one step's ``(bpd, aux)`` (scalars or scalar tensors); ``read``: read every
+    step's losses not read yet (waits for the device).
 
     Raises:
       TrainingDivergedError: a NaN or infinite loss (nothing is saved).
     """
-    self.meter.add(self.batch_size, seconds)
-    if not (math.isfinite(bpd) and math.isfinite(aux)):
-      last = self.last_checkpoint()
-      again = (f'train again with a lower train.learning_rate: it resumes from the last '
-               f'good checkpoint, {last}' if last else
-               'no checkpoint was written before it: train again from step 0 with a lower '
-               'train.learning_rate, or in train.precision=float32')
-      raise TrainingDivergedError(
-          f'the loss is {bpd + aux} at step {step} (bpd {bpd}, aux {aux}); stopped without '
-          f'saving; {again}')
-    self.window.append((bpd, aux))
+    self._pending.append((step, bpd, aux))
+    if not read:
+      return
+    pending, self._pending = self._pending, []
+    values = tf.stack([tf.stack([tf.cast(b, tf.float32), tf.cast(a, tf.float32)])
+                       for _, b, a in pending]).numpy().tolist()
+    now = time.perf_counter()
+    self.meter.add(len(pending) * self.batch_size, now - self._since)
+    self._since = now
+    for (step, _, _), (bpd, aux) in zip(pending, values):
+      if not (math.isfinite(bpd) and math.isfinite(aux)):
+        last = self.last_checkpoint()
+        again = (f'train again with a lower train.learning_rate: it resumes from the last '
+                 f'good checkpoint, {last}' if last else
+                 'no checkpoint was written before it: train again from step 0 with a lower '
+                 'train.learning_rate, or in train.precision=float32')
+        raise TrainingDivergedError(
+            f'the loss is {bpd + aux} at step {step} (bpd {bpd}, aux {aux}); stopped without '
+            f'saving; {again}')
+      self.window.append((bpd, aux))
+
+  def restart_clock(self):
+    """Starts timing steps anew (after work that is not a step: a checkpoint, an
+    evaluation)."""
+    self._since = time.perf_counter()
 
   def __call__(self, step, last_step):
-    if not due(step, self.every, last_step) or not self.window:
+    if not self.due(step, last_step) or not self.window:
       return
     mean_bpd, mean_aux = np.mean(self.window, axis=0).tolist()
     self.window = []
@@ -127,8 +151,11 @@ class CheckpointAction:
   manager: Any
   every: int
 
+  def due(self, step, last_step):
+    return due(step, self.every, last_step)
+
   def __call__(self, step, last_step):
-    if not due(step, self.every, last_step):
+    if not self.due(step, last_step):
       return
     try:
       self.manager.save(checkpoint_number=step)
@@ -148,8 +175,11 @@ class SampleGridAction:
   every: int
   summaries: Summaries
 
+  def due(self, step, last_step):
+    return due(step, self.every, last_step, at_end=bool(self.every))
+
   def __call__(self, step, last_step):
-    if due(step, self.every, last_step, at_end=bool(self.every)):
+    if self.due(step, last_step):
       self.summaries.image('eval', step, 'samples_gray_pic_original',
                            sample_grid(self.trainer, self.images, seed=step))
 
@@ -165,8 +195,11 @@ class EvalAction:
   log: Callable[[str], None]
   results: dict
 
+  def due(self, step, last_step):
+    return due(step, self.every, last_step)
+
   def __call__(self, step, last_step):
-    if not due(step, self.every, last_step):
+    if not self.due(step, last_step):
       return
     ema_res = self.trainer.evaluate(self.dataset, use_ema=True, progress=progress_lib.Progress(
         self.count, f'step {step} test bpd, EMA weights', 'img'))
@@ -182,27 +215,36 @@ class EvalAction:
                         test_examples=ema_res['num_examples'])
 
 
-def build(trainer, manager, summaries, results, data_dir, download, log):
-  """The periodic work of :func:`pic_tf.training.trainer.train` for a run.
+@dataclasses.dataclass
+class Actions:
+  """The periodic work of a run, in the order it runs after a step."""
+  log: LogAction
+  checkpoint: CheckpointAction
+  sample_grid: Any     # a SampleGridAction, or None when grids are off
+  evaluation: EvalAction
 
-  Returns:
-    ``(the log action, [log, checkpoint, sample grid (if on), evaluation])``; the
-    evaluation is last.
-  """
+  @property
+  def all(self):
+    return [a for a in (self.log, self.checkpoint, self.sample_grid, self.evaluation) if a]
+
+
+def build(trainer, manager, summaries, results, data_dir, download, log):
+  """The periodic work (:class:`Actions`) of :func:`pic_tf.training.trainer.train`."""
   config, train = trainer.config, trainer.config.train
   logger = LogAction(trainer, train.log_every, summaries, log, results,
                      last_checkpoint=lambda: manager.latest_checkpoint)
-  actions = [logger, CheckpointAction(manager, train.checkpoint_every)]
+  grid = None
   if train.sample_every:
     images, _ = datasets.load_images(config.dataset, 'test', config.model.image_size, data_dir,
                                  download)
     images = next(iter(images.batch(GRID_IMAGES))).numpy()
-    actions.append(SampleGridAction(trainer, images, train.sample_every, summaries))
+    grid = SampleGridAction(trainer, images, train.sample_every, summaries)
   test_ds, test_count = datasets.eval_dataset(config, train.batch_size, train.eval_examples,
                                           data_dir, download)
-  actions.append(EvalAction(trainer, test_ds, test_count, train.eval_every, summaries, log,
-                            results))
-  return logger, actions
+  return Actions(log=logger, checkpoint=CheckpointAction(manager, train.checkpoint_every),
+                 sample_grid=grid,
+                 evaluation=EvalAction(trainer, test_ds, test_count, train.eval_every,
+                                       summaries, log, results))
 
 
 def sample_grid(trainer, images, seed=0):

@@ -17,7 +17,6 @@ import json
 import os
 import signal
 import threading
-import time
 
 import keras
 import tensorflow as tf
@@ -28,6 +27,7 @@ from pic_tf.errors import ConfigError
 from pic_tf.errors import DamagedCheckpointError
 from pic_tf.errors import TrainingStopped
 from pic_tf.model import ema as ema_lib
+from pic_tf.model import devices
 from pic_tf.model import layers
 from pic_tf.model import networks
 from pic_tf.model import objective
@@ -38,21 +38,27 @@ from pic_tf.storage import loading
 from pic_tf.storage import workdir as workdir_lib
 from pic_tf.training import actions as train_actions
 from pic_tf.training import distribute
+from pic_tf.training import plan as plan_lib
 
 TrainingDivergedError = train_actions.TrainingDivergedError
 
 
-def set_deterministic(enabled):
-  """Turns TensorFlow's graph optimiser off (``enabled``) or on, for this process.
+def set_deterministic(enabled, gpus=False):
+  """Turns TensorFlow's graph optimiser off (``enabled``) or on, for this process; with
+  ``gpus`` and ``enabled``, also TensorFlow's op determinism (for good: it cannot be
+  turned off again in a process).
 
   With Grappler on, two identical training runs on a multi-core CPU differ from
   about the third step (by 1e-7 in the weights, then growing): some gradient of the
   embedding network is accumulated in a run-dependent order. ``enable_op_determinism``
-  does not change that, and neither does turning oneDNN off; without Grappler the
-  step is bit-reproducible. TensorFlow reads the setting whenever a function is called
-  (it keeps one optimised instance of the function per setting), so
-  :meth:`Trainer.train_step` applies its trainer's setting before every step.
+  does not change that on a CPU, and neither does turning oneDNN off; without Grappler
+  the step is bit-reproducible. On GPUs, cuDNN's fastest kernels are not deterministic:
+  there op determinism picks deterministic ones. TensorFlow reads the Grappler setting
+  whenever a function is called (it keeps one optimised instance of the function per
+  setting), so :meth:`Trainer.train_step` applies its trainer's setting before every step.
   """
+  if enabled and gpus:
+    tf.config.experimental.enable_op_determinism()
   if tf.config.optimizer.get_experimental_options().get(
       'disable_meta_optimizer', False) != bool(enabled):
     tf.config.optimizer.set_experimental_options({'disable_meta_optimizer': bool(enabled)})
@@ -68,20 +74,20 @@ class Trainer:
   """Model, EMA, optimizer and the compiled training step of one run.
 
   Args:
-    config: a :class:`pic_tf.configs.Config` whose precision is resolved (not ``'auto'``:
-      :func:`train` resolves it once, and saves the result in the workdir).
+    config: a :class:`pic_tf.configs.Config`; an unset ``train.precision`` or
+      ``train.deterministic`` is chosen for this machine (:func:`pic_tf.training.plan.choose`).
     strategy: a ``tf.distribute.Strategy`` (default: the current one).
-    jit: compile the forward and backward pass with XLA.
+    jit: compile the whole step (forward, backward, Adam, EMA) as one XLA function; with
+      several replicas, each replica's forward, backward and Adam step.
   """
 
   def __init__(self, config, strategy=None, jit=False):
-    if config.train.precision == 'auto':
-      raise ConfigError("train.precision 'auto' is resolved once, before the trainer: "
-                        'pass precision_lib.with_precision_resolved(config)')
-    self.config = config
+    machine = devices.detect()
+    self.config = config = plan_lib.choose(config, machine, jit=jit).config
     self.strategy = strategy or tf.distribute.get_strategy()
+    self._gpus = bool(machine.gpus)
     train = config.train
-    set_deterministic(train.deterministic)
+    set_deterministic(train.deterministic, self._gpus)
     keras.utils.set_random_seed(train.seed)   # the initial weights
     with networks.dtype_policy(train.precision), self.strategy.scope():
       self.model = networks.build_model(config.model)
@@ -98,8 +104,11 @@ class Trainer:
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
     self.checkpoint = workdir_lib.make_checkpoint(self.model, self.ema,
                                                   optimizer=self.optimizer, step=self.step)
-    self._grads = tf.function(self._compute_gradients, jit_compile=jit)
-    self._train_step = tf.function(self._distributed_step)
+    one_replica = self.strategy.num_replicas_in_sync == 1
+    # One device: the whole step is one XLA function. Several: each replica's part
+    # (its gradients are summed inside Adam's update), the EMA outside it.
+    self._replica = tf.function(self._replica_step, jit_compile=jit and not one_replica)
+    self._train_step = tf.function(self._distributed_step, jit_compile=jit and one_replica)
     self._eval_step = objective.make_eval_step(self.model)
     self._colorizer = None
 
@@ -145,7 +154,7 @@ class Trainer:
     return tape.gradient(loss, variables), bpd, aux
 
   def _replica_step(self, inputs, step):
-    grads, bpd, aux = self._grads(inputs, step)
+    grads, bpd, aux = self._compute_gradients(inputs, step)
     self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
     return bpd, aux
 
@@ -155,7 +164,7 @@ class Trainer:
     before = self.config.train.ema_order == 'before_update'
     if before:
       self.ema.update()
-    bpd, aux = self.strategy.run(self._replica_step, args=(inputs, self.step))
+    bpd, aux = self.strategy.run(self._replica, args=(inputs, self.step))
     if not before:
       self.ema.update()
     self.step.assign_add(1)
@@ -167,7 +176,7 @@ class Trainer:
     """One step on a (distributed) batch. Returns ``(bpd, aux_bpd)`` before the update."""
     # The setting is process-wide and read at each call: another trainer in this
     # process may have changed it since.
-    set_deterministic(self.config.train.deterministic)
+    set_deterministic(self.config.train.deterministic, self._gpus)
     return self._train_step(inputs)
 
   def evaluate(self, dataset, use_ema=True, progress=None):
@@ -182,20 +191,25 @@ def total_steps(config, steps_per_epoch):
   return config.train.num_steps or config.train.num_epochs * steps_per_epoch
 
 
-def train(config, workdir, data_dir=None, strategy='default', jit=False, download=True,
+def train(config, workdir, data_dir=None, strategy='auto', jit=False, download=True,
           tpu=None, init_from=None, log=None):
   """Trains (or resumes) a run in ``workdir``.
 
   Writes ``config.json``, checkpoints (model, EMA, optimizer, step) every
   ``train.checkpoint_every`` steps and at the end, TensorBoard summaries in
   ``workdir/train`` and ``workdir/eval``, and ``workdir/train_results.json`` after the
-  final evaluation.
+  final evaluation. The first lines name the devices and what was chosen for them
+  (:mod:`pic_tf.training.plan`).
+
+  The steps are queued without waiting for them: the losses are read every
+  ``train.log_every`` steps and before each checkpoint, evaluation or sample grid, so
+  a NaN is caught before anything is saved.
 
   Args:
     config: a :class:`pic_tf.configs.Config`.
     workdir: output directory; an existing run there is resumed.
     data_dir: tensorflow-datasets directory.
-    strategy: see :func:`pic_tf.training.distribute.make_strategy`.
+    strategy: a name of :data:`pic_tf.training.STRATEGIES` (``auto``: every GPU).
     jit: XLA-compile the training step.
     download: allow tfds downloads.
     tpu: TPU address for ``strategy='tpu'``.
@@ -220,8 +234,14 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
     TrainingStopped: a signal stopped the run, checkpointed at its last step.
   """
   log = log or _print
-  config = precision_lib.with_precision_resolved(config, log)   # 'auto' is saved resolved
-  strategy_obj = distribute.make_strategy(strategy, tpu)
+  resumed = (workdir_lib.load_config(workdir)
+             if workdir_lib.checkpoint_paths(workdir) and workdir_lib.is_workdir(workdir)
+             else None)
+  plan = plan_lib.choose(config, strategy=strategy, jit=jit, resumed=resumed, log=log)
+  config = plan.config   # saved with its choices resolved
+  strategy_obj = distribute.make_strategy(plan.strategy.value, tpu)
+  for line in plan.start_lines(strategy_obj.num_replicas_in_sync):
+    log(line)
   chief = distribute.is_chief(strategy_obj)
   fileutil.ensure_dir(workdir, 'workdir')
   if chief:
@@ -247,13 +267,12 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
       manager.save(checkpoint_number=0)
   steps = total_steps(config, per_epoch)
   log(f'training {config.name} on {config.dataset}: steps {step} -> {steps} '
-      f'({per_epoch} per epoch), batch {config.train.batch_size} over '
-      f'{strategy_obj.num_replicas_in_sync} replica(s), precision {config.train.precision}'
-      f'{", XLA" if jit else ""}')
+      f'({per_epoch} per epoch)')
   results = {'step': step}
   summaries = train_actions.Summaries(workdir, chief)
-  logger, actions = train_actions.build(trainer, manager, summaries, results, data_dir,
-                                        download, log)
+  actions = train_actions.build(trainer, manager, summaries, results, data_dir, download,
+                                log)
+  logger = actions.log
   results_path = workdir_lib.results_path(workdir)
   if step >= steps:
     finished = _read_results(results_path) if chief else {'step': step}
@@ -262,18 +281,23 @@ def train(config, workdir, data_dir=None, strategy='default', jit=False, downloa
       return finished
     # Killed after its last checkpoint, during the final evaluation: do that again.
     log(f'{workdir} is at step {step} of {steps} but has no final results: evaluating')
-    actions[-1](step, step)
+    actions.evaluation(step, step)
   iterator = iter(strategy_obj.experimental_distribute_dataset(dataset))
+  first = step + 1   # traced (and compiled) on its call: timed apart
   with _stop_signals() as stop:
     while step < steps:
-      start = time.time()
-      bpd, aux = trainer.train_step(next(iterator))
+      losses = trainer.train_step(next(iterator))
       step += 1
-      logger.record(step, float(bpd), float(aux), time.time() - start)
+      due = [action for action in actions.all if action.due(step, steps)]
+      # The only reads of the device in the loop: before work that needs the losses
+      # checked (a checkpoint must not keep NaN weights) or after the traced step.
+      logger.record(step, *losses, read=bool(due or stop) or step == first)
       if stop:   # before this step's evaluation or samples: a preempted machine has seconds
         _stop_at(step, stop[0], manager, chief, log)
-      for action in actions:
+      for action in due:
         action(step, steps)
+      if due:
+        logger.restart_clock()
       results['step'] = step
   if chief:
     fileutil.write_json(results, results_path)

@@ -29,11 +29,14 @@ def test_due():
   assert [s for s in range(1, 11) if train_actions.due(s, 0, 10, at_end=False)] == []
 
 
-def test_log_action_logs_window_means_and_rates():
+def test_log_action_logs_window_means_and_rates(monkeypatch):
+  clock = {'now': 0.0}
+  monkeypatch.setattr(train_actions.time, 'perf_counter', lambda: clock['now'])
   lines, summaries, results = [], _Summaries(), {}
   action = train_actions.LogAction(_trainer(), 2, summaries, lines.append, results)
   for step, (bpd, aux) in enumerate([(4.0, 5.0), (2.0, 3.0), (1.0, 1.0)], start=1):
-    action.record(step, bpd, aux, seconds=0.5)
+    clock['now'] += 0.5   # a step of 4 images in 0.5 s; the first (traced) is not counted
+    action.record(step, bpd, aux)
     action(step, 3)
   assert len(lines) == 2
   assert lines[0].startswith('step 2/3  bpd 3.0000  aux 4.0000  lr 1.000e-03')
@@ -45,9 +48,19 @@ def test_log_action_logs_window_means_and_rates():
 def test_log_action_stops_a_diverged_run_naming_the_last_checkpoint():
   action = train_actions.LogAction(_trainer(), 5, _Summaries(), print, {},
                                    last_checkpoint=lambda: '/run/ckpt-20')
-  action.record(1, 3.0, 3.0, 0.1)
+  action.record(1, 3.0, 3.0)
   with pytest.raises(train_actions.TrainingDivergedError, match='at step 2.*ckpt-20'):
-    action.record(2, float('nan'), 3.0, 0.1)
+    action.record(2, float('nan'), 3.0)
+
+
+def test_log_action_reads_the_losses_only_when_asked_and_catches_a_nan_among_them():
+  """Steps not read yet are checked at the next read, each under its own step number."""
+  action = train_actions.LogAction(_trainer(), 5, _Summaries(), print, {})
+  action.record(1, 3.0, 3.0, read=False)
+  action.record(2, float('inf'), 3.0, read=False)
+  assert action.window == []
+  with pytest.raises(train_actions.TrainingDivergedError, match='at step 2'):
+    action.record(3, 2.0, 2.0, read=True)
 
 
 def test_checkpoint_action_saves_every_period_and_at_the_end():

@@ -21,21 +21,13 @@ from pic_tf.storage import Source
 from pic_tf.data import Selection
 from pic_tf.storage import workdir as workdir_lib
 from pic_tf.training import trainer as trainer_lib
+import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _photos(folder, count=48, seed=0):
-  """Synthetic smooth colour photos (gradients), PNG, in ``folder``."""
-  rng = np.random.default_rng(seed)
-  os.makedirs(folder, exist_ok=True)
-  yy, xx = np.mgrid[0:16, 0:16] / 15.0
-  for i in range(count):
-    base = rng.uniform(0, 255, size=(2, 3))
-    image = base[0] * yy[..., None] + base[1] * xx[..., None]
-    image = np.clip(image / 2 + rng.normal(0, 8, size=image.shape), 0, 255).astype(np.uint8)
-    tf.io.write_file(os.path.join(folder, f'{i:03d}.png'), tf.io.encode_png(image))
-  return folder
+  return helpers.colour_photos(folder, count, seed)
 
 
 def _run(args, env=None, check=True):

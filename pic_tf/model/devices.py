@@ -1,0 +1,109 @@
+"""The compute devices of this machine: its GPUs (with their compute capability), and
+when TensorFlow was built for CUDA but uses no GPU, CUDA's own reason.
+
+TensorFlow falls back to the CPU without a word when CUDA fails (its "failed call to
+cuInit" goes to a C++ log the programs keep quiet), so :func:`detect` asks the NVIDIA
+driver itself (``libcuda.so.1``) for the reason.
+"""
+
+import ctypes
+import dataclasses
+import os
+from typing import Tuple
+
+# The NVIDIA driver's library, as CUDA's runtime loads it.
+CUDA_DRIVER = 'libcuda.so.1'
+
+
+@dataclasses.dataclass(frozen=True)
+class Gpu:
+  """One GPU TensorFlow can use.
+
+  Attributes:
+    name: e.g. ``'NVIDIA A100-SXM4-40GB'`` (``'GPU:0'`` where unknown).
+    compute_capability: ``(major, minor)``, ``None`` where unknown.
+  """
+  name: str
+  compute_capability: Tuple[int, int] = None
+
+  @property
+  def native_bfloat16(self):
+    """bfloat16 tensor cores: compute capability 8.0 (Ampere) and newer."""
+    return bool(self.compute_capability and tuple(self.compute_capability) >= (8, 0))
+
+  def describe(self):
+    capability = ('' if not self.compute_capability else
+                  f' (compute capability {self.compute_capability[0]}.'
+                  f'{self.compute_capability[1]})')
+    return self.name + capability
+
+
+@dataclasses.dataclass(frozen=True)
+class Machine:
+  """What a run can compute on.
+
+  Attributes:
+    gpus: the GPUs TensorFlow lists, in its order.
+    cuda_build: TensorFlow was built with CUDA (the Linux wheels are).
+    gpu_problem: with ``cuda_build`` and no GPU: why (CUDA's own words where the
+      driver gives them); ``''`` otherwise.
+  """
+  gpus: Tuple[Gpu, ...] = ()
+  cuda_build: bool = False
+  gpu_problem: str = ''
+
+
+def cpu_cores():
+  """The CPU cores this process may run on."""
+  try:
+    return len(os.sched_getaffinity(0))
+  except AttributeError:   # not Linux
+    return os.cpu_count() or 1
+
+
+def detect():
+  """The :class:`Machine` this process runs on (lists devices: initialises TensorFlow's)."""
+  # Here: configs and --help import this module's package without TensorFlow.
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  gpus = []
+  for index, device in enumerate(tf.config.list_physical_devices('GPU')):
+    details = tf.config.experimental.get_device_details(device)
+    capability = details.get('compute_capability')
+    gpus.append(Gpu(details.get('device_name') or f'GPU:{index}',
+                    tuple(capability) if capability else None))
+  cuda_build = bool(tf.sysconfig.get_build_info().get('is_cuda_build'))
+  problem = cuda_problem() if cuda_build and not gpus else ''
+  return Machine(gpus=tuple(gpus), cuda_build=cuda_build, gpu_problem=problem)
+
+
+def cuda_problem():
+  """Why CUDA offers TensorFlow no GPU, in CUDA's words where the driver gives them."""
+  visible = os.environ.get('CUDA_VISIBLE_DEVICES')
+  if visible is not None and visible.strip() in ('', '-1'):
+    return f'CUDA_VISIBLE_DEVICES={visible!r} hides every GPU'
+  try:
+    driver = ctypes.CDLL(CUDA_DRIVER)
+  except OSError as e:
+    return f'no NVIDIA driver ({e})'
+  status = driver.cuInit(0)
+  if status:
+    return f'the NVIDIA driver failed to start: cuInit: {_cuda_error(driver, status)}'
+  count = ctypes.c_int(0)
+  status = driver.cuDeviceGetCount(ctypes.byref(count))
+  if status:
+    return f'the NVIDIA driver cannot count its GPUs: {_cuda_error(driver, status)}'
+  if not count.value:
+    return 'the NVIDIA driver finds no GPU'
+  return (f'the NVIDIA driver finds {count.value} GPU(s) but TensorFlow cannot use them: the '
+          'CUDA libraries it needs are missing or of another version (install with '
+          "pip install '.[gpu]'; TF_CPP_MIN_LOG_LEVEL=0 shows TensorFlow's own log)")
+
+
+def _cuda_error(driver, status):
+  """``'CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected'`` for a status code."""
+  name, text = ctypes.c_char_p(), ctypes.c_char_p()
+  driver.cuGetErrorName(status, ctypes.byref(name))
+  driver.cuGetErrorString(status, ctypes.byref(text))
+  if not name.value:
+    return f'error {status}'
+  return f'{name.value.decode()}: {(text.value or b"").decode()}'.rstrip(': ')

@@ -1,0 +1,170 @@
+"""What a training run computes with on this machine: chosen from its devices, each
+choice with its reason, and said in the run's first lines.
+
+The defaults, each overridable by its flag or ``--set``:
+
+- **precision** (``train.precision`` unset): mixed bfloat16 when every GPU computes it
+  natively (compute capability 8.0+); float32 on older GPUs (float16 would need loss
+  scaling, and its effect on the paper's bits/dim is unmeasured:
+  ``--precision=mixed_float16`` to try it) and on CPUs (the original's precision,
+  bit-reproducible). ``'auto'`` keeps its meaning: bfloat16 wherever it is native,
+  CPUs included.
+- **strategy** ``auto``: every visible GPU in one ``MirroredStrategy`` when there are
+  two or more (TensorFlow reserves memory on all of them anyway); else one device.
+- **determinism** (``train.deterministic`` unset): on a CPU on (TensorFlow's graph
+  optimiser off: bit-reproducible); on GPUs off. ``true`` on GPUs also turns on
+  TensorFlow's op determinism (``tf.config.experimental.enable_op_determinism``).
+- **XLA**: off unless ``jit`` (then the whole step is one compiled function).
+
+A resumed run keeps what its ``config.json`` recorded for every setting left unset.
+"""
+
+import dataclasses
+import os
+from typing import Any
+
+from pic_tf.errors import ConfigError
+from pic_tf.model import devices
+from pic_tf.model import precision as precision_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+  """One setting of a run and why it was chosen."""
+  value: Any
+  why: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+  """The settings of a run on a machine.
+
+  Attributes:
+    config: the :class:`pic_tf.configs.Config` with ``train.precision`` and
+      ``train.deterministic`` resolved (what ``config.json`` records).
+    machine: the :class:`pic_tf.model.devices.Machine` they were chosen for.
+    precision, strategy, deterministic, jit: :class:`Choice`; ``strategy.value`` is a
+      name of :data:`pic_tf.training.STRATEGIES` other than ``auto``.
+  """
+  config: Any
+  machine: devices.Machine
+  precision: Choice
+  strategy: Choice
+  deterministic: Choice
+  jit: Choice
+
+  def per_replica_batch(self, replicas):
+    """The batch each of ``replicas`` computes.
+
+    Raises:
+      ConfigError: the global batch does not split evenly.
+    """
+    batch = self.config.train.batch_size
+    if batch % replicas:
+      raise ConfigError(f'train.batch_size {batch} does not split over {replicas} replicas: '
+                        f'give a multiple of {replicas} as train.batch_size, or use fewer devices')
+    return batch // replicas
+
+  def start_lines(self, replicas):
+    """The first lines of a run: devices, then each choice with its reason."""
+    batch = self.config.train.batch_size
+    return [
+        f'devices: {describe_devices(self.machine)}',
+        f'  precision {self.precision.value}: {self.precision.why}',
+        f'  strategy {self.strategy.value}: {self.strategy.why}; global batch {batch}, '
+        f'{self.per_replica_batch(replicas)} on each of {replicas} replica(s)',
+        f'  XLA {"on" if self.jit.value else "off"}: {self.jit.why}',
+        f'  deterministic {"on" if self.deterministic.value else "off"}: '
+        f'{self.deterministic.why}',
+        f'  oneDNN: {onednn()}',
+    ]
+
+
+def describe_devices(machine):
+  """``'2 GPUs: ...'`` or ``'CPU (name, N cores); no GPU: reason'``."""
+  if machine.gpus:
+    return f'{len(machine.gpus)} GPU(s): ' + ', '.join(g.describe() for g in machine.gpus)
+  name, flags = precision_lib.cpu_info()
+  native = [f.upper() for f in precision_lib.BF16_FLAGS if f in flags]
+  features = ''.join(f', {flag}' for flag in native)
+  cpu = f'CPU ({name}, {devices.cpu_cores()} cores{features})'
+  if machine.cuda_build and machine.gpu_problem:
+    return f'{cpu}; no GPU: {machine.gpu_problem}'
+  return cpu
+
+
+def onednn():
+  """oneDNN's state as ``TF_ENABLE_ONEDNN_OPTS`` sets it (read before TensorFlow starts)."""
+  value = os.environ.get('TF_ENABLE_ONEDNN_OPTS', '').strip()
+  if value in ('1', 'true', 'True'):
+    return 'on (TF_ENABLE_ONEDNN_OPTS=1)'
+  if value in ('0', 'false', 'False'):
+    return 'off (TF_ENABLE_ONEDNN_OPTS=0)'
+  return ('TensorFlow\'s default for this CPU (set TF_ENABLE_ONEDNN_OPTS=1 before '
+          'TensorFlow is imported to force it on)')
+
+
+
+def choose(config, machine=None, strategy='auto', jit=False, resumed=None, log=None):
+  """The :class:`Plan` of a run of ``config`` on ``machine``.
+
+  Args:
+    config: a :class:`pic_tf.configs.Config`; ``train.precision`` and
+      ``train.deterministic`` may be unset (``None``: chosen here).
+    machine: a :class:`pic_tf.model.devices.Machine` (default: this one, detected).
+    strategy: a name of :data:`pic_tf.training.STRATEGIES`.
+    jit: compile the whole step with XLA.
+    resumed: the config of the run being resumed (its ``config.json``), whose
+      settings stand for those left unset.
+    log: gets a warning line where bfloat16 is forced on hardware that emulates it.
+  """
+  machine = devices.detect() if machine is None else machine
+  train = config.train
+  gpus = machine.gpus
+  if train.precision is None and resumed is not None:
+    precision = Choice(resumed.train.precision, 'as the run in the workdir started')
+  elif train.precision is None and gpus and all(g.native_bfloat16 for g in gpus):
+    precision = Choice('mixed_bfloat16', 'the GPU computes bfloat16 natively (compute '
+                       'capability 8.0+); weights and likelihood stay float32')
+  elif train.precision is None and gpus:
+    precision = Choice('float32', 'no native bfloat16 below compute capability 8.0; float16 '
+                       'needs loss scaling and its effect on bits/dim is unmeasured '
+                       '(train.precision=mixed_float16 to try it)')
+  elif train.precision is None:
+    native = precision_lib.native_bfloat16_cpu()
+    precision = Choice('float32', 'the default on a CPU: the original\'s precision, '
+                       'bit-reproducible' + ('; this CPU computes bfloat16 natively: '
+                                            'train.precision=mixed_bfloat16 trains faster'
+                                            if native else ''))
+  else:
+    resolved = precision_lib.resolve_precision(train.precision, log=log)
+    precision = Choice(resolved, 'as set' + (f' ({train.precision})'
+                                             if resolved != train.precision else ''))
+  if train.deterministic is None and resumed is not None:
+    deterministic = Choice(resumed.train.deterministic, 'as the run in the workdir started')
+  elif train.deterministic is None and gpus:
+    deterministic = Choice(False, 'the default on GPUs: TensorFlow\'s graph optimiser on; '
+                           'train.deterministic=true turns on op determinism (slower kernels)')
+  elif train.deterministic is None:
+    deterministic = Choice(True, 'the default on a CPU: TensorFlow\'s graph optimiser off, '
+                           'so the same command and seed give the same weights to the bit '
+                           '(train.deterministic=false: faster)')
+  elif train.deterministic and gpus:
+    deterministic = Choice(True, 'as set: TensorFlow\'s op determinism on and its graph '
+                           'optimiser off')
+  else:
+    deterministic = Choice(train.deterministic, 'as set' + (
+        ': TensorFlow\'s graph optimiser off' if train.deterministic else ''))
+  if strategy != 'auto':
+    strategy_choice = Choice(strategy, 'as set')
+  elif len(gpus) > 1:
+    strategy_choice = Choice('mirrored', f'all {len(gpus)} GPUs of this machine, gradients '
+                             'summed across them (strategy default: one GPU)')
+  else:
+    strategy_choice = Choice('default', 'one device, the GPU' if gpus else 'one device')
+  jit_choice = Choice(bool(jit), 'forward, backward, Adam and EMA compiled as one function'
+                      if jit else 'not asked for (it compiles the whole step as one function)')
+  config = dataclasses.replace(config, train=dataclasses.replace(
+      train, precision=precision.value, deterministic=deterministic.value))
+  return Plan(config=config, machine=machine, precision=precision, strategy=strategy_choice,
+              deterministic=deterministic, jit=jit_choice)
