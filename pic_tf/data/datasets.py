@@ -173,11 +173,32 @@ def folder_files(path, split):
   return chosen
 
 
-def _read_photo(path):
-  """An image file of a dataset, read as bin/colorize reads it (``image_io``)."""
-  image = tf.numpy_function(lambda p: image_io.read_image(p.decode('utf-8'))[0], [path],
-                            tf.uint8, stateful=False)
+def _read_photo(path, tensorflow_decodes):
+  """An image file of a dataset, uint8 ``[H, W, 3]``, as bin/colorize reads it: decoded
+  in the graph where TensorFlow decodes it alike (:func:`image_io.tensorflow_decodes`),
+  else by Pillow (``image_io``), which holds Python's lock."""
+  image = tf.cond(
+      tensorflow_decodes, lambda: _decode(tf.io.read_file(path)),
+      lambda: tf.numpy_function(lambda p: image_io.read_image(p.decode('utf-8'))[0], [path],
+                                tf.uint8, stateful=False))
   return tf.ensure_shape(image, [None, None, 3])
+
+
+def _decode(data):
+  """JPEG, PNG or BMP bytes -> uint8 ``[H, W, 3]``, the pixels Pillow gives (JPEG with the
+  accurate integer DCT, as Pillow; TensorFlow's default, the fast one, is up to 5
+  levels off)."""
+  return tf.cond(
+      tf.io.is_jpeg(data),
+      lambda: tf.io.decode_jpeg(data, channels=3, dct_method='INTEGER_ACCURATE'),
+      lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
+
+
+def _photos(files, decodable):
+  """The dataset of uint8 images of ``files`` (in order); ``decodable``: whether
+  TensorFlow decodes each (see :func:`_read_photo`)."""
+  return tf.data.Dataset.from_tensor_slices((files, decodable)).map(
+      _read_photo, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 # A photo is gray when fewer than GRAY_PIXELS of its pixels have channels further apart
@@ -197,31 +218,31 @@ def is_gray(image):
 
 
 def check_images(files):
-  """Decodes every file before training starts; returns the gray ones.
-
-  Every file is decoded here, on a few threads (Pillow decodes without the GIL): a
-  damaged photo must not stop a run hours in.
+  """Decodes every file before training starts: a damaged photo must not stop a run
+  hours in. Pillow decodes on a few threads (without Python's lock).
 
   Returns:
-    The paths of the gray photos (:func:`is_gray`).
+    ``(gray, decodable)``: the paths of the gray photos (:func:`is_gray`), and for each
+    file whether TensorFlow decodes it (:func:`image_io.tensorflow_decodes`).
 
   Raises:
     DatasetError: naming every file that cannot be read, and why.
   """
   def read(path):
     try:
-      return None, is_gray(image_io.read_image(path)[0])
+      return None, is_gray(image_io.read_image(path)[0]), image_io.tensorflow_decodes(path)
     except errors.ImageError as e:
-      return str(e), False
+      return str(e), False, False
 
   with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
     found = list(pool.map(read, files))
-  bad = [problem for problem, _ in found if problem]
+  bad = [problem for problem, _, _ in found if problem]
   if bad:
     shown = '\n  '.join(bad[:10]) + (f'\n  ... and {len(bad) - 10} more' if len(bad) > 10 else '')
     raise DatasetError(f'{len(bad)} of {len(files)} images cannot be read:\n  {shown}\n'
                        'Remove or repair them.')
-  return [path for path, (_, gray) in zip(files, found) if gray]
+  return ([path for path, (_, gray, _) in zip(files, found) if gray],
+          [decodable for _, _, decodable in found])
 
 
 def load_images(dataset, split, image_size, data_dir=None, download=True):
@@ -245,15 +266,14 @@ def load_images(dataset, split, image_size, data_dir=None, download=True):
     raise DatasetError(f'split must be train or test, got {split!r}')
   if data.is_folder(dataset):
     files = folder_files(data.folder_path(dataset), split)
-    gray = check_images(files)
+    gray, decodable = check_images(files)
     if split == 'train' and len(gray) > MAX_GRAY_SHARE * len(files):
       raise DatasetError(
           f'{len(gray)} of the {len(files)} training photos under {data.folder_path(dataset)} '
           f'are gray (e.g. {gray[0]}): they hold no colour to learn, and a model trained on '
           f'more than {MAX_GRAY_SHARE:.0%} gray photos mostly learns to colour nothing. '
           'Train on colour photos (gray ones among them are fine)')
-    ds = tf.data.Dataset.from_tensor_slices(files).map(_read_photo,
-                                                        num_parallel_calls=tf.data.AUTOTUNE)
+    ds = _photos(files, decodable)
     count = len(files)
   elif dataset in BUNDLED:
     if split != 'test':
@@ -262,7 +282,7 @@ def load_images(dataset, split, image_size, data_dir=None, download=True):
                          'train split')
     files = sorted(os.path.join(BUNDLED[dataset], f) for f in os.listdir(BUNDLED[dataset])
                    if f.endswith('.png'))
-    ds = tf.data.Dataset.from_tensor_slices(files).map(_read_photo)
+    ds = _photos(files, [image_io.tensorflow_decodes(f) for f in files])
     count = len(files)
   elif dataset in SPLITS:
     ds, count = _tfds_split(dataset, SPLITS[dataset][split], data_dir, download)

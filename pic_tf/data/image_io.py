@@ -84,6 +84,25 @@ def read_image(path):
   return image, is_color
 
 
+# What TensorFlow's decoders read exactly as read_image does: 8-bit RGB or gray JPEG,
+# PNG and BMP without transparency, upright. The rest (TIFF, WebP, GIF, CMYK, 16-bit,
+# palette, alpha, EXIF-rotated) needs Pillow.
+TENSORFLOW_FORMATS = ('JPEG', 'PNG', 'BMP')
+_EXIF_ORIENTATION = 0x0112
+
+
+def tensorflow_decodes(path):
+  """Whether ``tf.io.decode_image(..., channels=3)`` reads ``path`` as :func:`read_image`
+  does (from its header; False for anything it cannot tell)."""
+  try:
+    with Image.open(path) as im:
+      return (im.format in TENSORFLOW_FORMATS and im.mode in ('RGB', 'L') and
+              'transparency' not in im.info and
+              im.getexif().get(_EXIF_ORIENTATION, 1) == 1)
+  except Exception:  # pylint: disable=broad-except
+    return False
+
+
 def _size_of(path):
   """``'WxH'`` as the file's header claims, without decoding it."""
   try:

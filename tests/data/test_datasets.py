@@ -1,6 +1,8 @@
 """Input pipelines: tfds CIFAR-10, folders of photos, flips, deterministic order, errors."""
 
 import os
+import pathlib
+import shutil
 
 import numpy as np
 import pytest
@@ -9,8 +11,11 @@ from PIL import Image
 
 from pic_tf import configs
 from pic_tf.data import datasets
+from pic_tf.data import image_io
 from pic_tf.data import preprocess
 from pic_tf.errors import DatasetError
+
+TESTDATA = pathlib.Path(__file__).resolve().parents[2] / 'testdata'
 
 
 def _write_images(folder, count, size=(20, 14), seed=0):
@@ -282,3 +287,28 @@ def test_download_path_imports_resolve_up_to_the_network(tmp_path, monkeypatch):
   assert 'network stub reached for https://www.cs.toronto.edu/' in message, message
   assert 'could not be downloaded' in message and 'point the data directory' in message
   assert not list(tmp_path.iterdir())   # the failed download left no half-made folders
+
+
+def test_a_folder_decodes_in_tensorflow_what_it_can_and_gives_pillows_pixels(tmp_path):
+  """JPEG, PNG and BMP decode in the tf.data graph; CMYK, EXIF-rotated, 16-bit, palette
+  and alpha files go through Pillow. Either way each image equals bin/colorize's reading
+  of the file (image_io.read_image) to the level."""
+  names = ['scene.png', 'scene_500x375.jpg', 'cmyk.jpg', 'exif_rotated.jpg', 'rgba.png',
+           'palette.png', 'gray.png', 'gray16.png', 'tiny_6x4.png']
+  folder = tmp_path / 'photos'
+  folder.mkdir()
+  for name in names:
+    shutil.copy(TESTDATA / name, folder / name)
+  Image.open(TESTDATA / 'scene.png').convert('RGB').save(folder / 'scene.bmp')
+  decodable = {name: image_io.tensorflow_decodes(str(folder / name))
+               for name in os.listdir(folder)}
+  assert decodable == {'scene.png': True, 'scene_500x375.jpg': True, 'cmyk.jpg': False,
+                       'exif_rotated.jpg': False, 'rgba.png': False, 'palette.png': False,
+                       'gray.png': True, 'gray16.png': False, 'tiny_6x4.png': True,
+                       'scene.bmp': True}
+  files = datasets.folder_files(str(folder), 'train')
+  images, count = datasets.load_images(f'folder:{folder}', 'train', 16)
+  assert count == len(files) == len(decodable)   # 10 photos: none in the test split
+  for path, image in zip(files, images):
+    expected = preprocess.resize_image(image_io.read_image(path)[0], 16)
+    np.testing.assert_array_equal(image.numpy(), expected.numpy(), err_msg=path)
