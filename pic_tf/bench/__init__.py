@@ -10,4 +10,5 @@ MODES = {
     'sample_speed': 's/image of the naive and the cached sampler',
     'serving_load': 'a SavedModel under mixed concurrent requests',
     'request_memory': 'peak memory of one request at a SavedModel\'s limits',
+    'input_speed': 'training input images/s per CPU core: CIFAR-10, a folder of photos',
 }

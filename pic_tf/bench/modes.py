@@ -8,7 +8,9 @@ in :mod:`pic_tf.bench.serving_load`, the memory of one request at its limits in
 
 import contextlib
 import dataclasses
+import glob
 import logging
+import os
 import tempfile
 import time
 from typing import Optional
@@ -16,6 +18,7 @@ from typing import Optional
 import numpy as np
 
 from pic_tf import bench
+from pic_tf.bench import input_speed
 from pic_tf.bench import machine
 from pic_tf.bench import request_memory
 from pic_tf.bench import sampling_speed
@@ -27,6 +30,7 @@ from pic_tf import export_lib
 from pic_tf.storage import Source
 from pic_tf.storage import loading
 from pic_tf.storage import fileutil
+from pic_tf.storage import workdir as workdir_lib
 from pic_tf.training import trainer as trainer_lib
 
 
@@ -95,7 +99,26 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
     log(f'{row["precision"]:<16}{"on" if row["jit"] else "off":<6}'
         f'{"yes" if row["deterministic"] else "no":<9}'
         f'{row["images_per_second"]:>9.2f}{row["images_per_second"] / reference:>7.2f}x')
+  rows[0]['checkpoint'] = checkpoint_cost(trainers[0], log=log)
   return rows
+
+
+def checkpoint_cost(trainer, saves=3, log=print):
+  """Seconds a checkpoint of ``trainer`` (model, EMA, optimizer, step) blocks training:
+  the median of ``saves`` saves into a temporary workdir. Returns ``{seconds, megabytes}``."""
+  with tempfile.TemporaryDirectory() as workdir:
+    manager = workdir_lib.checkpoint_manager(trainer.checkpoint, workdir, max_to_keep=1,
+                                             step_counter=trainer.step)
+    seconds = []
+    for number in range(1, saves + 1):
+      start = time.perf_counter()
+      path = manager.save(checkpoint_number=number)
+      seconds.append(time.perf_counter() - start)
+    megabytes = sum(os.path.getsize(p) for p in glob.glob(path + '.*')) / 1e6
+  median = float(np.median(seconds))
+  log(f'checkpoint: {megabytes:.0f} MB written in {median:.2f} s (median of {saves}), '
+      'training waits meanwhile')
+  return {'seconds': median, 'megabytes': megabytes}
 
 
 @contextlib.contextmanager
@@ -136,6 +159,7 @@ class Options:
     saved_model: serving_load's and request_memory's SavedModel (None: the demo model,
       exported).
     requests, threads, seed: serving_load's request count, threads and request seed.
+    data_dir: input_speed's tensorflow-datasets directory.
     output_json: also write the results here.
   """
   batch_size: int = 16
@@ -145,6 +169,7 @@ class Options:
   requests: int = 200
   threads: int = 8
   seed: int = 0
+  data_dir: Optional[str] = None
   output_json: Optional[str] = None
 
 
@@ -194,6 +219,8 @@ def _run_mode(mode, o, log):
     results = serving_load_of(o.saved_model, o.requests, o.threads, o.seed, log=log)
   elif mode == 'request_memory':
     results = request_memory_of(o.saved_model, log=log)
+  elif mode == 'input_speed':
+    results = input_speed.run(o.data_dir, log=log)
   else:
     raise ConfigError(f'unknown benchmark mode {mode!r}; choose one of {sorted(MODES)}')
   return results

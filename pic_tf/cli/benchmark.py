@@ -9,11 +9,14 @@ Modes (each printed after a line naming the CPU, its features and TensorFlow):
                  requests from --threads threads: checks and requests/s, p50/p99 latency
   request_memory peak memory of one request at a SavedModel's limits (default: the
                  shipped demo model), each request in a process of its own
+  input_speed    training input images/s per CPU core: CIFAR-10 (paper config) and a
+                 folder of JPEG photos; the cores that feed one GPU
 
   bin/benchmark --mode=train_speed
   bin/benchmark --mode=sample_speed --naive_rows=4
   bin/benchmark --mode=serving_load --requests=200 --threads=8
   bin/benchmark --mode=request_memory
+  bin/benchmark --mode=input_speed
 """
 
 from absl import flags
@@ -39,6 +42,9 @@ def define_flags():
   flags.DEFINE_integer('requests', 200, 'serving_load: requests (10% malformed).')
   flags.DEFINE_integer('threads', 8, 'serving_load: concurrent request threads.')
   flags.DEFINE_integer('seed', 0, 'serving_load: seed of the requests.')
+  common.DEFINE_path('data_dir', None, 'input_speed: tensorflow-datasets directory (default '
+                     '$TFDS_DATA_DIR or ~/tensorflow_datasets; CIFAR-10 is downloaded if '
+                     'missing).')
   common.DEFINE_path('output_json', None, 'Also write the results here.')
 
 
@@ -49,7 +55,7 @@ def main(argv):
     raise errors.ConfigError('--steps, --batch_size, --requests and --threads must be positive')
   uses = {'train_speed': ('batch_size', 'steps'), 'sample_speed': ('naive_rows',),
           'serving_load': ('saved_model', 'requests', 'threads', 'seed'),
-          'request_memory': ('saved_model',)}
+          'request_memory': ('saved_model',), 'input_speed': ('data_dir',)}
   common.refuse_ignored({name: f'on --mode={FLAGS.mode}' for mode, names in uses.items()
                          if mode != FLAGS.mode for name in names})
   common.quiet_tensorflow()
@@ -58,7 +64,7 @@ def main(argv):
   modes.run(FLAGS.mode, modes.Options(
       batch_size=FLAGS.batch_size, steps=FLAGS.steps, naive_rows=FLAGS.naive_rows,
       saved_model=FLAGS.saved_model, requests=FLAGS.requests, threads=FLAGS.threads,
-      seed=FLAGS.seed, output_json=FLAGS.output_json))
+      seed=FLAGS.seed, data_dir=FLAGS.data_dir, output_json=FLAGS.output_json))
 
 
 def run():
