@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import socket
 import struct
 import subprocess
 import zlib
@@ -144,3 +145,14 @@ def colour_photos(folder, count=48, seed=0):
     image = np.clip(image / 2 + rng.normal(0, 8, size=image.shape), 0, 255).astype(np.uint8)
     tf.io.write_file(os.path.join(folder, f'{i:03d}.png'), tf.io.encode_png(image))
   return folder
+
+
+def free_ports(n):
+  """``n`` TCP ports free on localhost now (for the workers of a local cluster)."""
+  sockets = [socket.socket() for _ in range(n)]
+  for s in sockets:
+    s.bind(('localhost', 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports

@@ -109,6 +109,7 @@ class Trainer:
     # (its gradients are summed inside Adam's update), the EMA outside it.
     self._replica = tf.function(self._replica_step, jit_compile=jit and not one_replica)
     self._train_step = tf.function(self._distributed_step, jit_compile=jit and one_replica)
+    self._count_votes = tf.function(self._sum_votes)
     self._eval_step = objective.make_eval_step(self.model)
     self._colorizer = None
 
@@ -172,6 +173,16 @@ class Trainer:
     return (self.strategy.reduce(mean, bpd, axis=None),
             self.strategy.reduce(mean, aux, axis=None))
 
+  def stop_votes(self, stopping):
+    """How many replicas of the cluster were asked to stop: ``stopping`` (this worker's
+    vote, a bool) summed over every replica of every worker, a float32 scalar tensor.
+    Every worker calls it after the same step, so all get the same count."""
+    return self._count_votes(tf.constant(float(stopping)))
+
+  def _sum_votes(self, vote):
+    votes = self.strategy.run(tf.identity, args=(vote,))
+    return self.strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None)
+
   def train_step(self, inputs):
     """One step on a (distributed) batch. Returns ``(bpd, aux_bpd)`` before the update."""
     # The setting is process-wide and read at each call: another trainer in this
@@ -224,7 +235,9 @@ def train(config, workdir, data_dir=None, strategy='auto', jit=False, download=T
   SIGTERM (a preempted cloud machine, a stopped pod) or SIGINT (Ctrl-C) during the
   steps lets the step in progress finish, checkpoints it and stops: rerun, the run
   resumes there and ends with the weights of an uninterrupted one. A second signal
-  acts at once. (Each process of a multi-worker run stops on its own signal.)
+  acts at once. The workers of a multi-worker run stop after the same step, whichever
+  of them is signalled (one step or two later: each step's votes are read after the
+  next step is queued).
 
   Returns:
     Final results: ``{'step', 'train_bpd', 'test_bpd_ema', 'test_bpd_raw', ...}``.
@@ -284,16 +297,26 @@ def train(config, workdir, data_dir=None, strategy='auto', jit=False, download=T
     actions.evaluation(step, step)
   iterator = iter(strategy_obj.experimental_distribute_dataset(dataset))
   first = step + 1   # traced (and compiled) on its call: timed apart
+  # Workers of a cluster stop together: a signal reaches one of them, and the others
+  # would wait for it in the next all-reduce. Each step every worker votes; all read the
+  # count of the step before (done by then) and stop after the same step.
+  cluster = isinstance(strategy_obj, tf.distribute.MultiWorkerMirroredStrategy)
+  votes = None
   with _stop_signals() as stop:
     while step < steps:
       losses = trainer.train_step(next(iterator))
       step += 1
+      if cluster:
+        counted, votes = votes, trainer.stop_votes(bool(stop))
+        stopping = counted is not None and float(counted) > 0
+      else:
+        stopping = bool(stop)
       due = [action for action in actions.all if action.due(step, steps)]
       # The only reads of the device in the loop: before work that needs the losses
       # checked (a checkpoint must not keep NaN weights) or after the traced step.
-      logger.record(step, *losses, read=bool(due or stop) or step == first)
-      if stop:   # before this step's evaluation or samples: a preempted machine has seconds
-        _stop_at(step, stop[0], manager, chief, log)
+      logger.record(step, *losses, read=bool(due or stopping) or step == first)
+      if stopping:   # before this step's evaluation or samples: a preempted machine has seconds
+        _stop_at(step, stop[0] if stop else None, manager, chief, log)
       for action in due:
         action(step, steps)
       if due:
@@ -338,13 +361,14 @@ def _stop_signals():
 
 
 def _stop_at(step, signum, manager, chief, log):
-  """Checkpoints ``step`` and stops with :class:`TrainingStopped`."""
+  """Checkpoints ``step`` and stops with :class:`TrainingStopped`; ``signum`` is None on a
+  worker of a cluster stopping because another one was signalled."""
   train_actions.CheckpointAction(manager, 1)(step, step)
-  name = signal.Signals(signum).name
+  name = signal.Signals(signum).name if signum else 'another worker\'s stop'
   path = manager.latest_checkpoint if chief else f'step {step}'
   log(f'{name}: stopped after step {step}, checkpoint {path} written')
   raise TrainingStopped(f'{name} at step {step}: checkpoint {path} written; run the same '
-                        'command again to resume from it', signum)
+                        'command again to resume from it', signum or signal.SIGTERM)
 
 
 def _read_results(path):

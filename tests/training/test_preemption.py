@@ -1,6 +1,8 @@
 """A preempted run (SIGTERM, as a cloud machine or a Kubernetes pod is stopped) finishes
 its step, checkpoints it, exits 143, and the same command resumes it exactly."""
 
+import json
+import os
 import pathlib
 import signal
 import subprocess
@@ -58,3 +60,47 @@ def test_sigterm_checkpoints_the_step_and_the_rerun_ends_as_an_uninterrupted_run
   assert f'resumed from {cut}/ckpt-{stopped_at} at step {stopped_at}' in resumed.stdout
   runs = tmp_path / 'runs'
   helpers.assert_same_newest_checkpoint(runs / 'whole', runs / 'cut', 40)
+
+
+@pytest.mark.slow   # two pairs of worker processes
+def test_the_workers_of_a_cluster_stop_after_the_same_step_whichever_is_signalled(tmp_path):
+  """SIGTERM reaches worker 1 only (its machine is preempted): both workers stop after
+  the same step, the chief checkpoints it, and the same commands resume the run."""
+  helpers.colour_photos(str(tmp_path / 'photos'), 24)
+  ports = helpers.free_ports(2)
+  cluster = {'worker': [f'localhost:{p}' for p in ports]}
+
+  def workers():
+    procs = []
+    for index in range(2):
+      env = dict(os.environ, TF_CONFIG=json.dumps(
+          {'cluster': cluster, 'task': {'type': 'worker', 'index': index}}))
+      procs.append(subprocess.Popen(
+          _train(tmp_path, 'runs/cluster') + ['--strategy=multi_worker', '--batch_size=4'],
+          cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return procs
+
+  chief, other = workers()
+  for line in chief.stdout:
+    if line.startswith('step 12/'):
+      other.send_signal(signal.SIGTERM)
+      sent = time.time()
+      break
+  chief.stdout.read()
+  statuses = [p.wait(timeout=120) for p in (chief, other)]
+  stopped_in = time.time() - sent
+  lasts = [p.stderr.read().strip().splitlines()[-1] for p in (chief, other)]
+  print(f'\nSIGTERM to worker 1 -> exits {statuses} in {stopped_in:.1f} s: {lasts}')
+  assert statuses == [128 + signal.SIGTERM] * 2 and stopped_in < 30, lasts
+  steps = [int(last.split(' at step ')[1].split(':')[0]) for last in lasts]
+  assert steps[0] == steps[1] and 12 <= steps[0] < 40, lasts
+  assert lasts[0].startswith(f"interrupted: another worker's stop at step {steps[0]}: "
+                             f'checkpoint {tmp_path}/runs/cluster/ckpt-{steps[0]} written')
+  assert lasts[1].startswith(f'interrupted: SIGTERM at step {steps[0]}: checkpoint step ')
+
+  procs = workers()
+  outputs = [p.communicate(timeout=300) for p in procs]
+  for p, (out, err) in zip(procs, outputs):
+    assert p.returncode == 0, out + err[-3000:]
+  assert f'at step {steps[0]}' in outputs[0][0] and 'step 40/40' in outputs[0][0]
+  assert (tmp_path / 'runs' / 'cluster' / 'ckpt-40.index').is_file()

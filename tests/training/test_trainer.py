@@ -328,21 +328,10 @@ def test_mirrored_on_two_cpus_equals_one_device():
   assert out['max_ema_diff'] < 1e-4
 
 
-def _free_ports(n):
-  import socket  # pylint: disable=import-outside-toplevel
-  sockets = [socket.socket() for _ in range(n)]
-  for s in sockets:
-    s.bind(('localhost', 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
-
-
 @pytest.mark.slow
 def test_multi_worker_two_local_processes(tmp_path):
   photos = _photos(str(tmp_path / 'photos'), 24)
-  ports = _free_ports(2)
+  ports = helpers.free_ports(2)
   cluster = {'worker': [f'localhost:{p}' for p in ports]}
   workdir = str(tmp_path / 'run')
   procs = []
@@ -358,7 +347,7 @@ def test_multi_worker_two_local_processes(tmp_path):
   outputs = [p.communicate(timeout=600) for p in procs]
   for p, (out, err) in zip(procs, outputs):
     assert p.returncode == 0, out + err[-3000:]
-  assert 'over 2 replica(s)' in outputs[0][0] and 'step 3/3' in outputs[0][0]
+  assert 'on each of 2 replica(s)' in outputs[0][0] and 'step 3/3' in outputs[0][0]
   assert os.path.exists(f'{workdir}/ckpt-3.index')
   assert not glob.glob(f'{workdir}/.worker_*')
 
