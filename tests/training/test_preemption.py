@@ -24,6 +24,17 @@ def _train(scratch, workdir):
   return [sys.executable, str(REPO / 'bin' / 'train'), *TRAIN, f'--workdir={workdir}']
 
 
+def _sigterm_at_step_12(watched, target):
+  """Sends SIGTERM to ``target`` once ``watched`` logs step 12; returns when it was sent
+  (after reading the rest of ``watched``'s output)."""
+  sent = None
+  for line in watched.stdout:
+    if sent is None and line.startswith('step 12/'):
+      target.send_signal(signal.SIGTERM)
+      sent = time.time()
+  return sent
+
+
 @pytest.mark.slow   # three training runs
 def test_sigterm_checkpoints_the_step_and_the_rerun_ends_as_an_uninterrupted_run(tmp_path):
   photos = tmp_path / 'photos'
@@ -37,12 +48,7 @@ def test_sigterm_checkpoints_the_step_and_the_rerun_ends_as_an_uninterrupted_run
 
   process = subprocess.Popen(_train(tmp_path, 'runs/cut'), cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  for line in process.stdout:
-    if line.startswith('step 12/'):
-      process.send_signal(signal.SIGTERM)
-      sent = time.time()
-      break
-  process.stdout.read()
+  sent = _sigterm_at_step_12(process, process)
   status = process.wait(timeout=60)
   stopped_in = time.time() - sent
   last = process.stderr.read().strip().splitlines()[-1]
@@ -81,12 +87,7 @@ def test_the_workers_of_a_cluster_stop_after_the_same_step_whichever_is_signalle
     return procs
 
   chief, other = workers()
-  for line in chief.stdout:
-    if line.startswith('step 12/'):
-      other.send_signal(signal.SIGTERM)
-      sent = time.time()
-      break
-  chief.stdout.read()
+  sent = _sigterm_at_step_12(chief, other)
   statuses = [p.wait(timeout=120) for p in (chief, other)]
   stopped_in = time.time() - sent
   lasts = [p.stderr.read().strip().splitlines()[-1] for p in (chief, other)]
