@@ -19,7 +19,10 @@ def test_train_speed_prints_a_ratio_table():
     assert row['images_per_second'] == 2 / row['seconds_per_step']
   # The printed ratio is the second variant's images/s over the first's.
   ratio = rows[1]['images_per_second'] / rows[0]['images_per_second']
-  assert lines[-2].split()[-1] == '1.00x' and lines[-1].split()[-1] == f'{ratio:.2f}x'
+  assert lines[-3].split()[-1] == '1.00x' and lines[-2].split()[-1] == f'{ratio:.2f}x'
+  # ... and then what a checkpoint of the first variant costs.
+  assert lines[-1].startswith('checkpoint: ') and lines[-1].endswith('training waits meanwhile')
+  assert rows[0]['checkpoint']['seconds'] > 0 and rows[0]['checkpoint']['megabytes'] > 0
 
 
 def test_run_names_the_machine_first(monkeypatch):
