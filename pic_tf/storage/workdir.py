@@ -35,6 +35,12 @@ from pic_tf.storage import Stored
 CONFIG_FILENAME = 'config.json'
 INDEX_FILENAME = 'checkpoint'
 RESULTS_FILENAME = 'train_results.json'
+# What bin/eval writes into a workdir it evaluates: test bits/dim, sample metrics.
+EVAL_FILENAME = 'eval.json'
+SAMPLE_METRICS_FILENAME = 'sample_metrics.json'
+# TensorBoard's folders: training scalars; test bits/dim and sample grids.
+TRAIN_SUMMARIES, EVAL_SUMMARIES = 'train', 'eval'
+SUMMARY_FOLDERS = (TRAIN_SUMMARIES, EVAL_SUMMARIES)
 _CHECKPOINT_PREFIX = 'ckpt'
 # The name of one checkpoint of a workdir (its path prefix's last part).
 CHECKPOINT_NAME = re.compile(rf'{_CHECKPOINT_PREFIX}-\d+')
@@ -58,6 +64,29 @@ def results_path(workdir):
 def make_checkpoint(model, ema, **extra):
   """The checkpoint object of a workdir: ``model``, ``ema`` and any ``extra`` trackables."""
   return tf.train.Checkpoint(model=model, ema=ema, **extra)
+
+
+def checkpoint_path(directory, step):
+  """The prefix of the checkpoint of ``step`` in ``directory`` (``<directory>/ckpt-<step>``)."""
+  return os.path.join(directory, f'{_CHECKPOINT_PREFIX}-{step}')
+
+
+def temporary_checkpoint_dir(directory, step):
+  """Where TensorFlow writes the checkpoint of ``step`` before it commits it."""
+  return checkpoint_path(directory, step) + '_temp'
+
+
+def worker_dir(workdir, task):
+  """Where a multi-worker run's worker ``task`` (not the chief) writes its checkpoints:
+  every worker must save, only the chief's are kept."""
+  return os.path.join(workdir, f'.worker_{task}')
+
+
+def summaries_dir(workdir, name):
+  """TensorBoard's folder ``name`` (one of :data:`SUMMARY_FOLDERS`) of ``workdir``."""
+  if name not in SUMMARY_FOLDERS:
+    raise ValueError(f'unknown summary folder {name!r}; one of {SUMMARY_FOLDERS}')
+  return os.path.join(workdir, name)
 
 
 def checkpoint_manager(checkpoint, directory, max_to_keep, step_counter=None):
@@ -180,7 +209,7 @@ def checkpoint_paths(workdir):
   for name in (os.listdir(workdir) if os.path.isdir(workdir) else ()):
     match = _CHECKPOINT_FILE.match(name)
     if match and match.group(2) == '.index':
-      found.append((int(match.group(1)), os.path.join(workdir, f'ckpt-{match.group(1)}')))
+      found.append((int(match.group(1)), checkpoint_path(workdir, match.group(1))))
   return [path for _, path in sorted(found)]
 
 
@@ -198,7 +227,10 @@ def _stored_variables(reader):
 
   Walks the checkpoint's object graph, so a variable is found by its path through
   the model (``model/pixelcnn/conv_leak/V``) even when the checkpoint stored it under
-  another owner (the optimizer).
+  another owner (the optimizer). TensorFlow's API does not give this: its reader
+  (``tf.train.load_checkpoint``) lists checkpoint keys, which name a variable by its
+  first owner only, and ``tf.train.Checkpoint.read`` needs the model built, where the
+  weights are read here to decide which model to build and to report mismatches.
 
   Args:
     reader: the checkpoint's ``tf.train.load_checkpoint`` reader.
@@ -338,7 +370,8 @@ def clean_workdir(workdir):
   committed = {os.path.basename(p) for p in checkpoint_paths(workdir)}
   for name in sorted(os.listdir(workdir)):
     match = _CHECKPOINT_FILE.match(name)
-    if not match or f'ckpt-{match.group(1)}' in committed and match.group(2) != '_temp':
+    stem = os.path.basename(checkpoint_path(workdir, match.group(1))) if match else None
+    if not match or stem in committed and match.group(2) != '_temp':
       continue
     fileutil.remove(os.path.join(workdir, name))
     removed.append(name)

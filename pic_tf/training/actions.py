@@ -8,7 +8,6 @@ too, except sample grids when they are off (``train.sample_every = 0``).
 
 import dataclasses
 import math
-import os
 import shutil
 import time
 from typing import Any, Callable
@@ -21,6 +20,7 @@ from pic_tf.data import image_io
 from pic_tf.errors import PicError
 from pic_tf import progress as progress_lib
 from pic_tf.sampling import fullres
+from pic_tf.storage import workdir as workdir_lib
 
 GRID_IMAGES = 4          # test images in the TensorBoard sample grid
 GRID_SAMPLES = 2
@@ -36,7 +36,8 @@ def due(step, every, last_step, at_end=True):
 
 
 class Summaries:
-  """TensorBoard writers for ``workdir/train`` and ``workdir/eval`` (chief only)."""
+  """TensorBoard writers for the workdir's summary folders (chief only;
+  :data:`pic_tf.storage.workdir.SUMMARY_FOLDERS`)."""
 
   def __init__(self, workdir, enabled):
     self.enabled = enabled
@@ -45,7 +46,8 @@ class Summaries:
 
   def _writer(self, name):
     if name not in self.writers:
-      self.writers[name] = tf.summary.create_file_writer(os.path.join(self.workdir, name))
+      self.writers[name] = tf.summary.create_file_writer(
+          workdir_lib.summaries_dir(self.workdir, name))
     return self.writers[name]
 
   def scalars(self, name, step, **values):
@@ -140,8 +142,8 @@ class LogAction:
     rate_text = f'{rate:.1f}' if rate else '?'
     self.log(f'step {step}/{last_step}  bpd {mean_bpd:.4f}  aux {mean_aux:.4f}  lr {lr:.3e}  '
              f'{rate_text} img/s  ETA {progress_lib.format_duration(eta)}')
-    self.summaries.scalars('train', step, bpd=mean_bpd, aux_bpd=mean_aux, learning_rate=lr,
-                           images_per_second=rate or 0.0)
+    self.summaries.scalars(workdir_lib.TRAIN_SUMMARIES, step, bpd=mean_bpd, aux_bpd=mean_aux,
+                           learning_rate=lr, images_per_second=rate or 0.0)
     self.results['train_bpd'] = mean_bpd
 
 
@@ -162,7 +164,7 @@ class CheckpointAction:
     except Exception:
       # A failed write (a full disk) leaves the checkpoint's temporary shards; the
       # committed checkpoints are untouched.
-      shutil.rmtree(os.path.join(self.manager.directory, f'ckpt-{step}_temp'),
+      shutil.rmtree(workdir_lib.temporary_checkpoint_dir(self.manager.directory, step),
                     ignore_errors=True)
       raise
 
@@ -180,7 +182,7 @@ class SampleGridAction:
 
   def __call__(self, step, last_step):
     if self.due(step, last_step):
-      self.summaries.image('eval', step, 'samples_gray_pic_original',
+      self.summaries.image(workdir_lib.EVAL_SUMMARIES, step, 'samples_gray_pic_original',
                            sample_grid(self.trainer, self.images, seed=step))
 
 
@@ -208,8 +210,8 @@ class EvalAction:
     self.log(f'step {step}: test bpd {ema_res["bpd"]:.4f} (EMA), {raw_res["bpd"]:.4f} (raw), '
              f'aux {raw_res["aux_bpd"]:.4f} on {ema_res["num_examples"]} '
              f'image{"" if ema_res["num_examples"] == 1 else "s"}')
-    self.summaries.scalars('eval', step, bpd_ema=ema_res['bpd'], bpd_raw=raw_res['bpd'],
-                           aux_bpd_raw=raw_res['aux_bpd'])
+    self.summaries.scalars(workdir_lib.EVAL_SUMMARIES, step, bpd_ema=ema_res['bpd'],
+                           bpd_raw=raw_res['bpd'], aux_bpd_raw=raw_res['aux_bpd'])
     self.results.update(test_bpd_ema=ema_res['bpd'], test_bpd_raw=raw_res['bpd'],
                         test_aux_bpd_raw=raw_res['aux_bpd'],
                         test_examples=ema_res['num_examples'])

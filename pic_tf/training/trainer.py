@@ -97,7 +97,7 @@ class Trainer:
       optimizer = keras.optimizers.Adam(
           learning_rate=self.schedule, beta_1=train.adam_beta1, beta_2=train.adam_beta2,
           epsilon=train.adam_epsilon)
-      if train.precision == 'mixed_float16':
+      if train.precision == precision_lib.MIXED_FLOAT16:
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
       self.optimizer = optimizer
       self.optimizer.build(self.model.trainable_variables)
@@ -263,7 +263,7 @@ def train(config, workdir, data_dir=None, strategy='auto', jit=False, download=T
     for name in workdir_lib.clean_workdir(workdir):
       log(f'removed {name}, left in {workdir} by an interrupted run')
   trainer = Trainer(config, strategy_obj, jit=jit)
-  ckpt_dir = workdir if chief else os.path.join(workdir, f'.worker_{distribute.task_id()}')
+  ckpt_dir = workdir if chief else workdir_lib.worker_dir(workdir, distribute.task_id())
   manager = workdir_lib.checkpoint_manager(trainer.checkpoint, ckpt_dir,
                                            max_to_keep=config.train.keep_checkpoints,
                                            step_counter=trainer.step)
