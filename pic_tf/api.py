@@ -15,7 +15,9 @@ import numpy as np
 import tensorflow as tf
 
 from pic_tf import configs
+from pic_tf import data
 from pic_tf.data import datasets
+from pic_tf.model import precision as precision_lib
 from pic_tf import export_lib
 from pic_tf import sampling
 from pic_tf.sampling import pipeline
@@ -110,7 +112,7 @@ def _as_batch(images):
   return tf.constant(images[None] if single else images), single
 
 
-def load(path='demo', config=None, overrides=(), precision='float32',
+def load(path='demo', config=None, overrides=(), precision=precision_lib.FLOAT32,
          sampler=sampling.DEFAULT_SAMPLER, jit=False):
   """Loads a model for colourisation, scoring and export.
 
@@ -120,8 +122,9 @@ def load(path='demo', config=None, overrides=(), precision='float32',
       checkpoints, or a checkpoint of the original code (with ``config``).
     config: for an original checkpoint: ``'cifar10'`` or ``'imagenet'``.
     overrides: ``section.field=value`` strings for an original checkpoint's config.
-    precision: ``'float32'`` (exact), ``'mixed_bfloat16'`` or ``'auto'``.
-    sampler: ``'cached'`` (fast) or ``'naive'`` (the original's loop): the same samples.
+    precision: a name of :data:`pic_tf.model.precision.INFERENCE_PRECISIONS` (float32,
+      the default, is exact).
+    sampler: a name of :data:`pic_tf.sampling.SAMPLERS` (they draw the same samples).
     jit: compile the sampler's pixel loop with XLA (opt-in).
 
   Returns:
@@ -157,7 +160,7 @@ def finetune(init_from, workdir, dataset, overrides=(), config=None):
 
 def example_images(count=16):
   """The first ``count`` (<= 64) CIFAR-10 test images, shipped with pic_tf: uint8 ``[N, 32, 32, 3]``."""
-  images, available = datasets.load_images('cifar10_bundled', 'test', 32)
+  images, available = datasets.load_images(data.CIFAR10_BUNDLED, 'test', 32)
   if not 1 <= count <= available:
     raise ValueError(f'count must be in [1, {available}], got {count}')
   return next(iter(images.batch(count))).numpy()

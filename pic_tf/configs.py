@@ -11,44 +11,17 @@ alone (:mod:`pic_tf.storage.workdir`).
 import dataclasses
 import json
 import math
-from typing import Optional, Tuple
+from typing import Optional
 
 from pic_tf import data
 from pic_tf.errors import ConfigError
 from pic_tf.model import precision as precision_lib
 from pic_tf.model.config import check_range
 from pic_tf.model.config import check_types
+from pic_tf.model.config import DEMO_EMBEDDING
+from pic_tf.model.config import IMAGENET_EMBEDDING
 from pic_tf.model.config import ModelConfig
-from pic_tf.model.config import Stage
-
-# Paper Table 1 (right); the last conv has 160 channels, not 512, as in the
-# original code (its own comment calls this a minor bug; the released model has it).
-IMAGENET_EMBEDDING: Tuple[Stage, ...] = (
-    ('conv', 64, 1), ('res', 2, 1),
-    ('conv', 128, 2), ('res', 2, 1),
-    ('conv', 256, 2), ('res', 2, 1),
-    ('conv', 512, 1), ('res', 3, 2),
-    ('conv', 512, 1), ('res', 3, 4),
-    ('conv', 160, 1),
-)
-
-# The demo model shipped with the package (bin/colorize without --checkpoint): Table 1's
-# layer kinds at reduced widths and depth, so that ~2 hours of a 2-core CPU train it
-# and its weights stay under 20 MB.
-DEMO_EMBEDDING: Tuple[Stage, ...] = (
-    ('conv', 32, 1), ('res', 1, 1),
-    ('conv', 64, 2), ('res', 1, 1),
-    ('conv', 128, 1), ('res', 2, 2),
-    ('conv', 128, 1),
-)
-
-# A small embedding for tests: same layer kinds, few channels. It ends with the 80
-# channels the auxiliary mixture head needs.
-TINY_EMBEDDING: Tuple[Stage, ...] = (
-    ('conv', 8, 1), ('res', 1, 1),
-    ('conv', 16, 2), ('res', 1, 2),
-    ('conv', 80, 1),
-)
+from pic_tf.model.config import TINY_EMBEDDING
 
 # Seeds of training go to numpy as well as TensorFlow: numpy takes [0, 2**32).
 MAX_TRAIN_SEED = 2**32 - 1
@@ -78,6 +51,8 @@ class TrainConfig:
       and the update's reads run first (checked on the original, every variable, at
       several steps), so its averages lag the weights by one step.
       ``'after_update'``: the textbook order, ``EMA_k = d * EMA_{k-1} + (1 - d) * w_k``.
+      A ``config.json`` without the field (workdirs older than it) loads as
+      ``'after_update'``, the order those runs trained with (:meth:`Config.from_dict`).
     flip: ``'batch'`` flips the whole batch horizontally with probability 0.5, as the
       original (one coin per step); ``'image'`` flips each image independently;
       ``'none'`` disables flips.
@@ -86,9 +61,8 @@ class TrainConfig:
     init_batch_size: images used by the data-dependent initialisation.
     seed: seeds initialisation, data order, flips and dropout.
     shuffle_buffer: tf.data shuffle buffer (in examples).
-    precision: ``'float32'``, ``'mixed_bfloat16'``, ``'mixed_float16'``, ``'auto'``
-      (mixed bfloat16 where the hardware computes it natively, float32 elsewhere) or
-      ``None``, the default: chosen for the devices (:mod:`pic_tf.training.plan`: mixed
+    precision: a name of :data:`pic_tf.model.precision.PRECISIONS` or ``None``, the
+      default: chosen for the devices (:mod:`pic_tf.training.plan`: mixed
       bfloat16 on GPUs of compute capability 8.0+, else float32). Training saves the
       value it resolved in the workdir's config; the likelihood is always float32.
     log_every: steps between progress lines and scalar summaries.
@@ -176,7 +150,7 @@ class Config:
       recorded by :func:`finetuning`; ``''``: a run initialised from scratch.
   """
   name: str = 'cifar10'
-  dataset: str = 'cifar10'
+  dataset: str = data.CIFAR10
   model: ModelConfig = ModelConfig()
   train: TrainConfig = TrainConfig()
   init_from: str = ''
@@ -201,7 +175,7 @@ class Config:
     # Workdirs written before train.ema_order existed averaged after each Adam step:
     # resuming one keeps that order.
     train.setdefault('ema_order', 'after_update')
-    return cls(name=d.get('name', 'custom'), dataset=d.get('dataset', 'cifar10'),
+    return cls(name=d.get('name', 'custom'), dataset=d.get('dataset', data.CIFAR10),
                model=_from_dict(ModelConfig, d.get('model', {}), 'model'),
                train=_from_dict(TrainConfig, train, 'train'),
                init_from=d.get('init_from', ''))
@@ -218,14 +192,14 @@ def _from_dict(cls, d, section):
 def cifar10():
   """The paper's CIFAR-10 model: 32x32, chroma 16x16, width 160, 4 blocks."""
   # A full shuffle of the 50k training images every epoch, as the original.
-  return Config(name='cifar10', dataset='cifar10', model=ModelConfig(),
+  return Config(name='cifar10', dataset=data.CIFAR10, model=ModelConfig(),
                 train=TrainConfig(shuffle_buffer=50000))
 
 
 def imagenet():
   """The paper's ImageNet model: 128x128, chroma 32x32, width 160, 4 blocks."""
   return Config(
-      name='imagenet', dataset='imagenet2012',
+      name='imagenet', dataset=data.IMAGENET,
       model=ModelConfig(image_size=128, downsample=4, embedding=IMAGENET_EMBEDDING),
       train=TrainConfig(learning_rate=1.6e-4, lr_decay=0.99999, num_epochs=20,
                         eval_examples=1000))
@@ -234,7 +208,7 @@ def imagenet():
 def cifar10_demo():
   """The small CIFAR-10 model shipped with the package (a demo, not the paper's model)."""
   return Config(
-      name='cifar10_demo', dataset='cifar10',
+      name='cifar10_demo', dataset=data.CIFAR10,
       model=ModelConfig(embedding=DEMO_EMBEDDING, nr_channels=80, nr_resnet=3),
       train=TrainConfig(batch_size=32, shuffle_buffer=50000, eval_every=2000,
                         eval_examples=500, sample_every=2000, checkpoint_every=500))
@@ -243,7 +217,7 @@ def cifar10_demo():
 def tiny():
   """A small model for tests and smoke runs: 8x8 images, chroma 4x4."""
   return Config(
-      name='tiny', dataset='cifar10',
+      name='tiny', dataset=data.CIFAR10,
       model=ModelConfig(image_size=8, downsample=2, embedding=TINY_EMBEDDING,
                         nr_channels=16, nr_resnet=1),
       train=TrainConfig(batch_size=8, num_steps=20, log_every=5, checkpoint_every=10,

@@ -43,7 +43,7 @@ def run_eval(source, selection=Selection(), batch_size=64, output_json=None,
     The results dict (also written as JSON).
   """
   checkpoint = source.path or loading.DEMO_MODEL
-  output_json = _results_path(source, output_json, 'eval.json')
+  output_json = _results_path(source, output_json, workdir_lib.EVAL_FILENAME)
   loaded = loading.load(source, ema=False, log=log)
   config, model, ema, step = loaded.config, loaded.model, loaded.ema, loaded.step
   precision = loaded.precision
@@ -140,7 +140,7 @@ def run_sample_metrics(source, selection, sample_options=SampleOptions(num_sampl
     The results dict (also written as JSON).
   """
   checkpoint = source.path or loading.DEMO_MODEL
-  output_json = _results_path(source, output_json, 'sample_metrics.json')
+  output_json = _results_path(source, output_json, workdir_lib.SAMPLE_METRICS_FILENAME)
   loaded = loading.load(source, log=log)
   config, model, step = loaded.config, loaded.model, loaded.step
   if selection.dataset:
@@ -195,7 +195,7 @@ def format_sample_table(results):
 
   # The paper's saturations were measured on ImageNet (Section 4.3); on another
   # dataset they are a rough reference, not a target, and the table says so.
-  on_imagenet = results.get('dataset', 'imagenet2012') == 'imagenet2012'
+  on_imagenet = results.get('dataset', data.IMAGENET) == data.IMAGENET
   lines = [f'{"on " + str(results["num_images"]) + " test images":<32}{"saturation":>14}'
            f'{"paper" if on_imagenet else "paper*":>8}{"colourfulness":>15}{"diversity":>14}']
   paper = results.get('paper_saturation', {})

@@ -53,6 +53,7 @@ import tensorflow as tf
 
 from pic_tf import errors
 from pic_tf.errors import CheckpointError
+from pic_tf.model import precision as precision_lib
 from pic_tf import sampling
 from pic_tf.sampling import pipeline
 from pic_tf.storage import loading
@@ -206,7 +207,7 @@ class ColorizationModule(tf.Module):
   Args:
     model: a PICModel holding the weights to export (EMA already applied).
     limits: the :class:`pic_tf.sampling.RequestLimits` of every request.
-    sampler: ``'cached'`` (default) or ``'naive'``.
+    sampler: a name of :data:`pic_tf.sampling.SAMPLERS`.
     jit: compile the sampler's pixel loop with XLA (opt-in).
   """
 
@@ -405,7 +406,7 @@ def export(model, export_dir, *, version=None, limits=sampling.RequestLimits(),
     version: version number; None: the next free one, chosen and claimed in one step
       when the SavedModel is complete (concurrent exports get versions of their own).
     limits: the :class:`pic_tf.sampling.RequestLimits` of every request.
-    sampler: ``'cached'`` or ``'naive'``.
+    sampler: a name of :data:`pic_tf.sampling.SAMPLERS`.
     jit: compile the sampler's pixel loop with XLA (opt-in; the default is exact).
 
   Returns:
@@ -436,8 +437,8 @@ def run(source, export_dir, *, version=None, limits=sampling.RequestLimits(),
 
   Args:
     source: the model, a :class:`pic_tf.storage.Source`; its ``precision`` is the
-      SavedModel's compute precision (opt-in ``'mixed_bfloat16'`` or ``'auto'``; the
-      weights format stores float32 weights either way).
+      SavedModel's compute precision (:data:`pic_tf.model.precision.INFERENCE_PRECISIONS`;
+      the weights format stores float32 weights either way).
     export_dir, version, limits, sampler: as :func:`export`.
     fmt: ``'saved_model'`` (:func:`export`) or ``'weights'`` (:func:`export_weights`).
     jit: compile the SavedModel's sampler pixel loop with XLA (opt-in).
@@ -448,7 +449,7 @@ def run(source, export_dir, *, version=None, limits=sampling.RequestLimits(),
   """
   check_target(export_dir, version, fmt == 'weights')   # before the slow model load
   if fmt == 'weights':
-    source = dataclasses.replace(source, precision='float32')
+    source = dataclasses.replace(source, precision=precision_lib.FLOAT32)
   loaded = loading.load(source, log=log)
   config, model, step = loaded.config, loaded.model, loaded.step
   if fmt == 'weights':

@@ -26,6 +26,7 @@ from pic_tf.bench import serving_load
 from pic_tf import configs
 from pic_tf.data import preprocess
 from pic_tf.errors import ConfigError
+from pic_tf.model import precision as precision_lib
 from pic_tf import export_lib
 from pic_tf.storage import Source
 from pic_tf.storage import loading
@@ -42,9 +43,12 @@ def _random_inputs(config, batch_size, seed=0):
 
 
 def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
-                variants=(('float32', False, True), ('mixed_bfloat16', False, True),
-                          ('float32', True, True), ('mixed_bfloat16', True, True),
-                          ('float32', False, False), ('mixed_bfloat16', False, False)),
+                variants=((precision_lib.FLOAT32, False, True),
+                          (precision_lib.MIXED_BFLOAT16, False, True),
+                          (precision_lib.FLOAT32, True, True),
+                          (precision_lib.MIXED_BFLOAT16, True, True),
+                          (precision_lib.FLOAT32, False, False),
+                          (precision_lib.MIXED_BFLOAT16, False, False)),
                 log=print):
   """Training images/s of a paper config for precision x XLA x determinism variants.
 
@@ -199,8 +203,7 @@ def run(mode, options=Options(), log=print):
   """Runs one mode of ``bin/benchmark`` (:data:`MODES`) after a line describing the machine.
 
   Returns:
-    The mode's results (written to ``options.output_json`` too, if given; the ensemble
-    mode keeps its runs there itself).
+    The mode's results (written to ``options.output_json`` too, if given).
   """
   log(f'machine: {machine.machine_description()}')
   with _without_retracing_notices():

@@ -9,11 +9,14 @@ import tensorflow as tf
 
 from pic_tf import configs
 from pic_tf.model import networks
+from pic_tf.model import precision as precision_lib
 from pic_tf import sampling
 
 
-# The opt-in paths timed beside the exact ones: XLA pixel loop, bfloat16 model, both.
-VARIANTS = ('cached', 'naive', 'xla', 'bf16', 'xla_bf16')
+# The paths timed: the two samplers in float32 (exact), and the opt-in fast paths of the
+# cached one: XLA pixel loop, bfloat16 model, both.
+EXACT = (sampling.CACHED, sampling.NAIVE)
+FAST = ('xla', 'bf16', 'xla_bf16')
 VARIANT_NAMES = {'xla': 'XLA (--jit)', 'bf16': 'mixed bfloat16 (--precision)',
                  'xla_bf16': 'XLA + mixed bfloat16'}
 
@@ -37,7 +40,7 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
     naive_rows: rows timed for the naive sampler (None: all rows).
     log: where the lines go.
     clock: seconds now (a test passes a fake one).
-    xla: also time the opt-in paths of :data:`VARIANTS` (XLA, mixed bfloat16, both).
+    xla: also time the opt-in paths of :data:`FAST` (XLA, mixed bfloat16, both).
     repeats: rounds of timings over all paths (the naive one too).
 
   Returns:
@@ -49,13 +52,15 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
   rows = []
   for name, batch in cases:
     config = configs.get_config(name).model
-    models = {'float32': networks.build_model(config)}
+    models = {precision_lib.FLOAT32: networks.build_model(config)}
     if xla:   # random weights: speed does not depend on them
-      models['mixed_bfloat16'] = networks.build_model(config, 'mixed_bfloat16')
+      models[precision_lib.MIXED_BFLOAT16] = networks.build_model(
+          config, precision_lib.MIXED_BFLOAT16)
     gray = tf.random.stateless_uniform([batch, config.image_size, config.image_size, 1],
                                        seed=[1, 2], minval=-1.0)
-    labels = VARIANTS if xla else VARIANTS[:2]
-    paths = {label: _timed_work(models['mixed_bfloat16' if 'bf16' in label else 'float32'],
+    labels = EXACT + FAST if xla else EXACT
+    paths = {label: _timed_work(models[precision_lib.MIXED_BFLOAT16 if 'bf16' in label else
+                                       precision_lib.FLOAT32],
                                 label, gray, naive_rows) for label in labels}
     spans = {label: {part: [] for part in paths[label][1]} for label in labels}
     # Rounds over all paths, every other one in reverse order: the VM's speed drifts over
@@ -79,15 +84,15 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
       results[label + '_embedding'] = embed_seconds / batch
       note = '' if timed == h else f' (timed {timed} of {h} rows, scaled)'
       log(f'  {name:<9} batch {batch:3d}  {label:<8} {results[label]:9.3f} s/image{note}')
-    rows.append({'config': name, 'batch': batch, 'naive_s_per_image': results['naive'],
-                 'cached_s_per_image': results['cached'],
-                 'speedup': results['naive'] / results['cached'],
+    naive, cached = results[sampling.NAIVE], results[sampling.CACHED]
+    rows.append({'config': name, 'batch': batch, 'naive_s_per_image': naive,
+                 'cached_s_per_image': cached, 'speedup': naive / cached,
                  'pixel_loop_speedup': results['naive_pixels'] / results['cached_pixels'],
                  'one_photo_speedup': results['naive_one_photo'] / results['cached_one_photo']})
     rows[-1]['cached_embedding_s_per_image'] = results['cached_embedding']
-    for label in VARIANTS[2:] if xla else ():
+    for label in FAST if xla else ():
       rows[-1].update({f'{label}_s_per_image': results[label],
-                       f'{label}_speedup': results['naive'] / results[label],
+                       f'{label}_speedup': naive / results[label],
                        f'{label}_pixel_loop_speedup': (results['naive_pixels'] /
                                                        results[label + '_pixels']),
                        f'{label}_embedding_s_per_image': results[label + '_embedding']})
@@ -105,7 +110,7 @@ def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=
     log(f'{row["config"]} b{row["batch"]}, cached sampler, float32 (default): '
         f'{row["cached_s_per_image"]:.3f} s/image (embedding '
         f'{row["cached_embedding_s_per_image"]:.3f})')
-    for label in VARIANTS[2:] if xla else ():
+    for label in FAST if xla else ():
       log(f'{row["config"]} b{row["batch"]}, cached sampler, {VARIANT_NAMES[label]}: '
           f'{row[label + "_s_per_image"]:.3f} s/image (embedding '
           f'{row[label + "_embedding_s_per_image"]:.3f}), {row[label + "_speedup"]:.1f}x naive '
@@ -121,14 +126,14 @@ def _timed_work(model, label, gray, naive_rows):
     ``(rows timed, {part: work})``: the pixel loop over the timed rows, the embedding of
     the batch, and the embedding of one photo.
   """
-  sampler = sampling.make_sampler(model, 'naive' if label == 'naive' else 'cached',
-                                  jit='xla' in label)
+  sampler = sampling.make_sampler(model, sampling.NAIVE if label == sampling.NAIVE else
+                                  sampling.CACHED, jit='xla' in label)
   batch, h = int(gray.shape[0]), model.config.chroma_size
   embedding, lum = sampler.embed(gray)
   canvas, chroma = tf.zeros([batch, h, h, 3]), tf.zeros([batch, h, h, 2])
   seed, temperature = tf.constant([1, 1]), tf.constant(1.0)
   state = sampler.initial_state(canvas, embedding)
-  timed = h if label != 'naive' or naive_rows is None else min(naive_rows, h)
+  timed = h if label != sampling.NAIVE or naive_rows is None else min(naive_rows, h)
   run = lambda end: sampler.sample_rows(canvas, chroma, embedding, lum, tf.constant(0),
                                         tf.constant(end), seed, temperature, state)[1].numpy()
   run(h if 'xla' in label else 1)   # trace (XLA: compile) and warm up

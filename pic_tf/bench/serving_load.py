@@ -144,7 +144,7 @@ def run(saved_model, num_requests=200, threads=8, seed=0, log=print):
       'requests_per_second': len(requests) / wall,
       'latency_p50_s': float(np.percentile(latencies, 50)),
       'latency_p99_s': float(np.percentile(latencies, 99)),
-      'sequential_requests_per_second': len(requests) / sum(a[2] for a in alone),
+      'sequential_requests_per_second': len(requests) / sum(seconds for _, _, seconds in alone),
   }
   log(format_report(results))
   return results

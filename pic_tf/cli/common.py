@@ -102,7 +102,7 @@ ORIGINAL_CONFIG_HELP = ('Only with an original checkpoint: the config it was tra
 def define_inference_flags():
   """Defines ``--precision`` and ``--jit``, the opt-in speed-ups of running a trained model."""
   flags.DEFINE_enum(
-      'precision', 'float32', list(precision_lib.INFERENCE_PRECISIONS),
+      'precision', precision_lib.FLOAT32, list(precision_lib.INFERENCE_PRECISIONS),
       'Compute precision of the model: float32 (exact, the default); mixed_bfloat16 '
       '(bfloat16 compute, float32 weights and likelihood; faster where bfloat16 is native, '
       'close but not equal results); auto: mixed_bfloat16 where native, else float32.')
@@ -170,7 +170,7 @@ def resolve_config(name, overrides=(), dataset=None):
     if dataset is not None and data.is_folder(dataset):
       raise errors.ConfigError('--dataset=folder:... needs --config (cifar10 for 32x32 '
                                'images, imagenet for 128x128, or tiny)')
-    dataset = dataset or 'cifar10'
+    dataset = dataset or data.CIFAR10
     if dataset not in data.DATASETS:
       raise errors.ConfigError(f'unknown dataset {dataset!r}: use '
                                f'{data.TRAIN_NAMES_HELP}')

@@ -8,7 +8,7 @@ user's own photos is ``folder:PATH``.
 """
 
 import dataclasses
-from typing import Optional
+from typing import Dict, Optional
 
 from pic_tf.errors import ConfigError
 
@@ -25,6 +25,10 @@ class Dataset:
     image_size: the side its images are resized to by that config.
     paper_bpd: the paper's published test bits/dim, where there is one.
     about: one line for help texts.
+    splits: tensorflow-datasets' split of each of ours (``train``, ``test``); None for
+      a dataset shipped with pic_tf.
+    download_url: what tensorflow-datasets downloads (None: downloaded by hand, or
+      shipped), asked for before a download so that an offline machine fails in seconds.
     trainable: whether it has a train split (training takes only these).
   """
   name: str
@@ -32,16 +36,23 @@ class Dataset:
   image_size: int
   paper_bpd: Optional[float]
   about: str
+  splits: Optional[Dict[str, str]] = None
+  download_url: Optional[str] = None
   trainable: bool = True
 
 
+CIFAR10, CIFAR10_BUNDLED, IMAGENET = 'cifar10', 'cifar10_bundled', 'imagenet2012'
 DATASETS = {d.name: d for d in (
-    Dataset('cifar10', 'cifar10', 32, 2.72, 'CIFAR-10 through tensorflow-datasets '
-            '(downloaded once, 170 MB)'),
-    Dataset('cifar10_bundled', 'cifar10', 32, None, 'the first 64 CIFAR-10 test images, '
+    Dataset(CIFAR10, 'cifar10', 32, 2.72, 'CIFAR-10 through tensorflow-datasets '
+            '(downloaded once, 170 MB)', splits={'train': 'train', 'test': 'test'},
+            download_url='https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'),
+    # The first 64 CIFAR-10 test images (tfds order), in pic_tf/assets/cifar10_test
+    # (testdata/make_cifar10_bundle.py): README's first command colourises them offline.
+    Dataset(CIFAR10_BUNDLED, 'cifar10', 32, None, 'the first 64 CIFAR-10 test images, '
             'shipped with pic_tf (test split only, offline)', trainable=False),
-    Dataset('imagenet2012', 'imagenet', 128, 2.51, 'ImageNet 2012 through '
-            'tensorflow-datasets (downloaded by hand)'),
+    Dataset(IMAGENET, 'imagenet', 128, 2.51, 'ImageNet 2012 through '
+            'tensorflow-datasets (downloaded by hand)',
+            splits={'train': 'train', 'test': 'validation'}),
 )}
 NAMES_HELP = ', '.join(DATASETS) + ' or folder:PATH'
 # What training takes: the datasets with a train split.

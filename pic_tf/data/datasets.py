@@ -38,22 +38,14 @@ prepared once by tensorflow-datasets:
   2. train on imagenet2012 with that data directory (the first run extracts and
      prepares them; this takes hours and ~300 GB of disk)."""
 
-# The first 64 CIFAR-10 test images (tfds order), shipped inside the package
-# (testdata/make_cifar10_bundle.py): README's first command colourises them offline,
-# without the 170 MB CIFAR-10 download. Test split only.
-BUNDLED = {'cifar10_bundled': os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'assets', 'cifar10_test')}
+# Where the cifar10_bundled images are: inside the package.
+BUNDLED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           'assets', 'cifar10_test')
 
-# What tensorflow-datasets downloads, by dataset: asked once, without retries, before a
-# download starts, so that an offline machine fails in seconds (tfds itself retries for
-# minutes) and leaves nothing behind.
-DOWNLOAD_URLS = {'cifar10': 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'}
+# A dataset's download URL is asked once, without retries, before a download starts, so
+# that an offline machine fails in seconds (tfds itself retries for minutes) and leaves
+# nothing behind.
 REACHABLE_TIMEOUT_S = 15
-
-SPLITS = {
-    'cifar10': {'train': 'train', 'test': 'test'},
-    'imagenet2012': {'train': 'train', 'test': 'validation'},
-}
 
 
 def default_data_dir():
@@ -68,7 +60,7 @@ def _tfds_split(name, split, data_dir, download):
   data_dir = data_dir or default_data_dir()
   builder = tfds.builder(name, data_dir=data_dir)
   if not builder.is_prepared():
-    if name == 'imagenet2012':
+    if name == data.IMAGENET:
       manual = os.path.join(data_dir, 'downloads', 'manual')
       if not all(os.path.exists(os.path.join(manual, f)) for f in
                  ('ILSVRC2012_img_train.tar', 'ILSVRC2012_img_val.tar')):
@@ -80,7 +72,7 @@ def _tfds_split(name, split, data_dir, download):
                          'allow the download')
     offline = (f'Offline, point the data directory to one with a prepared {name} '
                '(tensorflow_datasets layout).')
-    problem = _unreachable(DOWNLOAD_URLS.get(name))
+    problem = _unreachable(data.DATASETS[name].download_url)
     if problem:
       raise DatasetError(f'{name} is not in {data_dir} and cannot be downloaded: '
                          f'{problem}. {offline}')
@@ -249,8 +241,7 @@ def load_images(dataset, split, image_size, data_dir=None, download=True):
   """The uint8 images of a split, in a fixed order.
 
   Args:
-    dataset: ``'cifar10'``, ``'cifar10_bundled'`` (the 64 test images shipped with
-      the package), ``'imagenet2012'`` or ``'folder:PATH'``.
+    dataset: a name of :data:`pic_tf.data.DATASETS` or ``'folder:PATH'``.
     split: ``'train'`` or ``'test'`` (ImageNet's validation set is its test split).
     image_size: side the images are resized to (whole image, bicubic).
     data_dir: tensorflow-datasets directory.
@@ -275,17 +266,18 @@ def load_images(dataset, split, image_size, data_dir=None, download=True):
           'Train on colour photos (gray ones among them are fine)')
     ds = _photos(files, decodable)
     count = len(files)
-  elif dataset in BUNDLED:
+  elif dataset == data.CIFAR10_BUNDLED:
     if split != 'test':
       raise DatasetError(f'{dataset} holds only the first 64 CIFAR-10 test images (shipped '
-                         'with pic_tf, for colourising and evaluation): use cifar10 for the '
-                         'train split')
-    files = sorted(os.path.join(BUNDLED[dataset], f) for f in os.listdir(BUNDLED[dataset])
+                         f'with pic_tf, for colourising and evaluation): use {data.CIFAR10} '
+                         'for the train split')
+    files = sorted(os.path.join(BUNDLED_DIR, f) for f in os.listdir(BUNDLED_DIR)
                    if f.endswith('.png'))
     ds = _photos(files, [image_io.tensorflow_decodes(f) for f in files])
     count = len(files)
-  elif dataset in SPLITS:
-    ds, count = _tfds_split(dataset, SPLITS[dataset][split], data_dir, download)
+  elif dataset in data.DATASETS:
+    ds, count = _tfds_split(dataset, data.DATASETS[dataset].splits[split], data_dir,
+                            download)
   else:
     raise DatasetError(f'unknown dataset {dataset!r}: use {data.NAMES_HELP}')
   ds = ds.map(lambda im: preprocess.resize_image(im, image_size),

@@ -1,6 +1,8 @@
-"""The network's hyperparameters: :class:`ModelConfig`, the part of a config the model reads.
+"""The network's hyperparameters: :class:`ModelConfig`, the part of a config the model
+reads, and the embedding networks of every named config (paper Table 1, the demo's, the
+tests').
 
-The paper's named setups (Table 1) and the training and data sections live in
+The named setups themselves and the training and data sections live in
 :mod:`pic_tf.configs`, which builds on this.
 """
 
@@ -25,6 +27,36 @@ CIFAR10_EMBEDDING: Tuple[Stage, ...] = (
     ('conv', 256, 1), ('res', 3, 2),
     ('conv', 256, 1),
 )
+
+# Paper Table 1 (right); the last conv has 160 channels, not 512, as in the
+# original code (its own comment calls this a minor bug; the released model has it).
+IMAGENET_EMBEDDING: Tuple[Stage, ...] = (
+    ('conv', 64, 1), ('res', 2, 1),
+    ('conv', 128, 2), ('res', 2, 1),
+    ('conv', 256, 2), ('res', 2, 1),
+    ('conv', 512, 1), ('res', 3, 2),
+    ('conv', 512, 1), ('res', 3, 4),
+    ('conv', 160, 1),
+)
+
+# The demo model shipped with the package (bin/colorize without --checkpoint): Table 1's
+# layer kinds at reduced widths and depth, so that ~2 hours of a 2-core CPU train it
+# and its weights stay under 20 MB.
+DEMO_EMBEDDING: Tuple[Stage, ...] = (
+    ('conv', 32, 1), ('res', 1, 1),
+    ('conv', 64, 2), ('res', 1, 1),
+    ('conv', 128, 1), ('res', 2, 2),
+    ('conv', 128, 1),
+)
+
+# A small embedding for tests: same layer kinds, few channels. It ends with the 80
+# channels the auxiliary mixture head needs.
+TINY_EMBEDDING: Tuple[Stage, ...] = (
+    ('conv', 8, 1), ('res', 1, 1),
+    ('conv', 16, 2), ('res', 1, 2),
+    ('conv', 80, 1),
+)
+
 
 def check_types(obj, section):
   """Raises ConfigError unless every field holds a value of its declared type.
@@ -102,7 +134,7 @@ class ModelConfig:
 
   @property
   def embedding_channels(self):
-    return [s for s in self.embedding if s[0] == 'conv'][-1][1]
+    return [size for kind, size, _ in self.embedding if kind == 'conv'][-1]
 
   def validate(self):
     """Raises ConfigError with a readable message if the fields do not fit together."""
@@ -113,8 +145,9 @@ class ModelConfig:
           not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
                   for v in stage[1:])):
         raise ConfigError(f'embedding stage {stage!r} is not (conv|res, int >= 1, int >= 1)')
-      if stage[0] == 'conv':
-        stride *= stage[2]
+      kind, _, step = stage   # (conv, channels, stride) or (res, blocks, dilation)
+      if kind == 'conv':
+        stride *= step
     if not self.embedding or self.embedding[0][0] != 'conv' or self.embedding[-1][0] != 'conv':
       raise ConfigError('the embedding must start and end with a conv stage')
     if stride != self.downsample:

@@ -9,15 +9,17 @@ import platform
 
 from pic_tf.model import devices
 
+FLOAT32, MIXED_BFLOAT16, MIXED_FLOAT16 = 'float32', 'mixed_bfloat16', 'mixed_float16'
+AUTO = 'auto'
 # The compute precisions, by name: every one a trainer takes, and those of inference
 # (mixed float16 needs loss scaling, which only training has).
 PRECISIONS = {
-    'float32': 'exact, the default',
-    'mixed_bfloat16': 'bfloat16 compute, float32 weights and likelihood',
-    'mixed_float16': 'float16 compute with loss scaling (training only)',
-    'auto': 'mixed_bfloat16 where the hardware computes bfloat16 natively, else float32',
+    FLOAT32: 'exact, the default',
+    MIXED_BFLOAT16: 'bfloat16 compute, float32 weights and likelihood',
+    MIXED_FLOAT16: 'float16 compute with loss scaling (training only)',
+    AUTO: 'mixed_bfloat16 where the hardware computes bfloat16 natively, else float32',
 }
-INFERENCE_PRECISIONS = tuple(p for p in PRECISIONS if p != 'mixed_float16')
+INFERENCE_PRECISIONS = tuple(p for p in PRECISIONS if p != MIXED_FLOAT16)
 # CPU flags (as /proc/cpuinfo spells them) with native bfloat16 arithmetic.
 BF16_FLAGS = ('avx512_bf16', 'amx_bf16')
 
@@ -58,11 +60,11 @@ def resolve_precision(precision, path='/proc/cpuinfo', log=None):
   Other values are returned as they are; ``log`` (if given) gets one warning line when
   bfloat16 is forced on a machine that emulates it.
   """
-  if precision not in ('auto', 'mixed_bfloat16'):
+  if precision not in (AUTO, MIXED_BFLOAT16):
     return precision
   native = native_bfloat16(path)
-  if precision == 'auto':
-    return 'mixed_bfloat16' if native else 'float32'
+  if precision == AUTO:
+    return MIXED_BFLOAT16 if native else FLOAT32
   if log and not native:
     log(_EMULATED_WARNING)
   return precision

@@ -12,11 +12,12 @@ import math
 from pic_tf.errors import ConfigError
 
 # The samplers by name; they draw the same samples.
+CACHED, NAIVE = 'cached', 'naive'
 SAMPLERS = {
-    'cached': 'incremental PixelCNN: each pixel reuses the rows above it (fast, the default)',
-    'naive': 'the full network once per chroma pixel, as the original code samples',
+    CACHED: 'incremental PixelCNN: each pixel reuses the rows above it (fast, the default)',
+    NAIVE: 'the full network once per chroma pixel, as the original code samples',
 }
-DEFAULT_SAMPLER = 'cached'
+DEFAULT_SAMPLER = CACHED
 # Sampling seeds are int64 in the samplers and the SavedModel's signatures.
 MAX_SEED = 2**63 - 1
 
@@ -33,7 +34,7 @@ def make_sampler(model, name=DEFAULT_SAMPLER, jit=False):
   """
   # Here, not at the top: the registry above is read without TensorFlow.
   from pic_tf.sampling import cached, naive  # pylint: disable=import-outside-toplevel
-  classes = {'cached': cached.CachedSampler, 'naive': naive.Sampler}
+  classes = {CACHED: cached.CachedSampler, NAIVE: naive.Sampler}
   if name not in classes:
     raise ConfigError(f'unknown sampler {name!r}: use {" or ".join(SAMPLERS)}')
   return classes[name](model, jit=jit)

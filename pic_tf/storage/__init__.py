@@ -8,6 +8,7 @@ before TensorFlow is imported), and :class:`Stored`, what a checkpoint holds.
 import dataclasses
 from typing import Any, Dict, Optional, Tuple
 
+from pic_tf.model import precision as precision_lib
 from pic_tf.storage import fileutil
 
 
@@ -26,7 +27,7 @@ class Source:
   path: Optional[str] = None
   config_name: Optional[str] = None
   overrides: Tuple[str, ...] = ()
-  precision: str = 'float32'
+  precision: str = precision_lib.FLOAT32
 
   def __post_init__(self):
     # A user's path, in any form, becomes the one the library works with here.

@@ -127,9 +127,8 @@ def load(source, ema=True, log=None):
   Args:
     source: which model, with ``config_name`` and ``overrides`` for an original
       checkpoint (a workdir carries its own ``config.json``) and the compute
-      ``precision``: ``'float32'`` (exact, the default), ``'mixed_bfloat16'``
-      (bfloat16 compute, float32 weights and likelihood) or ``'auto'`` (bfloat16 where
-      the hardware has it natively).
+      ``precision`` (:data:`pic_tf.model.precision.INFERENCE_PRECISIONS`; float32, the
+      default, is exact).
     ema: put the Polyak-averaged weights into the model (what sampling, export and
       the reported bpd use); False leaves the raw weights in the model and the
       averages in ``ema`` (``ema.swapped()`` switches).
@@ -137,7 +136,7 @@ def load(source, ema=True, log=None):
 
   Returns:
     ``Loaded(config, model, ema, step, precision)``; ``step`` is None for an original
-    checkpoint, ``precision`` is the one the model computes in (``'auto'`` resolved).
+    checkpoint, ``precision`` is the one the model computes in (auto resolved).
 
   Raises:
     CheckpointError: a missing path, a SavedModel, a workdir without a checkpoint or

@@ -124,15 +124,15 @@ def choose(config, machine=None, strategy='auto', jit=False, resumed=None, log=N
   if train.precision is None and resumed is not None:
     precision = Choice(resumed.train.precision, 'as the run in the workdir started')
   elif train.precision is None and gpus and all(g.native_bfloat16 for g in gpus):
-    precision = Choice('mixed_bfloat16', 'the GPU computes bfloat16 natively (compute '
+    precision = Choice(precision_lib.MIXED_BFLOAT16, 'the GPU computes bfloat16 natively (compute '
                        'capability 8.0+); weights and likelihood stay float32')
   elif train.precision is None and gpus:
-    precision = Choice('float32', 'no native bfloat16 below compute capability 8.0; float16 '
+    precision = Choice(precision_lib.FLOAT32, 'no native bfloat16 below compute capability 8.0; float16 '
                        'needs loss scaling and its effect on bits/dim is unmeasured '
                        '(train.precision=mixed_float16 to try it)')
   elif train.precision is None:
     native = precision_lib.native_bfloat16_cpu()
-    precision = Choice('float32', 'the default on a CPU: the original\'s precision, '
+    precision = Choice(precision_lib.FLOAT32, 'the default on a CPU: the original\'s precision, '
                        'bit-reproducible' + ('; this CPU computes bfloat16 natively: '
                                             'train.precision=mixed_bfloat16 trains faster'
                                             if native else ''))

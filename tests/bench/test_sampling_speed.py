@@ -37,5 +37,5 @@ def test_sample_speed_times_all_paths_in_alternating_rounds(monkeypatch):
   monkeypatch.setattr(sampling_speed, '_timed_work', stub)
   monkeypatch.setattr(networks, 'build_model', lambda config, precision=None: None)
   sampling_speed.sample_speed(cases=(('tiny', 2),), log=lambda line: None, repeats=3)
-  paths = list(sampling_speed.VARIANTS)
+  paths = list(sampling_speed.EXACT + sampling_speed.FAST)
   assert calls[::3] == paths + paths[::-1] + paths
