@@ -130,7 +130,8 @@ def load(path='demo', config=None, overrides=(), precision=precision_lib.FLOAT32
   Returns:
     A :class:`PIC`.
   """
-  source = Source(None if path == 'demo' else path, config, tuple(overrides), precision)
+  source = loading.recognised(
+      Source(None if path == 'demo' else path, config, tuple(overrides), precision))
   loaded = loading.load(source)
   return PIC(loaded, sampler, jit)
 
@@ -151,7 +152,8 @@ def finetune(init_from, workdir, dataset, overrides=(), config=None):
   Returns:
     The final results (``{'step', 'test_bpd_ema', 'test_bpd_raw', ...}``).
   """
-  source = Source(loading.DEMO_MODEL if init_from == 'demo' else init_from, config)
+  source = loading.recognised(
+      Source(loading.DEMO_MODEL if init_from == 'demo' else init_from, config))
   _, source_config = loading.config_of(source)
   run_config = configs.finetuning(source_config, source.path,
                                   [f'dataset={fileutil.user_dataset(dataset)}', *overrides])

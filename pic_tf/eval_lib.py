@@ -171,7 +171,7 @@ def _results_path(source, output_json, default_name):
   fails first.
   """
   if output_json is None:
-    found = loading.identify(source.path)
+    found = loading.recognised(source).found
     if found.kind in ('workdir', 'checkpoint'):
       output_json = os.path.join(found.workdir, default_name)
   if output_json is not None:

@@ -461,11 +461,6 @@ def run(source, export_dir, *, version=None, limits=sampling.RequestLimits(),
   return path
 
 
-def latest_version(export_dir):
-  """The largest numeric sub-directory of a SavedModel base directory (None if none)."""
-  return (fileutil.numbers_in(export_dir) or [None])[-1]
-
-
 def load_saved_model(path, log=None):
   """Loads a SavedModel of ``bin/export``: a version directory, or a base directory.
 
@@ -476,21 +471,15 @@ def load_saved_model(path, log=None):
   Raises:
     CheckpointError: no SavedModel there, or a damaged one.
   """
-  if os.path.isdir(path) and not tf.saved_model.contains_saved_model(path):
-    versions = fileutil.numbers_in(path)[::-1]
-    complete = [v for v in versions
-                if tf.saved_model.contains_saved_model(os.path.join(path, str(v)))]
-    if complete:
-      if complete[0] != versions[0] and log:
-        skipped = ', '.join(str(v) for v in versions if v > complete[0])
-        log(f'{path}: using version {complete[0]}, the newest complete one (version(s) '
-            f'{skipped} hold no SavedModel)')
-      path = os.path.join(path, str(complete[0]))
-    elif versions:
-      path = os.path.join(path, str(versions[0]))
-  if not tf.saved_model.contains_saved_model(path):
-    raise CheckpointError(f'{path} holds no SavedModel: pass a directory written by '
+  version, passed_over = loading.saved_model_version(path)
+  if version is None:
+    newest = os.path.join(path, str(passed_over[0])) if passed_over else path
+    raise CheckpointError(f'{newest} holds no SavedModel: pass a directory written by '
                           'bin/export')
+  if passed_over and log:
+    log(f'{path}: using version {os.path.basename(version)}, the newest complete one '
+        f'(version(s) {", ".join(str(v) for v in passed_over)} hold no SavedModel)')
+  path = version
   try:
     return tf.saved_model.load(path)
   except (tf.errors.OpError, ValueError, OSError, IndexError) as e:   # IndexError: truncated

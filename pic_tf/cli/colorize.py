@@ -79,7 +79,6 @@ def main(argv):
   sample_options = common.sample_options(
       num_samples=FLAGS.num_samples, temperature=FLAGS.temperature, seed=FLAGS.seed,
       sampler=FLAGS.sampler, jit=FLAGS.jit)
-  source = storage.Source(FLAGS.checkpoint, FLAGS.config, tuple(FLAGS.set), FLAGS.precision)
   selection = data.Selection(dataset=FLAGS.dataset, split=FLAGS.split,
                                 num_images=FLAGS.num_images, data_dir=FLAGS.data_dir,
                                 download=FLAGS.download)
@@ -88,7 +87,9 @@ def main(argv):
   from pic_tf import colorize_lib  # pylint: disable=import-outside-toplevel
   # Here too: it imports TensorFlow.
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
-  kind = 'saved_model' if FLAGS.saved_model else loading.identify(FLAGS.checkpoint).kind
+  source = loading.recognised(
+      storage.Source(FLAGS.checkpoint, FLAGS.config, tuple(FLAGS.set), FLAGS.precision))
+  kind = 'saved_model' if FLAGS.saved_model else source.found.kind
   common.refuse_ignored(common.model_flags_ignored(
       kind, ('config', 'set', 'precision', 'jit', 'sampler')))
   # Before the model loads (the library checks for earlier results there, too).

@@ -19,6 +19,7 @@ from absl import flags
 
 from pic_tf import errors
 from pic_tf.cli import common
+from pic_tf import storage
 from pic_tf.storage import fileutil
 
 FLAGS = flags.FLAGS
@@ -58,10 +59,10 @@ def main(argv):
   from pic_tf.storage import convert  # pylint: disable=import-outside-toplevel
   # Here too: it imports TensorFlow.
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
-  found = loading.identify(FLAGS.original_checkpoint)
+  found = loading.recognised(storage.Source(FLAGS.original_checkpoint)).found
   if found.kind != 'original':
     raise errors.ConfigError(f'--original_checkpoint={found.path} {_NOT_ORIGINAL[found.kind]}')
-  path, had_averages = convert.convert_original(FLAGS.original_checkpoint, config,
+  path, had_averages = convert.convert_original(found.path, config,
                                                     FLAGS.output_dir)
   weights = 'raw and Polyak-averaged' if had_averages else 'raw (no averages found; EMA = raw)'
   print(f'converted {weights} weights of config {config.name} to {path}')

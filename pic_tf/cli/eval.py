@@ -77,8 +77,8 @@ def main(argv):
   from pic_tf.storage import workdir as workdir_lib  # pylint: disable=import-outside-toplevel
   # Here too: it imports TensorFlow.
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
-  common.refuse_ignored(common.model_flags_ignored(loading.identify(FLAGS.checkpoint).kind,
-                                                   ('config', 'set')))
+  source = loading.recognised(source)
+  common.refuse_ignored(common.model_flags_ignored(source.found.kind, ('config', 'set')))
   if FLAGS.output_json:   # before the evaluation, not after it
     workdir_lib.check_result_file(FLAGS.output_json, '--output_json')
   if FLAGS.samples:

@@ -74,11 +74,11 @@ def main(argv):
   from pic_tf import export_lib  # pylint: disable=import-outside-toplevel
   # Here too: it imports TensorFlow.
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
-  common.refuse_ignored(common.model_flags_ignored(loading.identify(FLAGS.checkpoint).kind,
-                                                   ('config', 'set')))
+  source = loading.recognised(
+      storage.Source(FLAGS.checkpoint, FLAGS.config, tuple(FLAGS.set), FLAGS.precision))
+  common.refuse_ignored(common.model_flags_ignored(source.found.kind, ('config', 'set')))
   export_lib.run(
-      storage.Source(FLAGS.checkpoint, FLAGS.config, tuple(FLAGS.set), FLAGS.precision),
-      FLAGS.export_dir, version=FLAGS.version, limits=limits, fmt=FLAGS.format,
+      source, FLAGS.export_dir, version=FLAGS.version, limits=limits, fmt=FLAGS.format,
       sampler=FLAGS.sampler, jit=FLAGS.jit)
 
 

@@ -117,15 +117,15 @@ def _finetuning(flag_overrides):
   the source's model; --dataset, --set and the training flags change the rest."""
   # Here, not at the top: it imports TensorFlow (main imports it once flags are checked).
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
-  kind = loading.identify(FLAGS.init_from).kind
+  found = loading.recognised(storage.Source(FLAGS.init_from)).found
   # --config and --set describe the model of an original checkpoint; a workdir's
   # config.json fixes it, and --set may then change only the training.
-  original = kind not in ('demo', 'workdir', 'checkpoint')
+  original = found.kind not in ('demo', 'workdir', 'checkpoint')
   if not original:
-    common.refuse_ignored({'config': f'with --init_from a {kind}, whose config.json '
+    common.refuse_ignored({'config': f'with --init_from a {found.kind}, whose config.json '
                                      'fixes the model'})
   source = storage.Source(FLAGS.init_from, FLAGS.config if original else None,
-                          tuple(FLAGS.set) if original else ())
+                          tuple(FLAGS.set) if original else (), found=found)
   _, source_config = loading.config_of(source)
   overrides = ([] if original else list(FLAGS.set)) + flag_overrides
   if FLAGS.dataset:

@@ -23,11 +23,15 @@ class Source:
     config_name: the config of an original checkpoint (``cifar10``, ``imagenet``).
     overrides: ``section.field=value`` strings for an original checkpoint's config.
     precision: one of :data:`pic_tf.model.precision.INFERENCE_PRECISIONS`.
+    found: what ``path`` is, a :class:`pic_tf.storage.loading.Found`, once recognised
+      (:func:`pic_tf.storage.loading.recognised`, where a program or the API takes the
+      path); None before.
   """
   path: Optional[str] = None
   config_name: Optional[str] = None
   overrides: Tuple[str, ...] = ()
   precision: str = precision_lib.FLOAT32
+  found: Any = dataclasses.field(default=None, compare=False, repr=False)
 
   def __post_init__(self):
     # A user's path, in any form, becomes the one the library works with here.

@@ -9,7 +9,9 @@ are loaded beside their export (:mod:`pic_tf.export_lib`).
 """
 
 import collections
+import dataclasses
 import os
+from typing import Optional, Tuple
 
 import tensorflow as tf
 
@@ -18,27 +20,58 @@ from pic_tf.errors import CheckpointError
 from pic_tf.model import networks
 from pic_tf.model import precision as precision_lib
 from pic_tf.storage import convert
+from pic_tf.storage import fileutil
 from pic_tf.storage import workdir as workdir_lib
 
 Loaded = collections.namedtuple('Loaded', 'config model ema step precision')
-Found = collections.namedtuple('Found', 'kind path workdir')
 # What a model source can be (:func:`identify`).
 KINDS = ('demo', 'workdir', 'checkpoint', 'original', 'saved_model', 'missing')
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+  """What a model source is (:func:`identify`).
+
+  Attributes:
+    kind: one of :data:`KINDS`.
+    path: the source's path.
+    workdir: the workdir of a ``demo``, ``workdir`` or ``checkpoint`` source, else None.
+    checkpoint: the checkpoint prefix a ``checkpoint`` source names (None: a workdir's
+      newest).
+    saved_model: of a ``saved_model`` source, the directory to load: the path itself,
+      or of a base directory its newest complete version (None: none complete).
+    passed_over: of a base directory, the newer versions that hold no SavedModel (an
+      export being written, or one that failed).
+  """
+  kind: str
+  path: str
+  workdir: Optional[str] = None
+  checkpoint: Optional[str] = None
+  saved_model: Optional[str] = None
+  passed_over: Tuple[int, ...] = ()
 # The small CIFAR-10 model shipped inside the package (BUILD.md, "The shipped demo model").
 DEMO_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           'assets', 'cifar10_demo')
 
 
+def recognised(source):
+  """``source`` (a :class:`pic_tf.storage.Source`) with its path recognised
+  (:attr:`~pic_tf.storage.Source.found`, by :func:`identify`); a source recognised
+  already is returned as it is, so a path is recognised once however far it travels."""
+  if source.found is not None:
+    return source
+  return dataclasses.replace(source, found=identify(source.path))
+
+
 def identify(path):
-  """What ``path`` is, recognised once before anything is read.
+  """What ``path`` is, recognised before anything is read (call :func:`recognised`).
 
   Args:
     path: a model source (:attr:`pic_tf.storage.Source.path`); None, or the path of
       :data:`DEMO_MODEL`: the demo model inside the package.
 
   Returns:
-    ``Found(kind, path, workdir)``: ``kind`` is one of :data:`KINDS`; ``workdir`` is the
-    workdir of a ``demo``, ``workdir`` or ``checkpoint`` source (else None).
+    A :class:`Found`.
   """
   # By the place it names, through a symlink too (a copy elsewhere is a workdir).
   if path is None or os.path.realpath(path) == os.path.realpath(DEMO_MODEL):
@@ -50,14 +83,34 @@ def identify(path):
   if (workdir_lib.CHECKPOINT_NAME.fullmatch(os.path.basename(path)) and
       os.path.isfile(os.path.join(parent, workdir_lib.CONFIG_FILENAME))):
     kind = 'checkpoint' if tf.io.gfile.exists(path + '.index') else 'missing'
-    return Found(kind, path, parent)
-  if os.path.isfile(os.path.join(path, 'saved_model.pb')) or (
-      os.path.isdir(path) and any(os.path.isfile(os.path.join(path, d, 'saved_model.pb'))
-                                  for d in os.listdir(path))):
-    return Found('saved_model', path, None)
+    return Found(kind, path, parent, checkpoint=path)
+  if _holds_saved_model(path):
+    version, passed_over = saved_model_version(path)
+    return Found('saved_model', path, saved_model=version, passed_over=passed_over)
   if os.path.exists(path) or tf.io.gfile.glob(path + '.*'):
-    return Found('original', path, None)
-  return Found('missing', path, None)
+    return Found('original', path)
+  return Found('missing', path)
+
+
+def _holds_saved_model(path):
+  """A SavedModel directory, or a base directory with one in a sub-directory."""
+  return tf.saved_model.contains_saved_model(path) or (
+      os.path.isdir(path) and any(tf.saved_model.contains_saved_model(os.path.join(path, d))
+                                  for d in os.listdir(path)))
+
+
+def saved_model_version(path):
+  """Which SavedModel of ``path`` to load, as TF Serving picks it: ``path`` itself if
+  it is one; of a base directory, the newest numbered version that holds a complete
+  SavedModel. Returns ``(directory or None, newer versions passed over)``."""
+  if tf.saved_model.contains_saved_model(path):
+    return path, ()
+  versions = fileutil.numbers_in(path)[::-1]
+  complete = [v for v in versions
+              if tf.saved_model.contains_saved_model(os.path.join(path, str(v)))]
+  if not complete:
+    return None, tuple(versions)
+  return os.path.join(path, str(complete[0])), tuple(v for v in versions if v > complete[0])
 
 
 def config_of(source):
@@ -74,8 +127,9 @@ def config_of(source):
 
 
 def _loadable(source):
-  """:func:`identify` of ``source``, refusing what cannot be loaded (see :func:`load`)."""
-  found = identify(source.path)
+  """What ``source`` is (:func:`recognised`), refusing what cannot be loaded (see
+  :func:`load`)."""
+  found = recognised(source).found
   if found.kind == 'missing':
     raise CheckpointError(f'{found.path} does not exist: give a pic_tf workdir, one of its '
                           'checkpoints, or a checkpoint of the original code')
@@ -110,8 +164,7 @@ def read(source):
     stored = convert.read_original(found.path)
     return found, stored, configs.get_config(source.config_name, source.overrides)
   # The workdir's checkpoint reader reads its config.json too.
-  stored = workdir_lib.read_checkpoint(found.workdir,
-                                       found.path if found.kind == 'checkpoint' else None)
+  stored = workdir_lib.read_checkpoint(found.workdir, found.checkpoint)
   return found, stored, stored.config
 
 
