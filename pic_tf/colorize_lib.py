@@ -19,14 +19,14 @@ from pic_tf import errors as errors_lib
 from pic_tf.errors import ImageError
 from pic_tf import export_lib
 from pic_tf import progress as progress_lib
-from pic_tf.sampling import fullres
+from pic_tf.sampling import photos
 from pic_tf import sampling
 from pic_tf.sampling import SampleOptions
 from pic_tf.sampling import pipeline
 from pic_tf.storage import fileutil
 from pic_tf.storage import loading
 from pic_tf.storage import Source
-from pic_tf.storage import results
+from pic_tf.storage import result_folders
 
 GRID_CELL_MIN = 128    # dataset grids upscale small images to at least this height
 GRID_CELL_MAX = 512    # photo grids downscale taller cells
@@ -121,9 +121,9 @@ def colorize_files(colorizer, patterns, output_dir, sample_options=SampleOptions
   Each input is read, colourised and written on its own: one that fails (unreadable,
   damaged, too large, a disk that fills up) is reported as ``error: <file>: <why>`` and
   the next one is tried. The results are put in place as a set at the end
-  (:class:`pic_tf.storage.results.ResultSet`), replacing an earlier run's, unless no
+  (:class:`pic_tf.storage.result_folders.ResultSet`), replacing an earlier run's, unless no
   input succeeded; the caller checks first that replacing them was asked for
-  (:func:`pic_tf.storage.results.check`).
+  (:func:`pic_tf.storage.result_folders.check`).
 
   Args:
     colorizer: a :class:`pic_tf.sampling.pipeline.Colorizer` or :class:`SavedModelColorizer`.
@@ -138,11 +138,11 @@ def colorize_files(colorizer, patterns, output_dir, sample_options=SampleOptions
     list of error messages (empty when every input succeeded).
   """
   files, errors = image_io.expand_inputs(patterns)
-  files = [f for f in files if not results.is_result(f, output_dir)]
+  files = [f for f in files if not result_folders.is_result(f, output_dir)]
   for message in errors:
     log(f'error: {message}')
   done = 0
-  with results.ResultSet(output_dir) as result_set:
+  with result_folders.ResultSet(output_dir) as result_set:
     for path, name in zip(files, output_names(files)):
       written = []
       try:
@@ -174,7 +174,7 @@ def _colorize_file(colorizer, path, name, result_set, sample_options, written):
                                           (sample_options.seed, 0), bar))[0]
   for k, sample in enumerate(samples):
     _write(result_set, f'{name}_sample{k}.png', sample, written)
-  rows = fullres.grid_rows(image[None], samples[None], with_originals=is_color)
+  rows = photos.grid_rows(image[None], samples[None], with_originals=is_color)
   return _write(result_set, f'{name}_grid.png',
                 image_io.grid(rows, max_cell_height=GRID_CELL_MAX), written)
 
@@ -199,7 +199,7 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOpti
   Rows are images; columns are gray input | samples | original, as the paper's
   figures; each grid holds ``GRID_ROWS`` images (``<dataset>_<split>_grid.png``, then
   ``..._grid2.png``, ...). Each sample is also written as its own PNG. The results
-  replace an earlier run's as a set (:class:`pic_tf.storage.results.ResultSet`).
+  replace an earlier run's as a set (:class:`pic_tf.storage.result_folders.ResultSet`).
 
   Args:
     colorizer: as :func:`colorize_files`.
@@ -226,9 +226,9 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOpti
   samples = np.asarray(colorizer.colorize(images, num_samples, sample_options.temperature,
                                           (sample_options.seed, 0), bar))
   scale = np.ones((max(1, -(-GRID_CELL_MIN // images.shape[1])),) * 2 + (1,), np.uint8)
-  all_rows = fullres.grid_rows(images, samples)
+  all_rows = photos.grid_rows(images, samples)
   grids = []
-  with results.ResultSet(output_dir) as result_set:
+  with result_folders.ResultSet(output_dir) as result_set:
     for page, start in enumerate(range(0, len(images), GRID_ROWS)):
       rows = []
       for i in range(start, min(start + GRID_ROWS, len(images))):
@@ -261,7 +261,7 @@ def run(output_dir, *, source=None, saved_model=None, inputs=(), selection=None,
   Returns:
     The number of inputs that failed (0 for a dataset, which fails as a whole).
   """
-  results.check(output_dir, overwrite)
+  result_folders.check(output_dir, overwrite)
   if saved_model:
     colorizer = SavedModelColorizer(saved_model, log)
   else:

@@ -20,7 +20,7 @@ from pic_tf.model import networks
 from pic_tf.storage import Source
 from pic_tf.sampling import SampleOptions
 from pic_tf.storage import loading
-from pic_tf.storage import convert
+from pic_tf.storage import original_checkpoints
 from pic_tf.storage import workdir as workdir_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -121,7 +121,7 @@ def test_bad_inputs_are_reported_and_the_rest_is_processed(workdir, tmp_path):
 
 def test_checkpoint_of_another_config(tmp_path):
   model = networks.build_model(configs.tiny().model)
-  names = convert.original_name_map(model)
+  names = original_checkpoints.original_name_map(model)
   prefix = str(tmp_path / 'model.ckpt')
   keys = sorted(names)
   tf.raw_ops.SaveV2(prefix=prefix, tensor_names=keys, shape_and_slices=[''] * len(keys),

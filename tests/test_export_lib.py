@@ -26,7 +26,7 @@ from pic_tf.storage import Source
 from pic_tf.sampling import SampleOptions
 from pic_tf.sampling import pipeline
 from pic_tf.storage import loading
-from pic_tf.storage import convert
+from pic_tf.storage import original_checkpoints
 from pic_tf.storage import workdir as workdir_lib
 
 import helpers
@@ -355,7 +355,7 @@ def test_jit_export_carries_the_compiled_pixel_loop(exported, tmp_path):
 @pytest.mark.slow   # two export processes
 def test_second_export_is_version_2_and_original_checkpoints_export(exported, tmp_path):
   model, _ = _random_model(1)
-  names = convert.original_name_map(model)
+  names = original_checkpoints.original_name_map(model)
   keys = sorted(names)
   prefix = str(tmp_path / 'model.ckpt')
   tf.raw_ops.SaveV2(prefix=prefix, tensor_names=keys, shape_and_slices=[''] * len(keys),

@@ -56,14 +56,14 @@ def main(argv):
   fileutil.check_dir_target(FLAGS.output_dir, '--output_dir')
   common.quiet_tensorflow()
   # Here, once the flags are checked: TensorFlow takes seconds to import.
-  from pic_tf.storage import convert  # pylint: disable=import-outside-toplevel
+  from pic_tf.storage import original_checkpoints  # pylint: disable=import-outside-toplevel
   # Here too: it imports TensorFlow.
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
   found = loading.recognised(storage.Source(FLAGS.original_checkpoint)).found
   if found.kind != 'original':
     raise errors.ConfigError(f'--original_checkpoint={found.path} {_NOT_ORIGINAL[found.kind]}')
-  path, had_averages = convert.convert_original(found.path, config,
-                                                    FLAGS.output_dir)
+  path, had_averages = original_checkpoints.convert_original(found.path, config,
+                                                              FLAGS.output_dir)
   weights = 'raw and Polyak-averaged' if had_averages else 'raw (no averages found; EMA = raw)'
   print(f'converted {weights} weights of config {config.name} to {path}')
 

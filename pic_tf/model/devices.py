@@ -1,5 +1,6 @@
-"""The compute devices of this machine: its GPUs (with their compute capability), and
-when TensorFlow was built for CUDA but uses no GPU, CUDA's own reason.
+"""The compute devices of this machine: the CPU (its name and flags), its GPUs (with
+their compute capability), and when TensorFlow was built for CUDA but uses no GPU,
+CUDA's own reason.
 
 TensorFlow falls back to the CPU without a word when CUDA fails (its "failed call to
 cuInit" goes to a C++ log the programs keep quiet), so :func:`detect` asks the NVIDIA
@@ -9,10 +10,34 @@ driver itself (``libcuda.so.1``) for the reason.
 import ctypes
 import dataclasses
 import os
+import platform
 from typing import Tuple
 
 # The NVIDIA driver's library, as CUDA's runtime loads it.
 CUDA_DRIVER = 'libcuda.so.1'
+# CPU flags (as /proc/cpuinfo spells them) with native bfloat16 arithmetic.
+BF16_FLAGS = ('avx512_bf16', 'amx_bf16')
+
+
+def cpu_info(path='/proc/cpuinfo'):
+  """``(model name, set of CPU flags)`` from ``/proc/cpuinfo`` (empty where unknown)."""
+  name, found = platform.processor() or platform.machine(), set()
+  try:
+    with open(path) as f:
+      for line in f:
+        key, _, value = line.partition(':')
+        if key.strip() == 'model name':
+          name = value.strip()
+        elif key.strip() in ('flags', 'Features'):
+          found.update(value.split())
+  except OSError:
+    pass
+  return name, found
+
+
+def native_bfloat16_cpu(path='/proc/cpuinfo'):
+  """True if the CPU computes bfloat16 natively (AVX512_BF16 or AMX-BF16)."""
+  return bool(cpu_info(path)[1] & set(BF16_FLAGS))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ E embedding channels, C PixelCNN width, K mixture components)::
 
 Layer and variable names follow the original code (``conv_leak``,
 ``down_leak_<n>/conv1/V``, ``shortrange_down_right_<i>/conv_aux/g``, ...) so that
-:mod:`pic_tf.storage.convert` maps checkpoints one to one.
+:mod:`pic_tf.storage.original_checkpoints` maps checkpoints one to one.
 """
 
 import contextlib

@@ -5,8 +5,6 @@ than float32, so ``'auto'`` means mixed bfloat16 only where the hardware compute
 (such a CPU, or a GPU of compute capability 8.0+), and forcing it elsewhere warns.
 """
 
-import platform
-
 from pic_tf.model import devices
 
 FLOAT32, MIXED_BFLOAT16, MIXED_FLOAT16 = 'float32', 'mixed_bfloat16', 'mixed_float16'
@@ -20,30 +18,6 @@ PRECISIONS = {
     AUTO: 'mixed_bfloat16 where the hardware computes bfloat16 natively, else float32',
 }
 INFERENCE_PRECISIONS = tuple(p for p in PRECISIONS if p != MIXED_FLOAT16)
-# CPU flags (as /proc/cpuinfo spells them) with native bfloat16 arithmetic.
-BF16_FLAGS = ('avx512_bf16', 'amx_bf16')
-
-
-def cpu_info(path='/proc/cpuinfo'):
-  """``(model name, set of CPU flags)`` from ``/proc/cpuinfo`` (empty where unknown)."""
-  name, found = platform.processor() or platform.machine(), set()
-  try:
-    with open(path) as f:
-      for line in f:
-        key, _, value = line.partition(':')
-        if key.strip() == 'model name':
-          name = value.strip()
-        elif key.strip() in ('flags', 'Features'):
-          found.update(value.split())
-  except OSError:
-    pass
-  return name, found
-
-
-def native_bfloat16_cpu(path='/proc/cpuinfo'):
-  """True if the CPU computes bfloat16 natively (AVX512_BF16 or AMX-BF16)."""
-  return bool(cpu_info(path)[1] & set(BF16_FLAGS))
-
 
 def native_bfloat16(path='/proc/cpuinfo'):
   """True if this machine computes bfloat16 natively: a GPU of compute capability 8.0+
@@ -51,7 +25,7 @@ def native_bfloat16(path='/proc/cpuinfo'):
   gpus = devices.detect().gpus
   if gpus:
     return any(gpu.native_bfloat16 for gpu in gpus)
-  return native_bfloat16_cpu(path)
+  return devices.native_bfloat16_cpu(path)
 
 
 def resolve_precision(precision, path='/proc/cpuinfo', log=None):

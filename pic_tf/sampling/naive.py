@@ -130,7 +130,7 @@ class Sampler:
 
     Args:
       gray: float32 ``[N, S, S, 1]`` L' at the model's size
-        (:func:`pic_tf.sampling.fullres.model_gray`).
+        (:func:`pic_tf.sampling.photos.model_gray`).
       num_samples: samples per image.
       temperature: logistic noise scale (1: the model; 0: component means).
       seed: int ``[2]``.

@@ -14,7 +14,7 @@ auxiliary head's pixel-wise MAP in place of the sampler; scoring photos
 
 Eagerly, memory is bounded whatever is asked: the sampler sees at most
 :attr:`Colorizer.sample_batch` (image, sample) pairs at a time, and each full-resolution
-photo is composed one sample at a time (:mod:`pic_tf.sampling.fullres`).
+photo is composed one sample at a time (:mod:`pic_tf.sampling.photos`).
 """
 
 import tensorflow as tf
@@ -23,7 +23,7 @@ from pic_tf import sampling
 from pic_tf.data import preprocess
 from pic_tf.model import objective
 from pic_tf.sampling import baseline
-from pic_tf.sampling import fullres
+from pic_tf.sampling import photos
 
 
 # Sampler calls hold about this much of the model's activations (see Colorizer.sample_batch).
@@ -108,18 +108,18 @@ class Colorizer:
       uint8 tensor ``[N, num_samples, H, W, 3]``.
     """
     if not tf.executing_eagerly():   # the SavedModel: N and num_samples are tensors
-      gray = fullres.model_gray(images, self.image_size)
+      gray = photos.model_gray(images, self.image_size)
       chroma = self._sample_in_graph_calls(gray, num_samples, temperature, seed)
-      return fullres.compose_full_resolution(images, chroma)
+      return photos.compose_full_resolution(images, chroma)
     images = tf.convert_to_tensor(images)
     seed = tf.cast(seed, tf.int64)
 
     def colorize_part(first, count, samples, call):
       part = images[first:first + count]
-      chroma = self.sampler.sample(fullres.model_gray(part, self.image_size), samples,
+      chroma = self.sampler.sample(photos.model_gray(part, self.image_size), samples,
                                    temperature, seed + tf.constant([0, call], tf.int64),
                                    progress)
-      return fullres.compose_full_resolution(part, chroma)
+      return photos.compose_full_resolution(part, chroma)
 
     return in_calls(colorize_part, int(images.shape[0]), int(num_samples), self.sample_batch)
 
@@ -130,7 +130,7 @@ class Colorizer:
     ``seed + (0, c)``, as :func:`in_calls` does eagerly.
 
     Args:
-      gray: float32 ``[N, S, S, 1]`` (:func:`fullres.model_gray`).
+      gray: float32 ``[N, S, S, 1]`` (:func:`photos.model_gray`).
       num_samples: int32 scalar tensor.
       temperature: float32 scalar.
       seed: int ``[2]``.
@@ -171,12 +171,12 @@ class Colorizer:
     Returns:
       float32 tensor ``[N]``.
     """
-    inputs = preprocess.model_inputs(fullres.resize_batch(images, self.image_size),
+    inputs = preprocess.model_inputs(photos.resize_batch(images, self.image_size),
                                        self.model.config.downsample)
     return objective.bits_per_dim(self.model, inputs, per_image=True)[0]
 
   def baseline(self, images):
     """The g^w baseline (pixel-wise MAP of the auxiliary head): uint8 ``[N, 1, H, W, 3]``."""
-    gray = fullres.model_gray(images, self.image_size)
+    gray = photos.model_gray(images, self.image_size)
     chroma = baseline.embedding_mode_colorization(self.model, gray)[:, None]
-    return fullres.compose_full_resolution(images, chroma)
+    return photos.compose_full_resolution(images, chroma)

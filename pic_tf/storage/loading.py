@@ -4,7 +4,7 @@ config read, then the model built and the weights put in (:func:`load`).
 A workdir (:mod:`pic_tf.storage.workdir`, which knows its layout and reads its
 checkpoints) holds ``config.json`` and checkpoints of the model, its EMA and the
 training state; every program rebuilds the exact model from ``config.json``. The
-original code's checkpoints are read by :mod:`pic_tf.storage.convert`. SavedModels
+original code's checkpoints are read by :mod:`pic_tf.storage.original_checkpoints`. SavedModels
 are loaded beside their export (:mod:`pic_tf.export_lib`).
 """
 
@@ -19,7 +19,7 @@ from pic_tf import configs
 from pic_tf.errors import CheckpointError
 from pic_tf.model import networks
 from pic_tf.model import precision as precision_lib
-from pic_tf.storage import convert
+from pic_tf.storage import original_checkpoints
 from pic_tf.storage import fileutil
 from pic_tf.storage import workdir as workdir_lib
 
@@ -161,7 +161,7 @@ def read(source):
   """
   found = _loadable(source)
   if found.kind == 'original':
-    stored = convert.read_original(found.path)
+    stored = original_checkpoints.read_original(found.path)
     return found, stored, configs.get_config(source.config_name, source.overrides)
   # The workdir's checkpoint reader reads its config.json too.
   stored = workdir_lib.read_checkpoint(found.workdir, found.checkpoint)
@@ -205,7 +205,7 @@ def load(source, ema=True, log=None):
     networks.assign_weights(model, averages, stored.weights, stored.averages)
   except networks.WeightsMismatch as e:
     if found.kind == 'original':
-      raise convert.mismatch_error(stored.path, e) from None
+      raise original_checkpoints.mismatch_error(stored.path, e) from None
     raise CheckpointError(f'checkpoint {stored.path} does not fit the model of its '
                           f'config.json: {e}') from None
   if ema:

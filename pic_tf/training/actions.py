@@ -19,7 +19,7 @@ from pic_tf.data import datasets
 from pic_tf.data import image_io
 from pic_tf.errors import PicError
 from pic_tf import progress as progress_lib
-from pic_tf.sampling import fullres
+from pic_tf.sampling import photos
 from pic_tf.storage import workdir as workdir_lib
 
 GRID_IMAGES = 4          # test images in the TensorBoard sample grid
@@ -259,5 +259,5 @@ def sample_grid(trainer, images, seed=0):
   """
   with trainer.ema.swapped():
     samples = trainer.colorizer.colorize(images, GRID_SAMPLES, 1.0, (seed, 0)).numpy()
-  return image_io.grid(fullres.grid_rows(images, samples))
+  return image_io.grid(photos.grid_rows(images, samples))
 

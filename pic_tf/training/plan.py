@@ -84,8 +84,8 @@ def describe_devices(machine):
   """``'2 GPUs: ...'`` or ``'CPU (name, N cores); no GPU: reason'``."""
   if machine.gpus:
     return f'{len(machine.gpus)} GPU(s): ' + ', '.join(g.describe() for g in machine.gpus)
-  name, flags = precision_lib.cpu_info()
-  native = [f.upper() for f in precision_lib.BF16_FLAGS if f in flags]
+  name, flags = devices.cpu_info()
+  native = [f.upper() for f in devices.BF16_FLAGS if f in flags]
   features = ''.join(f', {flag}' for flag in native)
   cpu = f'CPU ({name}, {devices.cpu_cores()} cores{features})'
   if machine.cuda_build and machine.gpu_problem:
@@ -131,7 +131,7 @@ def choose(config, machine=None, strategy='auto', jit=False, resumed=None, log=N
                        'needs loss scaling and its effect on bits/dim is unmeasured '
                        '(train.precision=mixed_float16 to try it)')
   elif train.precision is None:
-    native = precision_lib.native_bfloat16_cpu()
+    native = devices.native_bfloat16_cpu()
     precision = Choice(precision_lib.FLOAT32, 'the default on a CPU: the original\'s precision, '
                        'bit-reproducible' + ('; this CPU computes bfloat16 natively: '
                                             'train.precision=mixed_bfloat16 trains faster'

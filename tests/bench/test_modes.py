@@ -3,12 +3,13 @@
 import pytest
 
 from pic_tf.bench import modes
+from pic_tf.bench import train_speed
 
 
 @pytest.mark.slow   # builds and times two trainers
 def test_train_speed_prints_a_ratio_table():
   lines = []
-  rows = modes.train_speed('tiny', batch_size=2, steps=3, warmup=1,
+  rows = train_speed.train_speed('tiny', batch_size=2, steps=3, warmup=1,
                            variants=(('float32', False, True), ('mixed_bfloat16', False, False)),
                            log=lines.append)
   assert [(r['precision'], r['deterministic']) for r in rows] == [('float32', True),
@@ -26,7 +27,7 @@ def test_train_speed_prints_a_ratio_table():
 
 
 def test_run_names_the_machine_first(monkeypatch):
-  monkeypatch.setattr(modes, 'train_speed', lambda **kwargs: [{'ok': True}])
+  monkeypatch.setattr(train_speed, 'train_speed', lambda **kwargs: [{'ok': True}])
   lines = []
   assert modes.run('train_speed', log=lines.append) == [{'ok': True}]
   assert lines[0].startswith('machine: ') and 'bfloat16' in lines[0]
@@ -44,6 +45,6 @@ def test_no_retracing_warning_in_the_tables(monkeypatch, caplog):
   variants()
   assert 'triggered tf.function retracing' in caplog.text   # what TensorFlow says
   caplog.clear()
-  monkeypatch.setattr(modes, 'train_speed', variants)
+  monkeypatch.setattr(train_speed, 'train_speed', variants)
   modes.run('train_speed', log=lambda line: None)
   assert 'retracing' not in caplog.text

@@ -13,7 +13,7 @@ import tensorflow as tf
 from pic_tf import configs
 from pic_tf import export_lib
 from pic_tf.model import networks
-from pic_tf.storage import convert
+from pic_tf.storage import original_checkpoints
 from pic_tf.storage import workdir as workdir_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -36,8 +36,8 @@ def sources(tmp_path_factory):
   checkpoint = workdir_lib.save_new_workdir(workdir, configs.tiny(), model, ema)
   original = str(root / 'original' / 'model.ckpt')
   os.makedirs(os.path.dirname(original))
-  names = sorted(convert.original_name_map(model))
-  values = {f'{convert.SCOPE}/{n}': v.numpy() for n, _, v in networks.named_variables(model)}
+  names = sorted(original_checkpoints.original_name_map(model))
+  values = {f'{original_checkpoints.SCOPE}/{n}': v.numpy() for n, _, v in networks.named_variables(model)}
   tf.raw_ops.SaveV2(prefix=original, tensor_names=names, shape_and_slices=[''] * len(names),
                     tensors=[tf.constant(values[n]) for n in names])
   saved_model = str(root / 'served')

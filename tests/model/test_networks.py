@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from pic_tf import configs
 from pic_tf.model import networks
-from pic_tf.storage import convert
+from pic_tf.storage import original_checkpoints
 
 import helpers
 
@@ -32,7 +32,7 @@ def test_paper_parameter_counts(name, count):
 def test_every_variable_matches_the_original_manifest(name, manifest, reference_dir):
   expected = json.loads((reference_dir / manifest).read_text())
   model = networks.build_model(configs.get_config(name).model)
-  ours = {n: list(v.shape) for n, v in convert.original_name_map(model).items()}
+  ours = {n: list(v.shape) for n, v in original_checkpoints.original_name_map(model).items()}
   assert ours == expected['variables']
   assert sum(int(np.prod(s)) for s in ours.values()) == expected['num_params']
 

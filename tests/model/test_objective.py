@@ -9,7 +9,7 @@ from pic_tf.data import preprocess
 from pic_tf.model import distribution
 from pic_tf.model import networks
 from pic_tf.model import objective
-from pic_tf.storage import convert
+from pic_tf.storage import original_checkpoints
 
 
 def test_objective_gives_the_originals_bpd_and_aux_bpd(reference_dir):
@@ -17,7 +17,7 @@ def test_objective_gives_the_originals_bpd_and_aux_bpd(reference_dir):
   base = reference_dir / 'cifar_c32_l2'
   config = configs.override(configs.cifar10(), ['model.nr_channels=32', 'model.nr_resnet=2'])
   model = networks.build_model(config.model)
-  convert.load_original(str(base / 'model.ckpt'), model)
+  original_checkpoints.load_original(str(base / 'model.ckpt'), model)
   io = np.load(base / 'io.npz')
   inputs = {'gray': io['x_gray'], 'canvas': io['x_rgb_down'], 'lab_down': io['x_lab_down']}
   bpd, aux = objective.bits_per_dim(model, inputs)

@@ -9,6 +9,7 @@ from pic_tf.storage import Source
 from pic_tf.sampling import SampleOptions
 from pic_tf.data import Selection
 from pic_tf import configs
+from pic_tf.model import devices
 from pic_tf.model import precision as precision_lib
 from pic_tf.storage import workdir as workdir_lib
 
@@ -20,14 +21,14 @@ def test_native_bfloat16_is_read_from_the_cpu_flags(tmp_path):
   native.write_text(helpers.CPUINFO.format(extra='avx512_bf16'))
   emulated = tmp_path / 'emulated'
   emulated.write_text(helpers.CPUINFO.format(extra=''))
-  assert precision_lib.native_bfloat16_cpu(str(native))
-  assert not precision_lib.native_bfloat16_cpu(str(emulated))
+  assert devices.native_bfloat16_cpu(str(native))
+  assert not devices.native_bfloat16_cpu(str(emulated))
 
 
 def test_unreadable_cpuinfo_is_not_an_error(tmp_path):
-  name, flags = precision_lib.cpu_info(str(tmp_path / 'missing'))
+  name, flags = devices.cpu_info(str(tmp_path / 'missing'))
   assert name and flags == set()
-  assert not precision_lib.native_bfloat16_cpu(str(tmp_path / 'missing'))
+  assert not devices.native_bfloat16_cpu(str(tmp_path / 'missing'))
 
 
 @pytest.fixture

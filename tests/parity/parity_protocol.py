@@ -30,7 +30,7 @@ import parity_stats as stats
 from pic_tf import configs
 from pic_tf.data import datasets
 from pic_tf.data import preprocess
-from pic_tf.storage import convert
+from pic_tf.storage import original_checkpoints
 from pic_tf.training import trainer as trainer_lib
 
 LEARNING_CURVE_JSON = 'learning_curve_cifar_c160_l4_b16.json'
@@ -105,7 +105,7 @@ def protocol(reference_dir, data_dir=None, overrides=()):
       f'train.polyak_decay={cfg["polyak"]}', *overrides])
   train_images = cifar10_train_images(data_dir)
   trainer = trainer_lib.Trainer(config)
-  convert.load_original(os.path.join(reference_dir, 'cifar_c32_l2', 'model.ckpt'),
+  original_checkpoints.load_original(os.path.join(reference_dir, 'cifar_c32_l2', 'model.ckpt'),
                         trainer.model)
   trainer.ema.reset()
   indices = np.array(ref['batch_indices'])
@@ -126,7 +126,7 @@ def perturb(trainer, seed, variable_order):
   stored as float32; then the EMA restarts from the perturbed weights.
   """
   rng = np.random.RandomState(seed)   # pylint: disable=no-member
-  by_name = convert.original_name_map(trainer.model)
+  by_name = original_checkpoints.original_name_map(trainer.model)
   for name in variable_order:
     var = by_name[name]
     value = var.numpy().astype(np.float64) * (1.0 + 1e-6 * rng.standard_normal(var.shape))

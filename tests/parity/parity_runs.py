@@ -17,7 +17,7 @@ import parity_protocol as parity
 from pic_tf import configs
 from pic_tf.data import datasets
 from pic_tf.errors import ConfigError
-from pic_tf.storage import convert
+from pic_tf.storage import original_checkpoints
 from pic_tf.storage import fileutil
 from pic_tf.training import trainer as trainer_lib
 
@@ -166,7 +166,7 @@ def training_parity(reference_dir, data_dir=None, steps=None, perturb_seed=None,
       log(line)
   ratios = {}
   if steps == cfg['steps']:
-    names = convert.original_name_map(trainer.model)
+    names = original_checkpoints.original_name_map(trainer.model)
     ratios['raw'] = [float(np.linalg.norm(v.numpy())) / original['final_weight_l2'][n]
                      for n, v in names.items()]
     with trainer.ema.swapped():

@@ -5,7 +5,7 @@ import pytest
 
 from pic_tf import configs
 from pic_tf.model import networks
-from pic_tf.sampling import fullres
+from pic_tf.sampling import photos
 from pic_tf.sampling import pipeline
 
 import helpers
@@ -50,8 +50,8 @@ def test_stripes_and_one_sample_at_a_time_give_the_same_pictures(monkeypatch):
   rng = np.random.default_rng(1)
   images = rng.integers(0, 256, size=(2, 37, 53, 3), dtype=np.uint8)
   chroma = rng.uniform(-1, 1, size=(2, 3, 8, 8, 2)).astype(np.float32)
-  whole = fullres.compose_full_resolution(images, chroma).numpy()
-  gray = fullres.gray_from_images(images).numpy()
-  monkeypatch.setattr(fullres, 'STRIPE_PIXELS', 200)   # 3 rows per stripe, loops everywhere
-  np.testing.assert_array_equal(fullres.compose_full_resolution(images, chroma).numpy(), whole)
-  np.testing.assert_allclose(fullres.gray_from_images(images).numpy(), gray, atol=1e-4)
+  whole = photos.compose_full_resolution(images, chroma).numpy()
+  gray = photos.gray_from_images(images).numpy()
+  monkeypatch.setattr(photos, 'STRIPE_PIXELS', 200)   # 3 rows per stripe, loops everywhere
+  np.testing.assert_array_equal(photos.compose_full_resolution(images, chroma).numpy(), whole)
+  np.testing.assert_allclose(photos.gray_from_images(images).numpy(), gray, atol=1e-4)

@@ -15,7 +15,7 @@ from pic_tf.errors import DamagedCheckpointError
 from pic_tf.model import distribution
 from pic_tf.model import networks
 from pic_tf.storage import loading
-from pic_tf.storage import convert
+from pic_tf.storage import original_checkpoints
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -28,7 +28,7 @@ def c32_config():
 def reference(reference_dir):
   base = reference_dir / 'cifar_c32_l2'
   model = networks.build_model(c32_config().model)
-  convert.load_original(str(base / 'model.ckpt'), model)
+  original_checkpoints.load_original(str(base / 'model.ckpt'), model)
   return {'model': model, 'io': dict(np.load(base / 'io.npz')),
           'json': json.loads((base / 'reference.json').read_text()),
           'ckpt': str(base / 'model.ckpt')}
@@ -51,7 +51,7 @@ def test_forward_parity(reference):
 
 def test_gradient_norms_parity(reference):
   io, model = reference['io'], reference['model']
-  names = convert.original_name_map(model)
+  names = original_checkpoints.original_name_map(model)
   expected = reference['json']['grad_l2_norms_of_mean_bpd']
   assert set(expected) == set(names)
   with tf.GradientTape() as tape:
@@ -64,7 +64,7 @@ def test_gradient_norms_parity(reference):
 
 def test_shapes_and_count_of_reference(reference):
   ref = reference['json']
-  names = convert.original_name_map(reference['model'])
+  names = original_checkpoints.original_name_map(reference['model'])
   assert {n: list(v.shape) for n, v in names.items()} == ref['variables']
   assert reference['model'].count_params() == ref['num_params'] == 14_221_664
 
@@ -80,7 +80,7 @@ def _tiny_original_tensors(seed=0):
   model = networks.build_model(configs.tiny().model)
   rng = np.random.default_rng(seed)
   return {n: rng.normal(size=v.shape).astype(np.float32)
-          for n, v in convert.original_name_map(model).items()}
+          for n, v in original_checkpoints.original_name_map(model).items()}
 
 
 def test_loads_raw_and_polyak_weights_ignoring_optimizer_slots(tmp_path):
@@ -93,8 +93,8 @@ def test_loads_raw_and_polyak_weights_ignoring_optimizer_slots(tmp_path):
   tensors['beta1_power'] = np.float32(0.9)
   prefix = _write_tf1_checkpoint(str(tmp_path / 'model.ckpt'), tensors)
   model, ema = networks.build_model_and_ema(configs.tiny())
-  assert convert.load_original(prefix, model, ema)
-  names = convert.original_name_map(model)
+  assert original_checkpoints.load_original(prefix, model, ema)
+  names = original_checkpoints.original_name_map(model)
   for name, var in names.items():
     np.testing.assert_array_equal(var.numpy(), raw[name])
   index = {id(v): i for i, v in enumerate(ema.variables_to_average)}
@@ -109,7 +109,7 @@ def test_a_truncated_original_checkpoint_is_damaged_not_a_bug(tmp_path):
     f.truncate(os.path.getsize(data) // 2)
   model = networks.build_model(configs.tiny().model)
   with pytest.raises(DamagedCheckpointError, match=f'checkpoint {prefix} is damaged'):
-    convert.load_original(prefix, model)
+    original_checkpoints.load_original(prefix, model)
 
 
 def test_wrong_checkpoint_lists_missing_unexpected_and_misshaped(tmp_path):
@@ -119,8 +119,8 @@ def test_wrong_checkpoint_lists_missing_unexpected_and_misshaped(tmp_path):
   tensors['picolor_template/conv_leak/V'] = np.zeros([3, 3, 2, 9], np.float32)
   prefix = _write_tf1_checkpoint(str(tmp_path / 'model.ckpt'), tensors)
   model = networks.build_model(configs.tiny().model)
-  with pytest.raises(convert.ConversionError) as info:
-    convert.load_original(prefix, model)
+  with pytest.raises(original_checkpoints.ConversionError) as info:
+    original_checkpoints.load_original(prefix, model)
   message = str(info.value)
   assert 'missing (1): conv_last/b' in message
   assert 'unexpected (1): not_a_layer/V' in message
@@ -130,30 +130,30 @@ def test_wrong_checkpoint_lists_missing_unexpected_and_misshaped(tmp_path):
 
 def test_checkpoint_of_another_config_is_refused(reference):
   model = networks.build_model(configs.cifar10().model)   # width 160, not 32
-  with pytest.raises(convert.ConversionError, match='mis-shaped'):
-    convert.load_original(reference['ckpt'], model)
+  with pytest.raises(original_checkpoints.ConversionError, match='mis-shaped'):
+    original_checkpoints.load_original(reference['ckpt'], model)
 
 
 def test_unreadable_checkpoint(tmp_path):
   model = networks.build_model(configs.tiny().model)
-  with pytest.raises(convert.ConversionError, match='cannot read checkpoint'):
-    convert.load_original(str(tmp_path / 'nothing.ckpt'), model)
-  with pytest.raises(convert.ConversionError, match='no TF checkpoint'):
-    convert.load_original(str(tmp_path), model)
+  with pytest.raises(original_checkpoints.ConversionError, match='cannot read checkpoint'):
+    original_checkpoints.load_original(str(tmp_path / 'nothing.ckpt'), model)
+  with pytest.raises(original_checkpoints.ConversionError, match='no TF checkpoint'):
+    original_checkpoints.load_original(str(tmp_path), model)
 
 
 def test_convert_to_workdir_and_reload(tmp_path):
   tensors = _tiny_original_tensors(2)
   prefix = _write_tf1_checkpoint(str(tmp_path / 'orig' / 'model.ckpt'), tensors)
   workdir = str(tmp_path / 'workdir')
-  convert.convert_original(prefix, configs.tiny(), workdir)
+  original_checkpoints.convert_original(prefix, configs.tiny(), workdir)
   loaded = loading.load(Source(workdir))
   config, model = loaded.config, loaded.model
   assert config == configs.tiny()
-  for name, var in convert.original_name_map(model).items():
+  for name, var in original_checkpoints.original_name_map(model).items():
     np.testing.assert_array_equal(var.numpy(), tensors[name])
-  with pytest.raises(convert.ConversionError, match='not empty'):
-    convert.convert_original(prefix, configs.tiny(), workdir)
+  with pytest.raises(original_checkpoints.ConversionError, match='not empty'):
+    original_checkpoints.convert_original(prefix, configs.tiny(), workdir)
   assert sorted(os.listdir(tmp_path)) == ['orig', 'workdir']   # no temporary left over
 
 

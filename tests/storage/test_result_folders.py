@@ -5,31 +5,31 @@ import os
 import pytest
 
 from pic_tf.errors import PicError
-from pic_tf.storage import results
+from pic_tf.storage import result_folders
 
 
 def _results(folder):
-  return sorted(os.path.relpath(p, folder) for p in results.find(str(folder)))
+  return sorted(os.path.relpath(p, folder) for p in result_folders.find(str(folder)))
 
 
 def test_a_folder_with_results_is_refused_unless_overwrite(tmp_path):
-  results.check(str(tmp_path / 'new'), overwrite=False)   # missing: fine, creates nothing
+  result_folders.check(str(tmp_path / 'new'), overwrite=False)   # missing: fine, creates nothing
   assert not (tmp_path / 'new').exists()
   (tmp_path / 'photo.jpg').write_bytes(b'an input, not a result')
-  results.check(str(tmp_path), overwrite=False)
+  result_folders.check(str(tmp_path), overwrite=False)
   (tmp_path / 'sub').mkdir()
   (tmp_path / 'sub' / 'x.png_grid.png').write_bytes(b'old')
   with pytest.raises(PicError, match=r'already holds 1 result file\(s\) .* sub/x.png_grid.png.*'
                      'overwrite them'):
-    results.check(str(tmp_path), overwrite=False)
-  results.check(str(tmp_path), overwrite=True)
+    result_folders.check(str(tmp_path), overwrite=False)
+  result_folders.check(str(tmp_path), overwrite=True)
 
 
 def test_commit_replaces_the_earlier_set_and_nothing_else(tmp_path):
   for name in ('a.png_sample0.png', 'a.png_sample1.png', 'a.png_grid.png', 'b.png_grid.png',
                'notes.txt', 'a.png'):
     (tmp_path / name).write_bytes(b'old')
-  with results.ResultSet(str(tmp_path)) as result_set:
+  with result_folders.ResultSet(str(tmp_path)) as result_set:
     for name in ('a.png_sample0.png', 'd/c.png_grid.png'):
       with open(result_set.path(name), 'wb') as f:
         f.write(b'new')
@@ -44,7 +44,7 @@ def test_commit_replaces_the_earlier_set_and_nothing_else(tmp_path):
 def test_leaving_without_commit_leaves_the_folder_as_it_was(tmp_path):
   (tmp_path / 'a.png_grid.png').write_bytes(b'old')
   with pytest.raises(KeyboardInterrupt):
-    with results.ResultSet(str(tmp_path)) as result_set:
+    with result_folders.ResultSet(str(tmp_path)) as result_set:
       with open(result_set.path('a.png_grid.png'), 'wb') as f:
         f.write(b'new')
       raise KeyboardInterrupt
@@ -53,7 +53,7 @@ def test_leaving_without_commit_leaves_the_folder_as_it_was(tmp_path):
 
 
 def test_the_results_of_a_failed_input_are_discarded(tmp_path):
-  with results.ResultSet(str(tmp_path)) as result_set:
+  with result_folders.ResultSet(str(tmp_path)) as result_set:
     for name in ('good.png_grid.png', 'bad.png_sample0.png'):
       with open(result_set.path(name), 'wb') as f:
         f.write(b'new')
@@ -68,7 +68,7 @@ def test_a_run_that_commits_nothing_leaves_no_folder_it_made(tmp_path, how):
   (tmp_path / 'kept').mkdir()
   for output_dir in (tmp_path / 'a' / 'b' / 'out', tmp_path / 'kept'):
     try:
-      with results.ResultSet(str(output_dir)) as result_set:
+      with result_folders.ResultSet(str(output_dir)) as result_set:
         with open(result_set.path('a.png_grid.png'), 'wb') as f:
           f.write(b'new')
         result_set.discard(['a.png_grid.png'])
