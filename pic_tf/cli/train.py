@@ -53,8 +53,9 @@ def define_flags():
                     'one device); the global batch is split over replicas. multi_worker reads '
                     'TF_CONFIG.')
   flags.DEFINE_string('tpu', None, 'TPU name or grpc:// address for --strategy=tpu.')
-  flags.DEFINE_bool('jit', False, 'Compile the whole training step (forward, backward, '
-                    'Adam, EMA) with XLA.')
+  flags.DEFINE_bool('jit', False, 'Compile the training step with XLA: on one device the '
+                    'whole step (forward, backward, Adam, EMA); on several each replica\'s '
+                    'forward and backward pass.')
   flags.DEFINE_enum('precision', None, list(precision_lib.PRECISIONS),
                     'Compute precision (same as --set=train.precision=...). Default: mixed '
                     'bfloat16 on GPUs of compute capability 8.0+, else float32; auto: mixed '

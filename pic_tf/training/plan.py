@@ -162,7 +162,8 @@ def choose(config, machine=None, strategy='auto', jit=False, resumed=None, log=N
                              'summed across them (strategy default: one GPU)')
   else:
     strategy_choice = Choice('default', 'one device, the GPU' if gpus else 'one device')
-  jit_choice = Choice(bool(jit), 'forward, backward, Adam and EMA compiled as one function'
+  jit_choice = Choice(bool(jit), 'forward, backward, Adam and EMA compiled as one function '
+                      '(on several devices: each replica\'s forward and backward pass)'
                       if jit else 'not asked for (it compiles the whole step as one function)')
   config = dataclasses.replace(config, train=dataclasses.replace(
       train, precision=precision.value, deterministic=deterministic.value))

@@ -78,7 +78,7 @@ class Trainer:
       ``train.deterministic`` is chosen for this machine (:func:`pic_tf.training.plan.choose`).
     strategy: a ``tf.distribute.Strategy`` (default: the current one).
     jit: compile the whole step (forward, backward, Adam, EMA) as one XLA function; with
-      several replicas, each replica's forward, backward and Adam step.
+      several replicas, each replica's forward and backward pass.
   """
 
   def __init__(self, config, strategy=None, jit=False):
@@ -105,9 +105,10 @@ class Trainer:
     self.checkpoint = workdir_lib.make_checkpoint(self.model, self.ema,
                                                   optimizer=self.optimizer, step=self.step)
     one_replica = self.strategy.num_replicas_in_sync == 1
-    # One device: the whole step is one XLA function. Several: each replica's part
-    # (its gradients are summed inside Adam's update), the EMA outside it.
-    self._replica = tf.function(self._replica_step, jit_compile=jit and not one_replica)
+    # One device: the whole step is one XLA function. Several: each replica's forward
+    # and backward pass, as before; Adam's cross-replica update and the EMA are not
+    # compiled there (untried on several GPUs, and XLA cannot place logical CPUs' variables).
+    self._grads = tf.function(self._compute_gradients, jit_compile=jit and not one_replica)
     self._train_step = tf.function(self._distributed_step, jit_compile=jit and one_replica)
     self._count_votes = tf.function(self._sum_votes)
     self._eval_step = objective.make_eval_step(self.model)
@@ -155,7 +156,7 @@ class Trainer:
     return tape.gradient(loss, variables), bpd, aux
 
   def _replica_step(self, inputs, step):
-    grads, bpd, aux = self._compute_gradients(inputs, step)
+    grads, bpd, aux = self._grads(inputs, step)
     self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
     return bpd, aux
 
@@ -165,7 +166,7 @@ class Trainer:
     before = self.config.train.ema_order == 'before_update'
     if before:
       self.ema.update()
-    bpd, aux = self.strategy.run(self._replica, args=(inputs, self.step))
+    bpd, aux = self.strategy.run(self._replica_step, args=(inputs, self.step))
     if not before:
       self.ema.update()
     self.step.assign_add(1)
