@@ -81,7 +81,9 @@ train() {
   [[ -n "${sampler:-}" ]] && kill "$sampler" 2> /dev/null
   local log=$DIR/$name.log
   local precision; precision=$(grep -m1 '^  precision' "$log" | awk '{print $2}' | tr -d :)
-  local rate; rate=$(grep '^step .*img/s' "$log" | tail -1 | sed -E 's/.*  ([0-9.]+) img\/s.*/\1/')
+  # The last progress line of the steps (step N/M ... img/s), not of the evaluation.
+  local rate; rate=$(grep -E '^step [0-9]+/[0-9]+ .* img/s' "$log" | tail -1 |
+    sed -E 's/.*  ([0-9.]+) img\/s.*/\1/')
   local batch; batch=$(grep -m1 'global batch' "$log" | sed -E 's/.*global batch ([0-9]+).*/\1/')
   local step_ms=n/a
   [[ -n "$rate" && -n "$batch" ]] &&
