@@ -91,7 +91,7 @@ def run(data_dir=None, photos=200, batches=40, log=print):
         f'{row["images_per_second"] / row["threads"]:>16.0f}')
   for name in ('cifar10', 'photos'):
     one = next(r for r in rows if r['pipeline'] == name and r['threads'] == 1)
+    cores_needed = PAPER_GPU_IMAGES_PER_SECOND / one['images_per_second']
     log(f'{name}: one GPU at the paper config takes {PAPER_GPU_IMAGES_PER_SECOND:.0f} img/s '
-        f'(9.5 GPU-hours for 150 epochs): {PAPER_GPU_IMAGES_PER_SECOND / one["images_per_second"]:.2f} '
-        'core(s) of this CPU feed it')
+        f'(9.5 GPU-hours for 150 epochs): {cores_needed:.2f} core(s) of this CPU feed it')
   return rows

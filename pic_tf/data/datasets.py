@@ -176,14 +176,14 @@ def _read_photo(path, tensorflow_decodes):
   return tf.ensure_shape(image, [None, None, 3])
 
 
-def _decode(data):
+def _decode(encoded):
   """JPEG, PNG or BMP bytes -> uint8 ``[H, W, 3]``, the pixels Pillow gives (JPEG with the
   accurate integer DCT, as Pillow; TensorFlow's default, the fast one, is up to 5
   levels off)."""
   return tf.cond(
-      tf.io.is_jpeg(data),
-      lambda: tf.io.decode_jpeg(data, channels=3, dct_method='INTEGER_ACCURATE'),
-      lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
+      tf.io.is_jpeg(encoded),
+      lambda: tf.io.decode_jpeg(encoded, channels=3, dct_method='INTEGER_ACCURATE'),
+      lambda: tf.io.decode_image(encoded, channels=3, expand_animations=False))
 
 
 def _photos(files, decodable):

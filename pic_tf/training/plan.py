@@ -104,7 +104,6 @@ def onednn():
           'TensorFlow is imported to force it on)')
 
 
-
 def choose(config, machine=None, strategy='auto', jit=False, resumed=None, log=None):
   """The :class:`Plan` of a run of ``config`` on ``machine``.
 
@@ -124,12 +123,12 @@ def choose(config, machine=None, strategy='auto', jit=False, resumed=None, log=N
   if train.precision is None and resumed is not None:
     precision = Choice(resumed.train.precision, 'as the run in the workdir started')
   elif train.precision is None and gpus and all(g.native_bfloat16 for g in gpus):
-    precision = Choice(precision_lib.MIXED_BFLOAT16, 'the GPU computes bfloat16 natively (compute '
-                       'capability 8.0+); weights and likelihood stay float32')
+    precision = Choice(precision_lib.MIXED_BFLOAT16, 'the GPU computes bfloat16 natively '
+                       '(compute capability 8.0+); weights and likelihood stay float32')
   elif train.precision is None and gpus:
-    precision = Choice(precision_lib.FLOAT32, 'no native bfloat16 below compute capability 8.0; float16 '
-                       'needs loss scaling and its effect on bits/dim is unmeasured '
-                       '(train.precision=mixed_float16 to try it)')
+    precision = Choice(precision_lib.FLOAT32, 'no native bfloat16 below compute capability '
+                       '8.0; float16 needs loss scaling and its effect on bits/dim is '
+                       'unmeasured (train.precision=mixed_float16 to try it)')
   elif train.precision is None:
     native = devices.native_bfloat16_cpu()
     precision = Choice(precision_lib.FLOAT32, 'the default on a CPU: the original\'s precision, '

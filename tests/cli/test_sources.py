@@ -37,7 +37,8 @@ def sources(tmp_path_factory):
   original = str(root / 'original' / 'model.ckpt')
   os.makedirs(os.path.dirname(original))
   names = sorted(original_checkpoints.original_name_map(model))
-  values = {f'{original_checkpoints.SCOPE}/{n}': v.numpy() for n, _, v in networks.named_variables(model)}
+  values = {f'{original_checkpoints.SCOPE}/{n}': v.numpy()
+            for n, _, v in networks.named_variables(model)}
   tf.raw_ops.SaveV2(prefix=original, tensor_names=names, shape_and_slices=[''] * len(names),
                     tensors=[tf.constant(values[n]) for n in names])
   saved_model = str(root / 'served')
