@@ -83,7 +83,9 @@ class Trainer:
 
   def __init__(self, config, strategy=None, jit=False):
     machine = devices.detect()
-    self.config = config = plan_lib.choose(config, machine, jit=jit).config
+    if config.train.precision in (None, precision_lib.AUTO) or config.train.deterministic is None:
+      config = plan_lib.choose(config, machine, jit=jit).config   # train() has chosen already
+    self.config = config
     self.strategy = strategy or tf.distribute.get_strategy()
     self._gpus = bool(machine.gpus)
     train = config.train
