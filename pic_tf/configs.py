@@ -11,6 +11,7 @@ alone (:mod:`pic_tf.storage.workdir`).
 import dataclasses
 import json
 import math
+import typing
 from typing import Optional
 
 from pic_tf import data
@@ -289,8 +290,15 @@ def _parse_value(text, current, kind=None):
   return text
 
 
-# Fields whose value may be None (unset), by the type a set value has.
-_OPTIONAL_KINDS = {'train.precision': str, 'train.deterministic': bool}
+def _optional_kind(parts):
+  """For an ``Optional[T]`` field (``['train', 'deterministic']``), ``T``: what a set
+  value is parsed to while the field is unset (None); else None."""
+  sections = {'model': ModelConfig, 'train': TrainConfig}
+  if len(parts) != 2 or parts[0] not in sections:
+    return None
+  hint = typing.get_type_hints(sections[parts[0]]).get(parts[1])
+  kinds = [kind for kind in typing.get_args(hint) if kind is not type(None)]
+  return kinds[0] if len(kinds) == 1 else None
 
 
 def override(config, assignments):
@@ -322,7 +330,7 @@ def override(config, assignments):
     field = parts[-1]
     if field not in target or isinstance(target[field], dict):
       raise ConfigError(f'unknown config field {key!r}')
-    kind = _OPTIONAL_KINDS.get(key.strip())
+    kind = _optional_kind(parts)
     try:
       target[field] = _parse_value(text.strip(), target[field], kind)
     except ValueError as e:

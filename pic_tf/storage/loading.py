@@ -19,6 +19,7 @@ from pic_tf import configs
 from pic_tf.errors import CheckpointError
 from pic_tf.model import networks
 from pic_tf.model import precision as precision_lib
+from pic_tf.storage import fileutil
 from pic_tf.storage import original_checkpoints
 from pic_tf.storage import workdir as workdir_lib
 
@@ -104,9 +105,7 @@ def saved_model_version(path):
   SavedModel. Returns ``(directory or None, newer versions passed over)``."""
   if tf.saved_model.contains_saved_model(path):
     return path, ()
-  # Through TensorFlow's file system, as TF Serving reads base paths (gs:// too).
-  versions = sorted((int(d.rstrip('/')) for d in tf.io.gfile.listdir(path)
-                     if d.rstrip('/').isdigit()), reverse=True) if tf.io.gfile.isdir(path) else []
+  versions = fileutil.numbers_in(path)[::-1]
   complete = [v for v in versions
               if tf.saved_model.contains_saved_model(os.path.join(path, str(v)))]
   if not complete:
