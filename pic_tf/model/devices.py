@@ -77,6 +77,14 @@ class Machine:
   cuda_build: bool = False
   gpu_problem: str = ''
 
+  @property
+  def native_bfloat16(self):
+    """bfloat16 is native where training runs: on a GPU of compute capability 8.0+ when
+    there are GPUs, else on a CPU with AVX512_BF16 or AMX-BF16."""
+    if self.gpus:
+      return any(gpu.native_bfloat16 for gpu in self.gpus)
+    return native_bfloat16_cpu()
+
 
 def cpu_cores():
   """The CPU cores this process may run on."""

@@ -22,9 +22,9 @@ INFERENCE_PRECISIONS = tuple(p for p in PRECISIONS if p != MIXED_FLOAT16)
 def native_bfloat16(path='/proc/cpuinfo'):
   """True if this machine computes bfloat16 natively: a GPU of compute capability 8.0+
   (training runs there when there is one), else a CPU with AVX512_BF16 or AMX-BF16."""
-  gpus = devices.detect().gpus
-  if gpus:
-    return any(gpu.native_bfloat16 for gpu in gpus)
+  machine = devices.detect()
+  if machine.gpus:
+    return machine.native_bfloat16
   return devices.native_bfloat16_cpu(path)
 
 
@@ -38,13 +38,18 @@ def resolve_precision(precision, path='/proc/cpuinfo', log=None):
     return precision
   native = native_bfloat16(path)
   if precision == AUTO:
-    return MIXED_BFLOAT16 if native else FLOAT32
+    return auto_precision(native)
   if log and not native:
-    log(_EMULATED_WARNING)
+    log(EMULATED_WARNING)
   return precision
 
 
-_EMULATED_WARNING = (
+def auto_precision(native):
+  """What ``'auto'`` means on hardware that computes bfloat16 natively (``native``) or not."""
+  return MIXED_BFLOAT16 if native else FLOAT32
+
+
+EMULATED_WARNING = (
     'warning: mixed_bfloat16 on a machine without native bfloat16 (no AVX512_BF16 or '
     'AMX-BF16 CPU, no GPU of compute capability 8.0+) is emulated, many times slower '
     'than float32. Use precision auto (float32 here) or float32.')

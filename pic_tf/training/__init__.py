@@ -1,7 +1,7 @@
 """Training: the trainer and its loop, the periodic actions, distribution strategies.
 
 This ``__init__`` names the ``tf.distribute`` strategies a run can use
-(:func:`pic_tf.training.distribute.make_strategy`), read without TensorFlow.
+(:func:`pic_tf.training.plan.make_strategy`), read without TensorFlow.
 """
 
 STRATEGIES = {

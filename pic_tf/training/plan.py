@@ -17,15 +17,25 @@ The defaults, each overridable by its flag or ``--set``:
 - **XLA**: off unless ``jit`` (then the whole step is one compiled function).
 
 A resumed run keeps what its ``config.json`` recorded for every setting left unset.
+The chosen strategy is made by :func:`make_strategy`; :func:`is_chief` says which
+worker of a cluster writes the run's files.
 """
 
 import dataclasses
+import json
 import os
 from typing import Any
+
+import tensorflow as tf
 
 from pic_tf.errors import ConfigError
 from pic_tf.model import devices
 from pic_tf.model import precision as precision_lib
+from pic_tf.training import STRATEGIES
+
+# The form of TF_CONFIG, for messages (this worker is index 0 of two).
+TF_CONFIG_EXAMPLE = ('\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                     '"task": {"type": "worker", "index": 0}}\'')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,9 +146,13 @@ def choose(config, machine=None, strategy='auto', jit=False, resumed=None, log=N
                                             'train.precision=mixed_bfloat16 trains faster'
                                             if native else ''))
   else:
-    resolved = precision_lib.resolve_precision(train.precision, log=log)
+    native = machine.native_bfloat16
+    resolved = (precision_lib.auto_precision(native) if train.precision == precision_lib.AUTO
+                else train.precision)
     precision = Choice(resolved, 'as set' + (f' ({train.precision})'
                                              if resolved != train.precision else ''))
+    if resolved == precision_lib.MIXED_BFLOAT16 and not native and log:
+      log(precision_lib.EMULATED_WARNING)
   if train.deterministic is None and resumed is not None:
     deterministic = Choice(resumed.train.deterministic, 'as the run in the workdir started')
   elif train.deterministic is None and gpus:
@@ -168,3 +182,66 @@ def choose(config, machine=None, strategy='auto', jit=False, resumed=None, log=N
       train, precision=precision.value, deterministic=deterministic.value))
   return Plan(config=config, machine=machine, precision=precision, strategy=strategy_choice,
               deterministic=deterministic, jit=jit_choice)
+
+
+def make_strategy(name, tpu=None):
+  """A ``tf.distribute`` strategy by name.
+
+  Args:
+    name: ``default`` (one device), ``mirrored`` (all local GPUs, or CPUs),
+      ``multi_worker`` (several machines; configure with ``TF_CONFIG``) or ``tpu``.
+    tpu: TPU name or address for ``tpu``.
+  """
+  if name == 'default':
+    return tf.distribute.get_strategy()
+  if name == 'mirrored':
+    return tf.distribute.MirroredStrategy()
+  if name == 'multi_worker':
+    if 'TF_CONFIG' not in os.environ:
+      raise ConfigError('the multi_worker strategy needs TF_CONFIG describing the cluster, '
+                        f'e.g. {TF_CONFIG_EXAMPLE}')
+    if not _tf_config().get('cluster'):
+      raise ConfigError('TF_CONFIG has no "cluster": the multi_worker strategy needs the list '
+                        f'of workers, e.g. {TF_CONFIG_EXAMPLE}')
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if name == 'tpu':
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or '')
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+  raise ConfigError(f'unknown strategy {name!r}; choose one of {", ".join(STRATEGIES)}')
+
+
+def _tf_config():
+  """``TF_CONFIG`` as a dict, checked: ``{"cluster": {...}, "task": {"type", "index"}}``.
+
+  Raises:
+    ConfigError: it is not JSON of that form.
+  """
+  text = os.environ.get('TF_CONFIG', '{}')
+  try:
+    value = json.loads(text)
+  except ValueError as e:
+    raise ConfigError(f'TF_CONFIG is not JSON ({e}): {text[:200]!r}; its form: '
+                      f'{TF_CONFIG_EXAMPLE}') from None
+  task = value.get('task', {}) if isinstance(value, dict) else None
+  if not (isinstance(value, dict) and isinstance(value.get('cluster', {}), dict) and
+          isinstance(task, dict) and isinstance(task.get('type', ''), str) and
+          isinstance(task.get('index', 0), int)):
+    raise ConfigError('TF_CONFIG must be {"cluster": {"worker": ["host:port", ...]}, '
+                      f'"task": {{"type": "worker", "index": 0}}}}, got {text[:200]!r}')
+  return value
+
+
+def task_id():
+  """This worker's index in ``TF_CONFIG`` (0 without one)."""
+  return _tf_config().get('task', {}).get('index', 0)
+
+
+def is_chief(strategy):
+  """Whether this process writes the run's files (the only one, or the multi-worker chief)."""
+  resolver = getattr(strategy, 'cluster_resolver', None)
+  if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return True
+  task_type, index = resolver.task_type, resolver.task_id
+  return task_type is None or task_type == 'chief' or (task_type == 'worker' and index == 0)

@@ -37,7 +37,6 @@ from pic_tf.storage import fileutil
 from pic_tf.storage import loading
 from pic_tf.storage import workdir as workdir_lib
 from pic_tf.training import actions as train_actions
-from pic_tf.training import distribute
 from pic_tf.training import plan as plan_lib
 
 TrainingDivergedError = train_actions.TrainingDivergedError
@@ -255,10 +254,10 @@ def train(config, workdir, data_dir=None, strategy='auto', jit=False, download=T
              else None)
   plan = plan_lib.choose(config, strategy=strategy, jit=jit, resumed=resumed, log=log)
   config = plan.config   # saved with its choices resolved
-  strategy_obj = distribute.make_strategy(plan.strategy.value, tpu)
+  strategy_obj = plan_lib.make_strategy(plan.strategy.value, tpu)
   for line in plan.start_lines(strategy_obj.num_replicas_in_sync):
     log(line)
-  chief = distribute.is_chief(strategy_obj)
+  chief = plan_lib.is_chief(strategy_obj)
   fileutil.ensure_dir(workdir, 'workdir')
   if chief:
     workdir_lib.prepare(config, workdir)
@@ -266,7 +265,7 @@ def train(config, workdir, data_dir=None, strategy='auto', jit=False, download=T
     for name in workdir_lib.clean_workdir(workdir):
       log(f'removed {name}, left in {workdir} by an interrupted run')
   trainer = Trainer(config, strategy_obj, jit=jit)
-  ckpt_dir = workdir if chief else workdir_lib.worker_dir(workdir, distribute.task_id())
+  ckpt_dir = workdir if chief else workdir_lib.worker_dir(workdir, plan_lib.task_id())
   manager = workdir_lib.checkpoint_manager(trainer.checkpoint, ckpt_dir,
                                            max_to_keep=config.train.keep_checkpoints,
                                            step_counter=trainer.step)

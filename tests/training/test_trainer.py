@@ -289,14 +289,14 @@ _MIRRORED = textwrap.dedent('''
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from pic_tf import configs
     from pic_tf.data import preprocess
-    from pic_tf.training import distribute
+    from pic_tf.training import plan as plan_lib
     from pic_tf.training import trainer as trainer_lib
     config = configs.override(configs.tiny(), ['model.dropout=0', 'train.batch_size=8'])
     images = np.random.default_rng(0).integers(0, 256, size=(8, 8, 8, 3), dtype=np.uint8)
     inputs = preprocess.model_inputs(images, 2)
     results = {}
     for name in ('default', 'mirrored'):
-      strategy = distribute.make_strategy(name)
+      strategy = plan_lib.make_strategy(name)
       trainer = trainer_lib.Trainer(config, strategy)
       trainer.initialize()
       ds = tf.data.Dataset.from_tensors(inputs)

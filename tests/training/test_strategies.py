@@ -4,20 +4,20 @@ import pytest
 import tensorflow as tf
 
 from pic_tf.errors import ConfigError
-from pic_tf.training import distribute
+from pic_tf.training import plan
 
 
 def test_strategies_by_name(monkeypatch):
-  assert distribute.make_strategy('default') is tf.distribute.get_strategy()
-  assert distribute.is_chief(distribute.make_strategy('default'))
+  assert plan.make_strategy('default') is tf.distribute.get_strategy()
+  assert plan.is_chief(plan.make_strategy('default'))
   with pytest.raises(ConfigError, match="unknown strategy 'gpu'"):
-    distribute.make_strategy('gpu')
+    plan.make_strategy('gpu')
   monkeypatch.delenv('TF_CONFIG', raising=False)
   with pytest.raises(ConfigError, match='needs TF_CONFIG'):
-    distribute.make_strategy('multi_worker')
-  assert distribute.task_id() == 0
+    plan.make_strategy('multi_worker')
+  assert plan.task_id() == 0
   monkeypatch.setenv('TF_CONFIG', '{"task": {"type": "worker", "index": 3}}')
-  assert distribute.task_id() == 3
+  assert plan.task_id() == 3
 
 
 @pytest.mark.parametrize('value,match', [('{bad json', 'TF_CONFIG is not JSON'),
@@ -28,4 +28,4 @@ def test_strategies_by_name(monkeypatch):
 def test_a_malformed_tf_config_is_one_clear_error(monkeypatch, value, match):
   monkeypatch.setenv('TF_CONFIG', value)
   with pytest.raises(ConfigError, match=match):
-    distribute.make_strategy('multi_worker')
+    plan.make_strategy('multi_worker')
