@@ -14,6 +14,7 @@ from pic_tf import configs
 from pic_tf.data import preprocess
 from pic_tf.model import precision as precision_lib
 from pic_tf.storage import workdir as workdir_lib
+from pic_tf.training import plan as plan_lib
 from pic_tf.training import trainer as trainer_lib
 
 
@@ -57,7 +58,7 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
   for precision, jit, deterministic in variants:
     config = configs.override(base, [f'train.precision={precision}',
                                      f'train.deterministic={deterministic}'])
-    trainer = trainer_lib.Trainer(config, jit=jit)
+    trainer = trainer_lib.Trainer(plan_lib.choose(config).config, jit=jit)
     trainer.initialize()
     trainers.append(trainer)
   times = [[] for _ in variants]

@@ -27,7 +27,6 @@ from pic_tf.errors import ConfigError
 from pic_tf.errors import DamagedCheckpointError
 from pic_tf.errors import TrainingStopped
 from pic_tf.model import ema as ema_lib
-from pic_tf.model import devices
 from pic_tf.model import layers
 from pic_tf.model import networks
 from pic_tf.model import objective
@@ -73,28 +72,33 @@ class Trainer:
   """Model, EMA, optimizer and the compiled training step of one run.
 
   Args:
-    config: a :class:`pic_tf.configs.Config`; an unset ``train.precision`` or
-      ``train.deterministic`` is chosen for this machine (:func:`pic_tf.training.plan.choose`).
+    config: a :class:`pic_tf.configs.Config` whose ``train.precision`` and
+      ``train.deterministic`` are chosen for this machine: ``plan.choose(config).config``
+      (:func:`pic_tf.training.plan.choose`).
     strategy: a ``tf.distribute.Strategy`` (default: the current one).
     jit: compile the whole step (forward, backward, Adam, EMA) as one XLA function; with
       several replicas, each replica's forward and backward pass.
+
+  Raises:
+    ValueError: the precision or determinism is left to be chosen.
   """
 
   def __init__(self, config, strategy=None, jit=False):
-    machine = devices.detect()
-    if config.train.precision in (None, precision_lib.AUTO) or config.train.deterministic is None:
-      config = plan_lib.choose(config, machine, jit=jit).config   # train() has chosen already
+    train = config.train
+    if train.precision in (None, precision_lib.AUTO) or train.deterministic is None:
+      raise ValueError(f'train.precision ({train.precision}) and train.deterministic '
+                       f'({train.deterministic}) are chosen for the devices first: give '
+                       'pic_tf.training.plan.choose(config).config')
     self.config = config
     self.strategy = strategy or tf.distribute.get_strategy()
-    self._gpus = bool(machine.gpus)
-    train = config.train
+    self._gpus = bool(tf.config.list_physical_devices('GPU'))
+    self.schedule = learning_rate_schedule(train)
     set_deterministic(train.deterministic, self._gpus)
     keras.utils.set_random_seed(train.seed)   # the initial weights
     with networks.dtype_policy(train.precision), self.strategy.scope():
       self.model = networks.build_model(config.model)
       self.ema = ema_lib.ExponentialMovingAverage(self.model.trainable_variables,
                                                   decay=train.polyak_decay)
-      self.schedule = learning_rate_schedule(train)
       optimizer = keras.optimizers.Adam(
           learning_rate=self.schedule, beta_1=train.adam_beta1, beta_2=train.adam_beta2,
           epsilon=train.adam_epsilon)

@@ -31,6 +31,7 @@ from pic_tf import configs
 from pic_tf.data import datasets
 from pic_tf.data import preprocess
 from pic_tf.storage import original_checkpoints
+from pic_tf.training import plan as plan_lib
 from pic_tf.training import trainer as trainer_lib
 
 LEARNING_CURVE_JSON = 'learning_curve_cifar_c160_l4_b16.json'
@@ -104,7 +105,7 @@ def protocol(reference_dir, data_dir=None, overrides=()):
       f'train.learning_rate={cfg["lr0"]}', f'train.lr_decay={cfg["lr_decay"]}',
       f'train.polyak_decay={cfg["polyak"]}', *overrides])
   train_images = cifar10_train_images(data_dir)
-  trainer = trainer_lib.Trainer(config)
+  trainer = trainer_lib.Trainer(plan_lib.choose(config).config)
   original_checkpoints.load_original(os.path.join(reference_dir, 'cifar_c32_l2', 'model.ckpt'),
                         trainer.model)
   trainer.ema.reset()

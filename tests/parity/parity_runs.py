@@ -19,6 +19,7 @@ from pic_tf.data import datasets
 from pic_tf.errors import ConfigError
 from pic_tf.storage import original_checkpoints
 from pic_tf.storage import fileutil
+from pic_tf.training import plan as plan_lib
 from pic_tf.training import trainer as trainer_lib
 
 
@@ -48,7 +49,7 @@ def learning_curve(reference_dir, data_dir=None, steps=None, seed=0, log=print):
       f'train.learning_rate={proto["lr0"]}', f'train.lr_decay={proto["lr_decay"]}',
       f'train.polyak_decay={proto["polyak"]}', f'train.seed={seed}', 'train.flip=batch'])
   log(f'learning curve: cifar10 paper config at batch {proto["B"]}, {steps} steps, seed {seed}')
-  trainer = trainer_lib.Trainer(config)
+  trainer = trainer_lib.Trainer(plan_lib.choose(config).config)
   trainer.initialize()
   train_ds, _ = datasets.train_dataset(config, data_dir, download=False)
   test_ds, _ = datasets.eval_dataset(config, 100, proto['ntest'], data_dir, download=False)

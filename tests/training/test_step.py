@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from pic_tf import configs
 from pic_tf.data import preprocess
+from pic_tf.training import plan as plan_lib
 from pic_tf.training import trainer as trainer_lib
 import helpers
 
@@ -31,7 +32,7 @@ def test_the_compiled_whole_step_equals_the_uncompiled_step_after_20_steps():
   batches = _batches(config, 20)
   trained = {}
   for jit in (False, True):
-    trainer = trainer_lib.Trainer(config, jit=jit)
+    trainer = trainer_lib.Trainer(plan_lib.choose(config).config, jit=jit)
     trainer.initialize()
     for batch in batches:
       bpd, aux = trainer.train_step(batch)

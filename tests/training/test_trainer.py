@@ -20,6 +20,7 @@ from pic_tf import eval_lib
 from pic_tf.storage import Source
 from pic_tf.data import Selection
 from pic_tf.storage import workdir as workdir_lib
+from pic_tf.training import plan as plan_lib
 from pic_tf.training import trainer as trainer_lib
 import helpers
 
@@ -238,7 +239,7 @@ def test_a_run_that_diverges_before_its_first_checkpoint_says_so_and_trains_agai
 
 
 def test_learning_rate_schedule_and_adam_parameters():
-  trainer = trainer_lib.Trainer(configs.tiny())
+  trainer = trainer_lib.Trainer(plan_lib.choose(configs.tiny()).config)
   assert trainer.learning_rate == pytest.approx(1e-3)
   trainer.step.assign(10)
   assert trainer.learning_rate == pytest.approx(1e-3 * 0.99995**10, rel=1e-6)
@@ -249,7 +250,7 @@ def test_learning_rate_schedule_and_adam_parameters():
 @pytest.mark.parametrize('precision', ['mixed_bfloat16', 'mixed_float16'])
 def test_mixed_precision_steps_keep_a_float32_likelihood(precision):
   config = configs.override(configs.tiny(), [f'train.precision={precision}'])
-  trainer = trainer_lib.Trainer(config)
+  trainer = trainer_lib.Trainer(plan_lib.choose(config).config)
   trainer.initialize()
   images = np.random.default_rng(0).integers(0, 256, size=(8, 8, 8, 3), dtype=np.uint8)
   inputs = preprocess.model_inputs(images, 2)
@@ -269,14 +270,14 @@ def test_missing_dataset_offline_via_bin_train(tmp_path):
 
 def test_data_dependent_init_option(tmp_path):
   config = configs.override(configs.tiny(), ['train.init=data_dependent'])
-  trainer = trainer_lib.Trainer(config)
+  trainer = trainer_lib.Trainer(plan_lib.choose(config).config)
   images = np.random.default_rng(0).integers(0, 256, size=(8, 8, 8, 3), dtype=np.uint8)
   trainer.initialize(images)
   conv = trainer.model.pixelcnn.conv_last
   assert not np.allclose(conv.g.numpy(), 1.0) and not np.allclose(conv.b.numpy(), 0.0)
   np.testing.assert_array_equal(trainer.ema.averages[-1].numpy(),
                                 trainer.ema.variables_to_average[-1].numpy())
-  default = trainer_lib.Trainer(configs.tiny())
+  default = trainer_lib.Trainer(plan_lib.choose(configs.tiny()).config)
   default.initialize()
   np.testing.assert_array_equal(default.model.pixelcnn.conv_last.g.numpy(), 1.0)
 
@@ -297,7 +298,7 @@ _MIRRORED = textwrap.dedent('''
     results = {}
     for name in ('default', 'mirrored'):
       strategy = plan_lib.make_strategy(name)
-      trainer = trainer_lib.Trainer(config, strategy)
+      trainer = trainer_lib.Trainer(plan_lib.choose(config).config, strategy)
       trainer.initialize()
       ds = tf.data.Dataset.from_tensors(inputs)
       batch = next(iter(strategy.experimental_distribute_dataset(ds)))
@@ -367,7 +368,7 @@ def test_ema_averages_the_weights_of_its_order(overrides, order):
   config = configs.override(configs.tiny(), overrides)
   batch = preprocess.model_inputs(np.random.default_rng(0).integers(
       0, 256, size=(8, 8, 8, 3), dtype=np.uint8), config.model.downsample)
-  trainer = trainer_lib.Trainer(config)
+  trainer = trainer_lib.Trainer(plan_lib.choose(config).config)
   trainer.initialize()
   w0 = [v.numpy() for v in trainer.model.trainable_variables]
   a0 = [w / 2 for w in w0]
@@ -391,8 +392,8 @@ def test_ema_averages_the_weights_of_its_order(overrides, order):
 def test_trainer_sets_deterministic_graph_optimisation():
   trainers = {}
   for deterministic in (False, True):   # True last: the default for the rest of the run
-    trainers[deterministic] = trainer_lib.Trainer(
-        configs.override(configs.tiny(), [f'train.deterministic={deterministic}']))
+    trainers[deterministic] = trainer_lib.Trainer(plan_lib.choose(
+        configs.override(configs.tiny(), [f'train.deterministic={deterministic}'])).config)
     trainers[deterministic].initialize()
     options = tf.config.optimizer.get_experimental_options()
     assert options.get('disable_meta_optimizer', False) == deterministic
@@ -422,7 +423,7 @@ def test_same_training_twice_gives_bit_identical_weights(precision, channels):
   images = np.random.default_rng(0).integers(0, 256, size=(6, 16, 32, 32, 3), dtype=np.uint8)
   weights = []
   for _ in range(2):
-    trainer = trainer_lib.Trainer(config)
+    trainer = trainer_lib.Trainer(plan_lib.choose(config).config)
     trainer.initialize()
     for batch in images:
       trainer.train_step(preprocess.model_inputs(tf.constant(batch), config.model.downsample))
