@@ -14,7 +14,7 @@ from pic_tf import configs
 from pic_tf import data
 from pic_tf.data import Selection
 from pic_tf.data import datasets
-from pic_tf.model import objective
+from pic_tf.model import distribution
 from pic_tf import progress as progress_lib
 from pic_tf.sampling import metrics
 from pic_tf.sampling import pipeline
@@ -51,12 +51,12 @@ def run_eval(source, selection=Selection(), batch_size=64, output_json=None,
     config = configs.override(config, [f'dataset={selection.dataset}'])
   ds, count = datasets.eval_dataset(config, batch_size, selection.num_images,
                                     selection.data_dir, selection.download)
-  step_fn = objective.make_eval_step(model)
+  step_fn = distribution.make_eval_step(model)
   log(f'evaluating {checkpoint} (step {step}, {precision}) on {count} {config.dataset} test '
       'images')
-  raw = objective.evaluate_bpd(step_fn, ds, progress_lib.Progress(count, 'raw weights', 'img'))
+  raw = distribution.evaluate_bpd(step_fn, ds, progress_lib.Progress(count, 'raw weights', 'img'))
   with ema.swapped():
-    averaged = objective.evaluate_bpd(step_fn, ds,
+    averaged = distribution.evaluate_bpd(step_fn, ds,
                                       progress_lib.Progress(count, 'EMA weights', 'img'))
   paper = data.DATASETS[config.dataset].paper_bpd if config.dataset in data.DATASETS else None
   results = {

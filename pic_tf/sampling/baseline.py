@@ -1,6 +1,6 @@
 """The g^w baseline of the paper's ablation (Section 4.3): colours from the embedding alone.
 
-The auxiliary head (:func:`pic_tf.model.objective.aux_head`) reads each chroma pixel's
+The auxiliary head (:func:`pic_tf.model.distribution.aux_head`) reads each chroma pixel's
 mixture parameters from ``g^w(X^L)`` without autoregression, so pixels are
 independent given the gray image. The baseline colourisation is the pixel-wise
 mode (MAP) of that head: the paper shows it is less saturated than PIC's samples.
@@ -8,7 +8,6 @@ mode (MAP) of that head: the paper shows it is less saturated than PIC's samples
 
 from pic_tf.model import color
 from pic_tf.model import distribution
-from pic_tf.model import objective
 
 
 def embedding_mode_colorization(model, gray):
@@ -28,5 +27,5 @@ def embedding_mode_colorization(model, gray):
   config = model.config
   embedding = model.embed(gray, training=False)
   lum = color.downsample(gray, config.downsample)[..., 0]
-  return distribution.ChromaMixture(objective.aux_head(embedding, config), lum,
+  return distribution.ChromaMixture(distribution.aux_head(embedding, config), lum,
                                     num_mix=config.nr_logistic_mix).mode()

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from pic_tf import sampling
 from pic_tf.data import preprocess
-from pic_tf.model import objective
+from pic_tf.model import distribution
 from pic_tf.sampling import baseline
 from pic_tf.sampling import photos
 
@@ -173,7 +173,7 @@ class Colorizer:
     """
     inputs = preprocess.model_inputs(photos.resize_batch(images, self.image_size),
                                        self.model.config.downsample)
-    return objective.bits_per_dim(self.model, inputs, per_image=True)[0]
+    return distribution.loss_terms(self.model, inputs, per_image=True)[0]
 
   def baseline(self, images):
     """The g^w baseline (pixel-wise MAP of the auxiliary head): uint8 ``[N, 1, H, W, 3]``."""

@@ -1,6 +1,6 @@
 """Training as the paper (and the original code) trains.
 
-loss = bpd + bpd of the auxiliary embedding head (:mod:`pic_tf.model.objective`), each the
+loss = bpd + bpd of the auxiliary embedding head (:func:`pic_tf.model.distribution.loss_terms`), each the
 mean over the global batch; Adam(0.95, 0.9995, 1e-6); step k (1-based) uses the
 learning rate ``lr0 * decay**(k - 1)``; every step updates the Polyak averages (decay
 0.999, no bias correction) from the weights the step starts from, as the original's
@@ -29,7 +29,7 @@ from pic_tf.errors import TrainingStopped
 from pic_tf.model import ema as ema_lib
 from pic_tf.model import layers
 from pic_tf.model import networks
-from pic_tf.model import objective
+from pic_tf.model import distribution
 from pic_tf.model import precision as precision_lib
 from pic_tf.sampling import pipeline
 from pic_tf.storage import fileutil
@@ -116,7 +116,7 @@ class Trainer:
     self._grads = tf.function(self._compute_gradients, jit_compile=jit and not one_replica)
     self._train_step = tf.function(self._distributed_step, jit_compile=jit and one_replica)
     self._count_votes = tf.function(self._sum_votes)
-    self._eval_step = objective.make_eval_step(self.model)
+    self._eval_step = distribution.make_eval_step(self.model)
     self._colorizer = None
 
   @property
@@ -151,7 +151,7 @@ class Trainer:
     dropout_seed = tf.random.experimental.stateless_fold_in(seed, replica.replica_id_in_sync_group)
     variables = self.model.trainable_variables
     with tf.GradientTape() as tape:
-      bpd, aux = objective.bits_per_dim(self.model, inputs, training=True,
+      bpd, aux = distribution.loss_terms(self.model, inputs, training=True,
                                         dropout_seed=dropout_seed)
       # Gradients are summed over replicas: divide so the update is that of the
       # mean over the global batch, as the original.
@@ -197,10 +197,10 @@ class Trainer:
     return self._train_step(inputs)
 
   def evaluate(self, dataset, use_ema=True, progress=None):
-    """Test bpd (dropout off) of the EMA or raw weights. See :func:`pic_tf.model.objective.evaluate_bpd`."""
+    """Test bpd (dropout off) of the EMA or raw weights. See :func:`pic_tf.model.distribution.evaluate_bpd`."""
     context = self.ema.swapped() if use_ema else contextlib.nullcontext()
     with context:
-      return objective.evaluate_bpd(self._eval_step, dataset, progress)
+      return distribution.evaluate_bpd(self._eval_step, dataset, progress)
 
 
 def total_steps(config, steps_per_epoch):
