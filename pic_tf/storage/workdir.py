@@ -183,6 +183,8 @@ def _config_diffs(old, new):
     for field in dataclasses.fields(a):
       if section == 'train' and field.name in RESUMABLE_FIELDS:
         continue
+      if section == 'train' and getattr(a, field.name) is None:
+        continue   # left to the devices (save_new_workdir records no choice)
       if getattr(a, field.name) != getattr(b, field.name):
         diffs.append(f'{section}.{field.name} ({getattr(a, field.name)} vs '
                      f'{getattr(b, field.name)})')

@@ -130,8 +130,10 @@ def choose(config, machine=None, strategy='auto', jit=False, resumed=None, log=N
   machine = devices.detect() if machine is None else machine
   train = config.train
   gpus = machine.gpus
-  if train.precision is None and resumed is not None:
-    precision = Choice(resumed.train.precision, 'as the run in the workdir started')
+  # A config.json that left them unset (written by save_new_workdir) recorded no choice.
+  recorded = resumed.train if resumed is not None else None
+  if train.precision is None and recorded and recorded.precision not in (None, precision_lib.AUTO):
+    precision = Choice(recorded.precision, 'as the run in the workdir started')
   elif train.precision is None and gpus and all(g.native_bfloat16 for g in gpus):
     precision = Choice(precision_lib.MIXED_BFLOAT16, 'the GPU computes bfloat16 natively '
                        '(compute capability 8.0+); weights and likelihood stay float32')
@@ -153,8 +155,8 @@ def choose(config, machine=None, strategy='auto', jit=False, resumed=None, log=N
                                              if resolved != train.precision else ''))
     if resolved == precision_lib.MIXED_BFLOAT16 and not native and log:
       log(precision_lib.EMULATED_WARNING)
-  if train.deterministic is None and resumed is not None:
-    deterministic = Choice(resumed.train.deterministic, 'as the run in the workdir started')
+  if train.deterministic is None and recorded and recorded.deterministic is not None:
+    deterministic = Choice(recorded.deterministic, 'as the run in the workdir started')
   elif train.deterministic is None and gpus:
     deterministic = Choice(False, 'the default on GPUs: TensorFlow\'s graph optimiser on; '
                            'train.deterministic=true turns on op determinism (slower kernels)')

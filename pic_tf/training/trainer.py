@@ -263,12 +263,13 @@ def train(config, workdir, data_dir=None, strategy='auto', jit=False, download=T
     log(line)
   chief = plan_lib.is_chief(strategy_obj)
   fileutil.ensure_dir(workdir, 'workdir')
+  trainer = Trainer(config, strategy_obj, jit=jit)
+  # The workdir's part, together: the check that it may take this config, its
+  # clean-up, its checkpoints and (below) its config.json.
   if chief:
     workdir_lib.prepare(config, workdir)
-  if chief:
     for name in workdir_lib.clean_workdir(workdir):
       log(f'removed {name}, left in {workdir} by an interrupted run')
-  trainer = Trainer(config, strategy_obj, jit=jit)
   ckpt_dir = workdir if chief else workdir_lib.worker_dir(workdir, plan_lib.task_id())
   manager = workdir_lib.checkpoint_manager(trainer.checkpoint, ckpt_dir,
                                            max_to_keep=config.train.keep_checkpoints,

@@ -138,6 +138,11 @@ def test_a_resumed_run_keeps_what_it_started_with(monkeypatch):
   plan = plan_lib.choose(configs.cifar10(), resumed=started)
   assert (plan.config.train.precision, plan.config.train.deterministic) == ('float32', True)
   assert plan.precision.why == 'as the run in the workdir started'
+  # A config.json that recorded no choice (save_new_workdir writes the config as given)
+  # leaves them to this machine.
+  plan = plan_lib.choose(configs.cifar10(), resumed=configs.cifar10())
+  assert (plan.config.train.precision, plan.config.train.deterministic) == (
+      'mixed_bfloat16', False)
 
 
 def test_a_batch_that_does_not_split_over_the_replicas_is_refused(monkeypatch):
