@@ -7,7 +7,6 @@ inputs), like the paper's figures.
 """
 
 import os
-import sys
 
 import numpy as np
 import tensorflow as tf
@@ -31,11 +30,6 @@ from pic_tf.storage import result_folders
 GRID_CELL_MIN = 128    # dataset grids upscale small images to at least this height
 GRID_CELL_MAX = 512    # photo grids downscale taller cells
 GRID_ROWS = 64         # dataset images per grid PNG
-
-
-def stderr_log(message):
-  """Where colourising reports go by default: standard error (stdout stays free)."""
-  print(message, file=sys.stderr, flush=True)
 
 
 class SavedModelColorizer:
@@ -115,7 +109,7 @@ def _why(error):
 
 
 def colorize_files(colorizer, patterns, output_dir, sample_options=SampleOptions(),
-                   log=stderr_log):
+                   log=progress_lib.log):
   """Colourises every image named by ``patterns`` and writes PNGs to ``output_dir``.
 
   Each input is read, colourised and written on its own: one that fails (unreadable,
@@ -193,7 +187,7 @@ def _write(result_set, name, image, written=None):
 
 
 def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOptions(),
-                     log=stderr_log):
+                     log=progress_lib.log):
   """Colourises the first images of a dataset split into grid PNGs.
 
   Rows are images; columns are gray input | samples | original, as the paper's
@@ -243,7 +237,7 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOpti
 
 
 def run(output_dir, *, source=None, saved_model=None, inputs=(), selection=None,
-        sample_options=SampleOptions(), overwrite=False, log=stderr_log):
+        sample_options=SampleOptions(), overwrite=False, log=progress_lib.log):
   """``bin/colorize``: colourises ``inputs`` (files, globs, folders) or a dataset's images.
 
   Args:

@@ -25,8 +25,9 @@ from pic_tf.storage import workdir as workdir_lib
 
 
 def run_eval(source, selection=Selection(), batch_size=64, output_json=None,
-             log=print):
-  """Evaluates raw, EMA and auxiliary-head bpd and prints a table against the paper.
+             log=progress_lib.log):
+  """Evaluates raw, EMA and auxiliary-head bpd (:func:`format_table` sets them against
+  the paper).
 
   Args:
     source: the model, a :class:`pic_tf.storage.Source` (a workdir or an original
@@ -37,7 +38,7 @@ def run_eval(source, selection=Selection(), batch_size=64, output_json=None,
     output_json: where to write the results (default: ``<workdir>/eval.json`` for a
       workdir or one of its checkpoints; nothing for an original checkpoint or the
       shipped demo model).
-    log: where the table goes (progress goes to stderr).
+    log: gets the lines about the work (default: :func:`pic_tf.progress.log`).
 
   Returns:
     The results dict (also written as JSON).
@@ -66,7 +67,6 @@ def run_eval(source, selection=Selection(), batch_size=64, output_json=None,
       'aux_bpd_ema': averaged['aux_bpd'], 'aux_bpd_raw': raw['aux_bpd'],
       'paper_bpd': paper,
   }
-  log(format_table(results))
   _save_results(results, output_json, log)
   return results
 
@@ -124,8 +124,9 @@ def sample_metrics(model, images, sample_options=SampleOptions(num_samples=2),
 
 
 def run_sample_metrics(source, selection, sample_options=SampleOptions(num_samples=2),
-                       output_json=None, log=print):
-  """The paper's saturation comparison of PIC and g^w.
+                       output_json=None, log=progress_lib.log):
+  """The paper's saturation comparison of PIC and g^w (:func:`format_sample_table` shows
+  it).
 
   Args:
     source: the model, a :class:`pic_tf.storage.Source`.
@@ -134,7 +135,7 @@ def run_sample_metrics(source, selection, sample_options=SampleOptions(num_sampl
     sample_options: a :class:`pic_tf.sampling.SampleOptions` (``num_samples`` per image).
     output_json: where to write the results (default: ``<workdir>/sample_metrics.json``
       as :func:`run_eval`).
-    log: where the table goes.
+    log: gets the lines about the work (default: :func:`pic_tf.progress.log`).
 
   Returns:
     The results dict (also written as JSON).
@@ -158,7 +159,6 @@ def run_sample_metrics(source, selection, sample_options=SampleOptions(num_sampl
                  sampler=sample_options.sampler, jit=sample_options.jit,
                  precision=loaded.precision,
                  paper_saturation={'pic': 0.364, 'gw_baseline': 0.327})
-  log(format_sample_table(results))
   _save_results(results, output_json, log)
   return results
 

@@ -52,6 +52,7 @@ import os
 import tensorflow as tf
 
 from pic_tf import errors
+from pic_tf import progress
 from pic_tf.errors import CheckpointError
 from pic_tf.model import precision as precision_lib
 from pic_tf import sampling
@@ -432,7 +433,7 @@ def export(model, export_dir, *, version=None, limits=sampling.RequestLimits(),
 
 
 def run(source, export_dir, *, version=None, limits=sampling.RequestLimits(),
-        fmt='saved_model', sampler=sampling.DEFAULT_SAMPLER, jit=False, log=print):
+        fmt='saved_model', sampler=sampling.DEFAULT_SAMPLER, jit=False, log=progress.log):
   """``bin/export``: the EMA weights of a workdir or original checkpoint, exported.
 
   Args:
@@ -442,10 +443,10 @@ def run(source, export_dir, *, version=None, limits=sampling.RequestLimits(),
     export_dir, version, limits, sampler: as :func:`export`.
     fmt: ``'saved_model'`` (:func:`export`) or ``'weights'`` (:func:`export_weights`).
     jit: compile the SavedModel's sampler pixel loop with XLA (opt-in).
-    log: where the result line goes.
+    log: gets the lines about the work (default: :func:`pic_tf.progress.log`).
 
   Returns:
-    The version directory or the weights' checkpoint prefix.
+    The version directory or the weights' checkpoint prefix (``<export_dir>/ckpt-<step>``).
   """
   check_target(export_dir, version, fmt == 'weights')   # before the slow model load
   if fmt == 'weights':
@@ -453,12 +454,8 @@ def run(source, export_dir, *, version=None, limits=sampling.RequestLimits(),
   loaded = loading.load(source, log=log)
   config, model, step = loaded.config, loaded.model, loaded.step
   if fmt == 'weights':
-    path = export_weights(config, model, export_dir, step or 0)
-    log(f'wrote EMA weights of step {step} to {path}')
-  else:
-    path = export(model, export_dir, version=version, limits=limits, sampler=sampler, jit=jit)
-    log(f'exported to {path}')
-  return path
+    return export_weights(config, model, export_dir, step or 0)
+  return export(model, export_dir, version=version, limits=limits, sampler=sampler, jit=jit)
 
 
 def load_saved_model(path, log=None):

@@ -1,4 +1,12 @@
-"""Progress reporting for long work: a bar with a steady-state rate and ETA.
+"""What the programs report, and where: results on standard output; lines about the work
+(what is loaded, chosen, written; warnings) and progress bars on standard error.
+
+Library functions take a ``log`` callable for their lines, :func:`log` by default, and
+return their results; the programs print those with :func:`result`. So
+``bin/eval ... > bpd.txt`` keeps the table alone, and a log file of training is
+``bin/train ... 2> train.log``.
+
+Long work shows a bar with a steady-state rate and ETA.
 
 On a terminal the bar is redrawn in place; in a log file (not a TTY) a line is
 written at most every ``min_interval`` seconds and at the end, so logs stay short.
@@ -12,6 +20,17 @@ nor the line-to-line rate jumps.
 import math
 import sys
 import time
+
+
+def log(message):
+  """Writes a line about the work to standard error, flushed."""
+  print(message, file=sys.stderr, flush=True)
+
+
+def result(message):
+  """Writes what a program was asked for (a results table, a benchmark's report) to
+  standard output, flushed."""
+  print(message, flush=True)
 
 
 def format_duration(seconds):

@@ -263,9 +263,9 @@ def test_damaged_files_give_one_clear_error_in_every_binary(trained, copy_of, tm
                           f'--workdir={workdir}', '--num_steps=8', '--batch_size=4',
                           '--set=train.checkpoint_every=2', '--set=train.eval_examples=4'])
   assert result.returncode == 0, result.stderr[-2000:]
-  warning = [l for l in result.stdout.splitlines() if l.startswith('warning:')]
+  warning = [l for l in result.stderr.splitlines() if l.startswith('warning:')]
   print(f'  bin/train: {warning[0]}')
-  assert 'ckpt-6' in warning[0] and f'resumed from {workdir}/ckpt-4 at step 4' in result.stdout
+  assert 'ckpt-6' in warning[0] and f'resumed from {workdir}/ckpt-4 at step 4' in result.stderr
   assert loading.load(Source(workdir)).step == 8
 
   # Every checkpoint damaged: training stops instead of starting again over them.

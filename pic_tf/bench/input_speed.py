@@ -17,6 +17,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from pic_tf import progress
 from pic_tf import configs
 from pic_tf.data import datasets
 from pic_tf.model import devices
@@ -59,7 +60,7 @@ def _write_photos(folder, count, seed=0):
     tf.io.write_file(os.path.join(folder, f'{i:04d}.jpg'), tf.io.encode_jpeg(image, quality=90))
 
 
-def run(data_dir=None, photos=200, batches=40, log=print):
+def run(data_dir=None, photos=200, batches=40, log=progress.result):
   """Times both pipelines on one core and on all; logs a table and the cores per GPU.
 
   Args:

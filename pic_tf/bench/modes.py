@@ -13,6 +13,7 @@ import logging
 import tempfile
 from typing import Optional
 
+from pic_tf import progress
 from pic_tf import bench
 from pic_tf.bench import input_speed
 from pic_tf.bench import machine
@@ -39,13 +40,13 @@ def _saved_model(saved_model, log):
     yield export_lib.export(loading.load(Source(loading.DEMO_MODEL)).model, tmp)
 
 
-def serving_load_of(saved_model=None, requests=200, threads=8, seed=0, log=print):
+def serving_load_of(saved_model=None, requests=200, threads=8, seed=0, log=progress.result):
   """:func:`pic_tf.bench.serving_load.run` on ``saved_model`` (default: the demo model)."""
   with _saved_model(saved_model, log) as path:
     return serving_load.run(path, requests, threads, seed, log=log)
 
 
-def request_memory_of(saved_model=None, log=print):
+def request_memory_of(saved_model=None, log=progress.result):
   """:func:`pic_tf.bench.request_memory.run` on ``saved_model`` (default: the demo model)."""
   with _saved_model(saved_model, log) as path:
     return request_memory.run(path, log=log)
@@ -101,7 +102,7 @@ def _without_retracing_notices():
     logger.removeFilter(notice)
 
 
-def run(mode, options=Options(), log=print):
+def run(mode, options=Options(), log=progress.result):
   """Runs one mode of ``bin/benchmark`` (:data:`MODES`) after a line describing the machine.
 
   Returns:

@@ -24,6 +24,8 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from pic_tf import progress
+
 CASES = ('largest image', 'largest image, encoded', 'most samples', 'most images')
 
 
@@ -67,7 +69,7 @@ def measure(case, saved_model):
           'peak_before_gb': before, 'peak_after_gb': _peak_gb()}
 
 
-def run(saved_model, log=print):
+def run(saved_model, log=progress.result):
   """Each case in a process of its own; a table of the results.
 
   Returns:

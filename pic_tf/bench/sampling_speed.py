@@ -7,6 +7,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from pic_tf import progress
 from pic_tf import configs
 from pic_tf.model import networks
 from pic_tf.model import precision as precision_lib
@@ -21,7 +22,7 @@ VARIANT_NAMES = {'xla': 'XLA (--jit)', 'bf16': 'mixed bfloat16 (--precision)',
                  'xla_bf16': 'XLA + mixed bfloat16'}
 
 
-def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=print,
+def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=progress.result,
                  clock=time.perf_counter, xla=True, repeats=3):
   """Seconds per image of the naive and the cached sampler, side by side.
 

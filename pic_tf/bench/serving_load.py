@@ -22,6 +22,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from pic_tf import progress
 from pic_tf import errors
 from pic_tf import export_lib
 
@@ -100,7 +101,7 @@ def _answer(loaded, request):
   return result + (time.perf_counter() - start,)
 
 
-def run(saved_model, num_requests=200, threads=8, seed=0, log=print):
+def run(saved_model, num_requests=200, threads=8, seed=0, log=progress.result):
   """Serves ``num_requests`` mixed requests from ``threads`` threads; checks and times them.
 
   Args:

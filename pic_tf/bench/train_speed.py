@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from pic_tf import progress
 from pic_tf import configs
 from pic_tf.data import preprocess
 from pic_tf.model import precision as precision_lib
@@ -32,7 +33,7 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
                           (precision_lib.MIXED_BFLOAT16, True, True),
                           (precision_lib.FLOAT32, False, False),
                           (precision_lib.MIXED_BFLOAT16, False, False)),
-                log=print):
+                log=progress.result):
   """Training images/s of a paper config for precision x XLA x determinism variants.
 
   Every variant builds its own trainer; ``warmup`` untimed rounds (tracing,
@@ -90,7 +91,7 @@ def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
   return rows
 
 
-def checkpoint_cost(trainer, saves=3, log=print):
+def checkpoint_cost(trainer, saves=3, log=progress.result):
   """Seconds a checkpoint of ``trainer`` (model, EMA, optimizer, step) blocks training:
   the median of ``saves`` saves into a temporary workdir. Returns ``{seconds, megabytes}``."""
   with tempfile.TemporaryDirectory() as workdir:

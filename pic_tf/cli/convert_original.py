@@ -18,6 +18,7 @@ A model of another width or depth needs the same overrides it was trained with:
 from absl import flags
 
 from pic_tf import errors
+from pic_tf import progress
 from pic_tf.cli import common
 from pic_tf import storage
 from pic_tf.storage import fileutil
@@ -65,7 +66,7 @@ def main(argv):
   path, had_averages = original_checkpoints.convert_original(found.path, config,
                                                               FLAGS.output_dir)
   weights = 'raw and Polyak-averaged' if had_averages else 'raw (no averages found; EMA = raw)'
-  print(f'converted {weights} weights of config {config.name} to {path}')
+  progress.result(f'converted {weights} weights of config {config.name} to {path}')
 
 
 def run():

@@ -19,6 +19,7 @@ A checkpoint of the original code (converted in memory):
 from absl import flags
 
 from pic_tf import errors
+from pic_tf import progress
 from pic_tf.cli import common
 from pic_tf import sampling
 from pic_tf import storage
@@ -82,14 +83,16 @@ def main(argv):
   if FLAGS.output_json:   # before the evaluation, not after it
     workdir_lib.check_result_file(FLAGS.output_json, '--output_json')
   if FLAGS.samples:
-    eval_lib.run_sample_metrics(
+    results = eval_lib.run_sample_metrics(
         source, data.Selection(FLAGS.dataset, 'test', FLAGS.samples, FLAGS.data_dir,
-                                  FLAGS.download),
+                               FLAGS.download),
         sample_options, output_json=FLAGS.output_json)
+    progress.result(eval_lib.format_sample_table(results))
     return
-  eval_lib.run_eval(source, data.Selection(FLAGS.dataset, 'test', FLAGS.num_examples,
-                                              FLAGS.data_dir, FLAGS.download),
-                    batch_size=FLAGS.batch_size, output_json=FLAGS.output_json)
+  results = eval_lib.run_eval(source, data.Selection(FLAGS.dataset, 'test', FLAGS.num_examples,
+                                                     FLAGS.data_dir, FLAGS.download),
+                              batch_size=FLAGS.batch_size, output_json=FLAGS.output_json)
+  progress.result(eval_lib.format_table(results))
 
 
 def run():

@@ -23,6 +23,7 @@ import dataclasses
 from absl import flags
 
 from pic_tf import errors
+from pic_tf import progress
 from pic_tf.cli import common
 from pic_tf import sampling
 from pic_tf import storage
@@ -77,9 +78,11 @@ def main(argv):
   source = loading.recognised(
       storage.Source(FLAGS.checkpoint, FLAGS.config, tuple(FLAGS.set), FLAGS.precision))
   common.refuse_ignored(common.model_flags_ignored(source.found.kind, ('config', 'set')))
-  export_lib.run(
+  path = export_lib.run(
       source, FLAGS.export_dir, version=FLAGS.version, limits=limits, fmt=FLAGS.format,
       sampler=FLAGS.sampler, jit=FLAGS.jit)
+  progress.result(f'wrote the EMA weights to {path}' if FLAGS.format == 'weights' else
+                  f'exported to {path}')
 
 
 def run():

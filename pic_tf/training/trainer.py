@@ -1,11 +1,12 @@
 """Training as the paper (and the original code) trains.
 
-loss = bpd + bpd of the auxiliary embedding head (:func:`pic_tf.model.distribution.loss_terms`), each the
-mean over the global batch; Adam(0.95, 0.9995, 1e-6); step k (1-based) uses the
-learning rate ``lr0 * decay**(k - 1)``; every step updates the Polyak averages (decay
-0.999, no bias correction) from the weights the step starts from, as the original's
-``main.py`` does (``train.ema_order``); dropout 0.5 in every gated block; the whole
-batch flipped horizontally with probability 0.5.
+loss = bpd + bpd of the auxiliary embedding head
+(:func:`pic_tf.model.distribution.loss_terms`), each the mean over the global batch;
+Adam(0.95, 0.9995, 1e-6); step k (1-based) uses the learning rate
+``lr0 * decay**(k - 1)``; every step updates the Polyak averages (decay 0.999, no bias
+correction) from the weights the step starts from, as the original's ``main.py`` does
+(``train.ema_order``); dropout 0.5 in every gated block; the whole batch flipped
+horizontally with probability 0.5.
 
 Everything random is a function of ``(train.seed, step)`` (data order, flips,
 dropout), so a run restarted from its last checkpoint continues exactly as an
@@ -22,6 +23,7 @@ import keras
 import tensorflow as tf
 
 from pic_tf.data import datasets
+from pic_tf import progress as progress_lib
 from pic_tf.data import preprocess
 from pic_tf.errors import ConfigError
 from pic_tf.errors import DamagedCheckpointError
@@ -197,7 +199,8 @@ class Trainer:
     return self._train_step(inputs)
 
   def evaluate(self, dataset, use_ema=True, progress=None):
-    """Test bpd (dropout off) of the EMA or raw weights. See :func:`pic_tf.model.distribution.evaluate_bpd`."""
+    """Test bpd (dropout off) of the EMA or raw weights
+    (:func:`pic_tf.model.distribution.evaluate_bpd`)."""
     context = self.ema.swapped() if use_ema else contextlib.nullcontext()
     with context:
       return distribution.evaluate_bpd(self._eval_step, dataset, progress)
@@ -209,7 +212,7 @@ def total_steps(config, steps_per_epoch):
 
 
 def train(config, workdir, data_dir=None, strategy='auto', jit=False, download=True,
-          tpu=None, init_from=None, log=None):
+          tpu=None, init_from=None, log=progress_lib.log):
   """Trains (or resumes) a run in ``workdir``.
 
   Writes ``config.json``, checkpoints (model, EMA, optimizer, step) every
@@ -236,7 +239,8 @@ def train(config, workdir, data_dir=None, strategy='auto', jit=False, download=T
       EMA weights the EMA (a source that stores its EMA weights alone, as the demo
       model, gives them to both); the optimizer and the step start anew. The start is
       kept as ``ckpt-0``. A rerun resumes from the workdir.
-    log: callable for progress lines (default: print to stdout, flushed).
+    log: callable for the run's lines (default: :func:`pic_tf.progress.log`, standard
+      error).
 
   SIGTERM (a preempted cloud machine, a stopped pod) or SIGINT (Ctrl-C) during the
   steps lets the step in progress finish, checkpoints it and stops: rerun, the run
@@ -252,7 +256,6 @@ def train(config, workdir, data_dir=None, strategy='auto', jit=False, download=T
     TrainingDivergedError: NaN or Inf loss (the last good checkpoint is kept).
     TrainingStopped: a signal stopped the run, checkpointed at its last step.
   """
-  log = log or _print
   resumed = (workdir_lib.load_config(workdir)
              if workdir_lib.checkpoint_paths(workdir) and workdir_lib.is_workdir(workdir)
              else None)
@@ -452,6 +455,3 @@ def _start_from(trainer, source, log):
       f'{"" if stored.step is None else f" (its step {stored.step})"}: its weights become '
       f'the model\'s{ema}; the optimizer state and the step start anew')
 
-
-def _print(message):
-  print(message, flush=True)

@@ -56,26 +56,31 @@ def test_train_eval_resume_colorize_export_load_on_relative_paths(tmp_path):
   assert (workdir / 'config.json').is_file() and (workdir / 'ckpt-10.index').is_file()
 
   result = _run(scratch, 'eval', '--checkpoint=runs/photos')
-  assert json.loads((workdir / 'eval.json').read_text())['step'] == 10, result.stdout
+  assert json.loads((workdir / 'eval.json').read_text())['step'] == 10, result.stderr
+  # Standard output holds the results table alone.
+  assert result.stdout.splitlines()[0].startswith('bits/dim on '), result.stdout
+  assert len(result.stdout.splitlines()) == 5, result.stdout
 
   # Ctrl-C between checkpoints: the step in progress finishes and is checkpointed; then
   # the same command again.
   command = [sys.executable, str(REPO / 'bin' / 'train'), *TRAIN, '--num_steps=300']
+  # The run's lines are on standard error, its results (none) on standard output.
   process = subprocess.Popen(command, cwd=scratch, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-  for line in process.stdout:
+  for line in process.stderr:
     if line.startswith('step ') and int(line.split()[1].split('/')[0]) >= 25:
       process.send_signal(signal.SIGINT)
       break
-  process.stdout.read()
-  assert process.wait(timeout=120) == 130, process.stderr.read()[-2000:]
+  rest = process.stderr.read()
+  assert process.wait(timeout=120) == 130, rest[-2000:]
+  assert process.stdout.read() == ''
   interrupted_at = max(int(p.name[5:-6]) for p in workdir.glob('ckpt-*.index'))
   assert 25 <= interrupted_at < 300 and interrupted_at % 10, interrupted_at
-  assert process.stderr.read().strip().splitlines()[-1] == (
+  assert rest.strip().splitlines()[-1] == (
       f'interrupted: SIGINT at step {interrupted_at}: checkpoint {workdir}/ckpt-'
       f'{interrupted_at} written; run the same command again to resume from it')
   result = _run(scratch, 'train', *TRAIN, '--num_steps=300')
-  assert f'at step {interrupted_at}' in result.stdout, result.stdout
+  assert f'at step {interrupted_at}' in result.stderr, result.stderr
   assert (workdir / 'ckpt-300.index').is_file()
 
   result = _run(scratch, 'eval', '--checkpoint=runs/photos/ckpt-300')

@@ -50,10 +50,10 @@ def test_finetuning_the_demo_model_starts_from_its_weights_and_resumes(scratch):
   workdir = scratch / 'runs' / 'ft'
   command = [sys.executable, str(REPO / 'bin' / 'train'), *FINETUNE, '--workdir=runs/ft',
              '--num_steps=8']
-  process = subprocess.Popen(command, cwd=scratch, stdout=subprocess.PIPE,
+  process = subprocess.Popen(command, cwd=scratch, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
   said = []
-  for line in process.stdout:
+  for line in process.stderr:
     said.append(line)
     if line.startswith('step 5/'):
       process.kill()   # no clean-up of any kind, as a preempted machine
@@ -81,8 +81,8 @@ def test_finetuning_the_demo_model_starts_from_its_weights_and_resumes(scratch):
   killed_at = max(int(p.name[5:-6]) for p in workdir.glob('ckpt-*.index'))
   result = _train(scratch, *FINETUNE, '--workdir=runs/ft', '--num_steps=8')
   assert result.returncode == 0, result.stderr[-3000:]
-  assert f'resumed from {workdir}/ckpt-{killed_at} at step {killed_at}' in result.stdout
-  assert 'starting from' not in result.stdout
+  assert f'resumed from {workdir}/ckpt-{killed_at} at step {killed_at}' in result.stderr
+  assert 'starting from' not in result.stderr
   assert workdir_lib.read_checkpoint(str(workdir)).step == 8
 
 
@@ -108,14 +108,14 @@ def test_a_killed_and_resumed_finetuning_ends_with_the_weights_of_an_uninterrupt
   assert whole.returncode == 0, whole.stderr[-3000:]
   command = [sys.executable, str(REPO / 'bin' / 'train'), *FINETUNE, '--workdir=runs/cut',
              '--num_steps=6']
-  process = subprocess.Popen(command, cwd=scratch, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True)
-  for line in process.stdout:
+  process = subprocess.Popen(command, cwd=scratch, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+  for line in process.stderr:
     if line.startswith('step 3/'):
       os.kill(process.pid, signal.SIGKILL)
       break
   process.wait(timeout=60)
   resumed = _train(scratch, *FINETUNE, '--workdir=runs/cut', '--num_steps=6')
-  assert resumed.returncode == 0 and 'resumed from' in resumed.stdout, resumed.stderr[-3000:]
+  assert resumed.returncode == 0 and 'resumed from' in resumed.stderr, resumed.stderr[-3000:]
   runs = scratch / 'runs'
   helpers.assert_same_newest_checkpoint(runs / 'whole', runs / 'cut', 6)

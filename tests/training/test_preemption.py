@@ -25,14 +25,15 @@ def _train(scratch, workdir):
 
 
 def _sigterm_at_step_12(watched, target):
-  """Sends SIGTERM to ``target`` once ``watched`` logs step 12; returns when it was sent
-  (after reading the rest of ``watched``'s output)."""
-  sent = None
-  for line in watched.stdout:
+  """Sends SIGTERM to ``target`` once ``watched`` logs step 12 (on standard error);
+  returns when it was sent and ``watched``'s lines, read to the end."""
+  sent, lines = None, []
+  for line in watched.stderr:
+    lines.append(line.rstrip('\n'))
     if sent is None and line.startswith('step 12/'):
       target.send_signal(signal.SIGTERM)
       sent = time.time()
-  return sent
+  return sent, lines
 
 
 @pytest.mark.slow   # three training runs
@@ -48,10 +49,10 @@ def test_sigterm_checkpoints_the_step_and_the_rerun_ends_as_an_uninterrupted_run
 
   process = subprocess.Popen(_train(tmp_path, 'runs/cut'), cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  sent = _sigterm_at_step_12(process, process)
+  sent, lines = _sigterm_at_step_12(process, process)
   status = process.wait(timeout=60)
   stopped_in = time.time() - sent
-  last = process.stderr.read().strip().splitlines()[-1]
+  last = lines[-1]
   print(f'\nSIGTERM -> exit {status} in {stopped_in:.1f} s: {last}')
   assert status == 128 + signal.SIGTERM and stopped_in < 10
   cut = tmp_path / 'runs' / 'cut'
@@ -63,7 +64,7 @@ def test_sigterm_checkpoints_the_step_and_the_rerun_ends_as_an_uninterrupted_run
   resumed = subprocess.run(_train(tmp_path, 'runs/cut'), cwd=tmp_path, capture_output=True,
                            text=True, check=False)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
-  assert f'resumed from {cut}/ckpt-{stopped_at} at step {stopped_at}' in resumed.stdout
+  assert f'resumed from {cut}/ckpt-{stopped_at} at step {stopped_at}' in resumed.stderr
   runs = tmp_path / 'runs'
   helpers.assert_same_newest_checkpoint(runs / 'whole', runs / 'cut', 40)
 
@@ -87,10 +88,10 @@ def test_the_workers_of_a_cluster_stop_after_the_same_step_whichever_is_signalle
     return procs
 
   chief, other = workers()
-  sent = _sigterm_at_step_12(chief, other)
+  sent, chief_lines = _sigterm_at_step_12(chief, other)
   statuses = [p.wait(timeout=120) for p in (chief, other)]
   stopped_in = time.time() - sent
-  lasts = [p.stderr.read().strip().splitlines()[-1] for p in (chief, other)]
+  lasts = [chief_lines[-1], other.stderr.read().strip().splitlines()[-1]]
   print(f'\nSIGTERM to worker 1 -> exits {statuses} in {stopped_in:.1f} s: {lasts}')
   assert statuses == [128 + signal.SIGTERM] * 2 and stopped_in < 30, lasts
   steps = [int(last.split(' at step ')[1].split(':')[0]) for last in lasts]
@@ -103,5 +104,5 @@ def test_the_workers_of_a_cluster_stop_after_the_same_step_whichever_is_signalle
   outputs = [p.communicate(timeout=300) for p in procs]
   for p, (out, err) in zip(procs, outputs):
     assert p.returncode == 0, out + err[-3000:]
-  assert f'at step {steps[0]}' in outputs[0][0] and 'step 40/40' in outputs[0][0]
+  assert f'at step {steps[0]}' in outputs[0][1] and 'step 40/40' in outputs[0][1]
   assert (tmp_path / 'runs' / 'cluster' / 'ckpt-40.index').is_file()

@@ -54,7 +54,7 @@ def test_cifar10_run_learns_and_writes_checkpoints_and_events(tfds_dir, tmp_path
                  '--nodownload', f'--workdir={workdir}', '--num_steps=300',
                  '--set=train.log_every=50', '--set=train.checkpoint_every=100',
                  '--set=train.eval_examples=128', '--set=train.sample_every=300'])
-  lines = [l for l in result.stdout.splitlines() if l.startswith('step ') and 'bpd' in l]
+  lines = [l for l in result.stderr.splitlines() if l.startswith('step ') and 'bpd' in l]
   train_bpd = [float(l.split('bpd ')[1].split()[0]) for l in lines if '/300' in l]
   assert len(train_bpd) == 6
   assert train_bpd[-1] < train_bpd[0] - 2.0, train_bpd       # falls clearly
@@ -114,7 +114,7 @@ def test_sigkill_and_resume_equals_uninterrupted(tmp_path):
   assert not os.path.exists(f'{interrupted}/ckpt-40.index')
   last = workdir_lib.latest_checkpoint(interrupted)   # what the run had committed
   result = _run(['train', f'--workdir={interrupted}'] + common)
-  resumed_at = int(result.stdout.split('resumed from')[1].split('at step ')[1].split()[0])
+  resumed_at = int(result.stderr.split('resumed from')[1].split('at step ')[1].split()[0])
   assert last.endswith(f'ckpt-{resumed_at}') and 10 <= resumed_at < 40
 
   a, b = _weights(straight), _weights(interrupted)
@@ -178,7 +178,7 @@ def test_a_folder_of_png_jpeg_tiff_and_webp_photos_trains_and_colourises(tmp_pat
   result = _run(['train', '--config=tiny', f'--dataset=folder:{folder}', f'--workdir={workdir}',
                  '--num_steps=3', '--batch_size=4', '--set=train.checkpoint_every=3',
                  '--set=train.log_every=1', '--set=train.eval_examples=2'])
-  print(result.stdout[-600:])
+  print(result.stderr[-600:])
   assert json.loads(open(f'{workdir}/train_results.json').read())['step'] == 3
   out = tmp_path / 'out'
   result = _run(['colorize', f'--checkpoint={workdir}', f'--input={folder}',
