@@ -183,9 +183,14 @@ def _nested_imports(tree):
 
 
 def test_imports_inside_functions_state_their_reason():
-  """An import below the top of a module has a comment saying why, on the line above."""
+  """An import below the top of a module has a comment saying why, on the line above; the
+  programs' late imports of the library have one reason, stated once by pic_tf.cli."""
+  assert 'once its flags are checked' in (PACKAGE / 'cli' / '__init__.py').read_text()
+  programs = [p for p in (PACKAGE / 'cli').glob('*.py') if p.stem not in ('__init__', 'common')]
   unexplained = []
   for path in list(_modules().values()) + sorted((REPO / 'bin').iterdir()):
+    if path in programs:
+      continue
     lines = path.read_text().splitlines()
     for node in _nested_imports(ast.parse('\n'.join(lines))):
       above = lines[node.lineno - 2].strip()

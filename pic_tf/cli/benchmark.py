@@ -59,7 +59,6 @@ def main(argv):
   common.refuse_ignored({name: f'on --mode={FLAGS.mode}' for mode, names in uses.items()
                          if mode != FLAGS.mode for name in names})
   common.quiet_tensorflow()
-  # Here, once the flags are checked: TensorFlow takes seconds to import.
   from pic_tf.bench import modes  # pylint: disable=import-outside-toplevel
   modes.run(FLAGS.mode, modes.Options(
       batch_size=FLAGS.batch_size, steps=FLAGS.steps, naive_rows=FLAGS.naive_rows,

@@ -83,9 +83,7 @@ def main(argv):
                                 num_images=FLAGS.num_images, data_dir=FLAGS.data_dir,
                                 download=FLAGS.download)
   common.quiet_tensorflow()
-  # Here, once the flags are checked: TensorFlow takes seconds to import.
   from pic_tf import colorize_lib  # pylint: disable=import-outside-toplevel
-  # Here too: it imports TensorFlow.
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
   source = loading.recognised(
       storage.Source(FLAGS.checkpoint, FLAGS.config, tuple(FLAGS.set), FLAGS.precision))

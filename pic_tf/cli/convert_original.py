@@ -56,9 +56,7 @@ def main(argv):
   config = common.resolve_config(FLAGS.config or 'cifar10', FLAGS.set)
   fileutil.check_dir_target(FLAGS.output_dir, '--output_dir')
   common.quiet_tensorflow()
-  # Here, once the flags are checked: TensorFlow takes seconds to import.
   from pic_tf.storage import original_checkpoints  # pylint: disable=import-outside-toplevel
-  # Here too: it imports TensorFlow.
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
   found = loading.recognised(storage.Source(FLAGS.original_checkpoint)).found
   if found.kind != 'original':

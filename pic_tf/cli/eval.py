@@ -72,11 +72,8 @@ def main(argv):
       num_samples=FLAGS.samples_per_image, temperature=FLAGS.temperature, seed=FLAGS.seed,
       sampler=FLAGS.sampler, jit=FLAGS.jit)
   common.quiet_tensorflow()
-  # Here, once the flags are checked: TensorFlow takes seconds to import.
   from pic_tf import eval_lib  # pylint: disable=import-outside-toplevel
-  # Here too: it imports TensorFlow.
   from pic_tf.storage import workdir as workdir_lib  # pylint: disable=import-outside-toplevel
-  # Here too: it imports TensorFlow.
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
   source = loading.recognised(source)
   common.refuse_ignored(common.model_flags_ignored(source.found.kind, ('config', 'set')))

@@ -71,9 +71,7 @@ def main(argv):
                            for name in ('version', 'sampler', 'jit', 'precision') + LIMITS})
   fileutil.check_dir_target(FLAGS.export_dir, '--export_dir')
   common.quiet_tensorflow()
-  # Here, once the flags are checked: TensorFlow takes seconds to import.
   from pic_tf import export_lib  # pylint: disable=import-outside-toplevel
-  # Here too: it imports TensorFlow.
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
   source = loading.recognised(
       storage.Source(FLAGS.checkpoint, FLAGS.config, tuple(FLAGS.set), FLAGS.precision))

@@ -103,7 +103,6 @@ def main(argv):
                            for name in ('data_dir', 'download')})
   fileutil.check_dir_target(FLAGS.workdir, '--workdir')
   common.quiet_tensorflow()
-  # Here, once the flags are checked: TensorFlow takes seconds to import.
   from pic_tf.training import trainer  # pylint: disable=import-outside-toplevel
   source = None
   if FLAGS.init_from:
@@ -116,7 +115,6 @@ def main(argv):
 def _finetuning(flag_overrides):
   """The config and the :class:`pic_tf.storage.Source` of a run from --init_from's weights:
   the source's model; --dataset, --set and the training flags change the rest."""
-  # Here, not at the top: it imports TensorFlow (main imports it once flags are checked).
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
   found = loading.recognised(storage.Source(FLAGS.init_from)).found
   # --config and --set describe the model of an original checkpoint; a workdir's
