@@ -137,6 +137,10 @@ class TrainConfig:
     check_range('train.seed', self.seed, 0, MAX_TRAIN_SEED)
 
 
+# The configs by name: the paper's two, the demo model's, and a tiny one for tests.
+CIFAR10, IMAGENET, CIFAR10_DEMO, TINY = 'cifar10', 'imagenet', 'cifar10_demo', 'tiny'
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
   """Everything a binary needs to rebuild a model and its training.
@@ -150,7 +154,7 @@ class Config:
       workdir, one of its checkpoints, an original checkpoint, the demo model), as
       recorded by :func:`finetuning`; ``''``: a run initialised from scratch.
   """
-  name: str = 'cifar10'
+  name: str = CIFAR10
   dataset: str = data.CIFAR10
   model: ModelConfig = ModelConfig()
   train: TrainConfig = TrainConfig()
@@ -193,14 +197,14 @@ def _from_dict(cls, d, section):
 def cifar10():
   """The paper's CIFAR-10 model: 32x32, chroma 16x16, width 160, 4 blocks."""
   # A full shuffle of the 50k training images every epoch, as the original.
-  return Config(name='cifar10', dataset=data.CIFAR10, model=ModelConfig(),
+  return Config(name=CIFAR10, dataset=data.CIFAR10, model=ModelConfig(),
                 train=TrainConfig(shuffle_buffer=50000))
 
 
 def imagenet():
   """The paper's ImageNet model: 128x128, chroma 32x32, width 160, 4 blocks."""
   return Config(
-      name='imagenet', dataset=data.IMAGENET,
+      name=IMAGENET, dataset=data.IMAGENET,
       model=ModelConfig(image_size=128, downsample=4, embedding=IMAGENET_EMBEDDING),
       train=TrainConfig(learning_rate=1.6e-4, lr_decay=0.99999, num_epochs=20,
                         eval_examples=1000))
@@ -209,7 +213,7 @@ def imagenet():
 def cifar10_demo():
   """The small CIFAR-10 model shipped with the package (a demo, not the paper's model)."""
   return Config(
-      name='cifar10_demo', dataset=data.CIFAR10,
+      name=CIFAR10_DEMO, dataset=data.CIFAR10,
       model=ModelConfig(embedding=DEMO_EMBEDDING, nr_channels=80, nr_resnet=3),
       train=TrainConfig(batch_size=32, shuffle_buffer=50000, eval_every=2000,
                         eval_examples=500, sample_every=2000, checkpoint_every=500))
@@ -218,7 +222,7 @@ def cifar10_demo():
 def tiny():
   """A small model for tests and smoke runs: 8x8 images, chroma 4x4."""
   return Config(
-      name='tiny', dataset=data.CIFAR10,
+      name=TINY, dataset=data.CIFAR10,
       model=ModelConfig(image_size=8, downsample=2, embedding=TINY_EMBEDDING,
                         nr_channels=16, nr_resnet=1),
       train=TrainConfig(batch_size=8, num_steps=20, log_every=5, checkpoint_every=10,
@@ -226,8 +230,10 @@ def tiny():
                         init_batch_size=8, shuffle_buffer=256))
 
 
-CONFIGS = {'cifar10': cifar10, 'imagenet': imagenet, 'cifar10_demo': cifar10_demo,
-           'tiny': tiny}
+CONFIGS = {CIFAR10: cifar10, IMAGENET: imagenet, CIFAR10_DEMO: cifar10_demo, TINY: tiny}
+# The paper config that fits each named dataset's images (the default of bin/train).
+PAPER_CONFIG_OF = {data.CIFAR10: CIFAR10, data.CIFAR10_BUNDLED: CIFAR10,
+                   data.IMAGENET: IMAGENET}
 
 
 def get_config(name, overrides=()):

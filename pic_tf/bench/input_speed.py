@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from pic_tf import progress
 from pic_tf import configs
+from pic_tf import data
 from pic_tf.data import datasets
 from pic_tf.model import devices
 
@@ -82,7 +83,7 @@ def run(data_dir=None, photos=200, batches=40, log=progress.result):
     _write_photos(folder, photos)
     images, count = datasets.load_images(f'folder:{folder}', 'train', config.model.image_size)
     for threads in sorted({1, cores}):
-      rows.append({'pipeline': 'cifar10', 'threads': threads, 'images_per_second': _rate(
+      rows.append({'pipeline': data.CIFAR10, 'threads': threads, 'images_per_second': _rate(
           _with_threads(cifar, threads), config.train.batch_size, batches)})
       rows.append({'pipeline': 'photos', 'threads': threads, 'images_per_second': _rate(
           _with_threads(images.repeat(), threads), 1, 2 * count)})
@@ -90,7 +91,7 @@ def run(data_dir=None, photos=200, batches=40, log=progress.result):
   for row in rows:
     log(f'{row["pipeline"]:<10}{row["threads"]:>6}{row["images_per_second"]:>10.0f}'
         f'{row["images_per_second"] / row["threads"]:>16.0f}')
-  for name in ('cifar10', 'photos'):
+  for name in (data.CIFAR10, 'photos'):
     one = next(r for r in rows if r['pipeline'] == name and r['threads'] == 1)
     cores_needed = PAPER_GPU_IMAGES_PER_SECOND / one['images_per_second']
     log(f'{name}: one GPU at the paper config takes {PAPER_GPU_IMAGES_PER_SECOND:.0f} img/s '

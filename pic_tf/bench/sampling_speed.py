@@ -22,8 +22,8 @@ VARIANT_NAMES = {'xla': 'XLA (--jit)', 'bf16': 'mixed bfloat16 (--precision)',
                  'xla_bf16': 'XLA + mixed bfloat16'}
 
 
-def sample_speed(cases=(('cifar10', 16), ('imagenet', 4)), naive_rows=None, log=progress.result,
-                 clock=time.perf_counter, xla=True, repeats=3):
+def sample_speed(cases=((configs.CIFAR10, 16), (configs.IMAGENET, 4)), naive_rows=None,
+                 log=progress.result, clock=time.perf_counter, xla=True, repeats=3):
   """Seconds per image of the naive and the cached sampler, side by side.
 
   Random weights (speed does not depend on them). Every path is traced first, then

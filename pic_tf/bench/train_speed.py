@@ -26,7 +26,7 @@ def _random_inputs(config, batch_size, seed=0):
   return preprocess.model_inputs(images, config.model.downsample)
 
 
-def train_speed(config_name='cifar10', batch_size=16, steps=10, warmup=2,
+def train_speed(config_name=configs.CIFAR10, batch_size=16, steps=10, warmup=2,
                 variants=((precision_lib.FLOAT32, False, True),
                           (precision_lib.MIXED_BFLOAT16, False, True),
                           (precision_lib.FLOAT32, True, True),

@@ -174,7 +174,7 @@ def resolve_config(name, overrides=(), dataset=None):
     if dataset not in data.DATASETS:
       raise errors.ConfigError(f'unknown dataset {dataset!r}: use '
                                f'{data.TRAIN_NAMES_HELP}')
-    name = data.DATASETS[dataset].config
+    name = configs.PAPER_CONFIG_OF[dataset]
   if dataset in data.DATASETS and not data.DATASETS[dataset].trainable:
     raise errors.ConfigError(f'{dataset} has no train split (it is for colourising and '
                              f'evaluation): train on {data.TRAIN_NAMES_HELP}')

@@ -17,6 +17,7 @@ A model of another width or depth needs the same overrides it was trained with:
 
 from absl import flags
 
+from pic_tf import configs
 from pic_tf import errors
 from pic_tf import progress
 from pic_tf.cli import common
@@ -53,7 +54,7 @@ _NOT_ORIGINAL = {
 def main(argv):
   if not FLAGS.original_checkpoint or not FLAGS.output_dir:
     raise errors.ConfigError('--original_checkpoint and --output_dir are required')
-  config = common.resolve_config(FLAGS.config or 'cifar10', FLAGS.set)
+  config = common.resolve_config(FLAGS.config or configs.CIFAR10, FLAGS.set)
   fileutil.check_dir_target(FLAGS.output_dir, '--output_dir')
   common.quiet_tensorflow()
   from pic_tf.storage import original_checkpoints  # pylint: disable=import-outside-toplevel

@@ -48,7 +48,7 @@ def define_flags():
   common.DEFINE_path('data_dir', None, 'tensorflow-datasets directory (default '
                       '$TFDS_DATA_DIR or ~/tensorflow_datasets).')
   flags.DEFINE_bool('download', True, 'Let tensorflow-datasets download a missing dataset.')
-  flags.DEFINE_enum('strategy', 'auto', list(training.STRATEGIES),
+  flags.DEFINE_enum('strategy', training.AUTO, list(training.STRATEGIES),
                     'tf.distribute strategy (auto: every GPU when there are two or more, else '
                     'one device); the global batch is split over replicas. multi_worker reads '
                     'TF_CONFIG.')
@@ -86,7 +86,7 @@ def main(argv):
   if FLAGS.num_steps is not None and FLAGS.num_steps < 1:
     raise errors.ConfigError(f'--num_steps must be positive, got {FLAGS.num_steps} (omit '
                              'it to train the config\'s epochs)')
-  if FLAGS.tpu and FLAGS.strategy != 'tpu':
+  if FLAGS.tpu and FLAGS.strategy != training.TPU:
     raise errors.ConfigError('--tpu needs --strategy=tpu')
   flag_overrides = []
   for name in ('precision', 'num_steps', 'batch_size', 'seed', 'deterministic'):

@@ -21,7 +21,6 @@ class Dataset:
 
   Attributes:
     name: what ``config.dataset`` and the programs call it.
-    config: the paper config that fits its images (:func:`pic_tf.configs.get_config`).
     image_size: the side its images are resized to by that config.
     paper_bpd: the paper's published test bits/dim, where there is one.
     about: one line for help texts.
@@ -32,7 +31,6 @@ class Dataset:
     trainable: whether it has a train split (training takes only these).
   """
   name: str
-  config: str
   image_size: int
   paper_bpd: Optional[float]
   about: str
@@ -43,14 +41,14 @@ class Dataset:
 
 CIFAR10, CIFAR10_BUNDLED, IMAGENET = 'cifar10', 'cifar10_bundled', 'imagenet2012'
 DATASETS = {d.name: d for d in (
-    Dataset(CIFAR10, 'cifar10', 32, 2.72, 'CIFAR-10 through tensorflow-datasets '
+    Dataset(CIFAR10, 32, 2.72, 'CIFAR-10 through tensorflow-datasets '
             '(downloaded once, 170 MB)', splits={'train': 'train', 'test': 'test'},
             download_url='https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'),
     # The first 64 CIFAR-10 test images (tfds order), in pic_tf/assets/cifar10_test
     # (testdata/make_cifar10_bundle.py): README's first command colourises them offline.
-    Dataset(CIFAR10_BUNDLED, 'cifar10', 32, None, 'the first 64 CIFAR-10 test images, '
+    Dataset(CIFAR10_BUNDLED, 32, None, 'the first 64 CIFAR-10 test images, '
             'shipped with pic_tf (test split only, offline)', trainable=False),
-    Dataset(IMAGENET, 'imagenet', 128, 2.51, 'ImageNet 2012 through '
+    Dataset(IMAGENET, 128, 2.51, 'ImageNet 2012 through '
             'tensorflow-datasets (downloaded by hand)',
             splits={'train': 'train', 'test': 'validation'}),
 )}

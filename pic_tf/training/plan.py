@@ -31,7 +31,7 @@ import tensorflow as tf
 from pic_tf.errors import ConfigError
 from pic_tf.model import devices
 from pic_tf.model import precision as precision_lib
-from pic_tf.training import STRATEGIES
+from pic_tf import training
 
 # The form of TF_CONFIG, for messages (this worker is index 0 of two).
 TF_CONFIG_EXAMPLE = ('\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
@@ -114,7 +114,7 @@ def onednn():
           'TensorFlow is imported to force it on)')
 
 
-def choose(config, machine=None, strategy='auto', jit=False, resumed=None, log=None):
+def choose(config, machine=None, strategy=training.AUTO, jit=False, resumed=None, log=None):
   """The :class:`Plan` of a run of ``config`` on ``machine``.
 
   Args:
@@ -170,13 +170,13 @@ def choose(config, machine=None, strategy='auto', jit=False, resumed=None, log=N
   else:
     deterministic = Choice(train.deterministic, 'as set' + (
         ': TensorFlow\'s graph optimiser off' if train.deterministic else ''))
-  if strategy != 'auto':
+  if strategy != training.AUTO:
     strategy_choice = Choice(strategy, 'as set')
   elif len(gpus) > 1:
-    strategy_choice = Choice('mirrored', f'all {len(gpus)} GPUs of this machine, gradients '
+    strategy_choice = Choice(training.MIRRORED, f'all {len(gpus)} GPUs of this machine, gradients '
                              'summed across them (strategy default: one GPU)')
   else:
-    strategy_choice = Choice('default', 'one device, the GPU' if gpus else 'one device')
+    strategy_choice = Choice(training.DEFAULT, 'one device, the GPU' if gpus else 'one device')
   jit_choice = Choice(bool(jit), 'forward, backward, Adam and EMA compiled as one function '
                       '(on several devices: each replica\'s forward and backward pass)'
                       if jit else 'not asked for (it compiles the whole step as one function)')
@@ -194,11 +194,11 @@ def make_strategy(name, tpu=None):
       ``multi_worker`` (several machines; configure with ``TF_CONFIG``) or ``tpu``.
     tpu: TPU name or address for ``tpu``.
   """
-  if name == 'default':
+  if name == training.DEFAULT:
     return tf.distribute.get_strategy()
-  if name == 'mirrored':
+  if name == training.MIRRORED:
     return tf.distribute.MirroredStrategy()
-  if name == 'multi_worker':
+  if name == training.MULTI_WORKER:
     if 'TF_CONFIG' not in os.environ:
       raise ConfigError('the multi_worker strategy needs TF_CONFIG describing the cluster, '
                         f'e.g. {TF_CONFIG_EXAMPLE}')
@@ -206,12 +206,12 @@ def make_strategy(name, tpu=None):
       raise ConfigError('TF_CONFIG has no "cluster": the multi_worker strategy needs the list '
                         f'of workers, e.g. {TF_CONFIG_EXAMPLE}')
     return tf.distribute.MultiWorkerMirroredStrategy()
-  if name == 'tpu':
+  if name == training.TPU:
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or '')
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
-  raise ConfigError(f'unknown strategy {name!r}; choose one of {", ".join(STRATEGIES)}')
+  raise ConfigError(f'unknown strategy {name!r}; choose one of {", ".join(training.STRATEGIES)}')
 
 
 def _tf_config():

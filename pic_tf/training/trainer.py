@@ -37,6 +37,7 @@ from pic_tf.sampling import pipeline
 from pic_tf.storage import fileutil
 from pic_tf.storage import loading
 from pic_tf.storage import workdir as workdir_lib
+from pic_tf import training
 from pic_tf.training import actions as train_actions
 from pic_tf.training import plan as plan_lib
 
@@ -211,7 +212,7 @@ def total_steps(config, steps_per_epoch):
   return config.train.num_steps or config.train.num_epochs * steps_per_epoch
 
 
-def train(config, workdir, data_dir=None, strategy='auto', jit=False, download=True,
+def train(config, workdir, data_dir=None, strategy=training.AUTO, jit=False, download=True,
           tpu=None, init_from=None, log=progress_lib.log):
   """Trains (or resumes) a run in ``workdir``.
 
