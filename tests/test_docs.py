@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from pic_tf import sampling
+from pic_tf import training
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ('README.md', 'BUILD.md', 'tests/README.md')
@@ -115,7 +116,7 @@ def test_the_table_check_catches_a_missing_and_an_extra_flag():
 def code_defaults(binary):
   """``{flag: default}`` of the flags ``bin/<binary>`` defines with a literal default."""
   defaults = {'precision': 'float32', 'jit': False}   # define_inference_flags
-  named = {'DEFAULT_SAMPLER': sampling.DEFAULT_SAMPLER,
+  named = {'DEFAULT_SAMPLER': sampling.DEFAULT_SAMPLER, 'AUTO': training.AUTO,
            **dataclasses.asdict(sampling.RequestLimits())}   # DEFAULT_LIMITS.max_pixels, ...
   for node in ast.walk(ast.parse(program(binary).read_text())):
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and
