@@ -58,7 +58,7 @@ def run_eval(source, selection=Selection(), batch_size=64, output_json=None,
   raw = distribution.evaluate_bpd(step_fn, ds, progress_lib.Progress(count, 'raw weights', 'img'))
   with ema.swapped():
     averaged = distribution.evaluate_bpd(step_fn, ds,
-                                      progress_lib.Progress(count, 'EMA weights', 'img'))
+                                         progress_lib.Progress(count, 'EMA weights', 'img'))
   paper = data.DATASETS[config.dataset].paper_bpd if config.dataset in data.DATASETS else None
   results = {
       'checkpoint': os.path.abspath(checkpoint), 'step': step, 'config': config.name,

@@ -22,8 +22,8 @@ import threading
 import keras
 import tensorflow as tf
 
-from pic_tf.data import datasets
 from pic_tf import progress as progress_lib
+from pic_tf.data import datasets
 from pic_tf.data import preprocess
 from pic_tf.errors import ConfigError
 from pic_tf.errors import DamagedCheckpointError

@@ -76,12 +76,10 @@ def test_cifar10_run_learns_and_writes_checkpoints_and_events(tfds_dir, tmp_path
   assert evaluation['bpd_raw'] == pytest.approx(final['test_bpd_raw'], abs=1e-4)
   # Saturation of samples of the trained model, PIC against the g^w baseline (what
   # bin/eval --samples=8 runs, in process).
-  lines = []
-  eval_lib.run_sample_metrics(
-      Source(workdir),
-      Selection(num_images=8, data_dir=str(tfds_dir), download=False),
-      log=lines.append)
-  table = '\n'.join(lines)
+  results = eval_lib.run_sample_metrics(
+      Source(workdir), Selection(num_images=8, data_dir=str(tfds_dir), download=False),
+      log=lambda _: None)
+  table = eval_lib.format_sample_table(results)
   assert 'PIC samples' in table and 'g^w pixel-wise MAP' in table
   metrics = json.loads(open(f'{workdir}/sample_metrics.json').read())
   for key in ('pic', 'gw_baseline', 'ground_truth'):
@@ -348,7 +346,7 @@ def test_multi_worker_two_local_processes(tmp_path):
   outputs = [p.communicate(timeout=600) for p in procs]
   for p, (out, err) in zip(procs, outputs):
     assert p.returncode == 0, out + err[-3000:]
-  assert 'on each of 2 replica(s)' in outputs[0][0] and 'step 3/3' in outputs[0][0]
+  assert 'on each of 2 replica(s)' in outputs[0][1] and 'step 3/3' in outputs[0][1]
   assert os.path.exists(f'{workdir}/ckpt-3.index')
   assert not glob.glob(f'{workdir}/.worker_*')
 
