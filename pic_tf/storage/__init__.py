@@ -8,6 +8,7 @@ before TensorFlow is imported), and :class:`Stored`, what a checkpoint holds.
 import dataclasses
 from typing import Any, Dict, Optional, Tuple
 
+from pic_tf import configs
 from pic_tf.model import precision as precision_lib
 from pic_tf.storage import fileutil
 
@@ -26,16 +27,25 @@ class Source:
     found: what ``path`` is, a :class:`pic_tf.storage.loading.Found`, once recognised
       (:func:`pic_tf.storage.loading.recognised`, where a program or the API takes the
       path); None before.
+    config: the :class:`pic_tf.configs.Config` that ``config_name`` and ``overrides``
+      make, resolved here, so that a wrong name or override fails before anything is
+      loaded; None without ``config_name``.
+
+  Raises:
+    ConfigError: an unknown config name, or an override that does not apply.
   """
   path: Optional[str] = None
   config_name: Optional[str] = None
   overrides: Tuple[str, ...] = ()
   precision: str = precision_lib.FLOAT32
   found: Any = dataclasses.field(default=None, compare=False, repr=False)
+  config: Any = dataclasses.field(init=False, compare=False, repr=False)
 
   def __post_init__(self):
     # A user's path, in any form, becomes the one the library works with here.
     object.__setattr__(self, 'path', fileutil.user_path(self.path))
+    object.__setattr__(self, 'config', None if self.config_name is None else
+                       configs.get_config(self.config_name, self.overrides))
 
 
 @dataclasses.dataclass(frozen=True)

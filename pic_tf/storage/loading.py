@@ -15,7 +15,6 @@ from typing import Optional, Tuple
 
 import tensorflow as tf
 
-from pic_tf import configs
 from pic_tf.errors import CheckpointError
 from pic_tf.model import networks
 from pic_tf.model import precision as precision_lib
@@ -123,7 +122,7 @@ def config_of(source):
   found = _loadable(source)
   if found.workdir is not None:
     return found, workdir_lib.load_config(found.workdir)
-  return found, configs.get_config(source.config_name, source.overrides)
+  return found, source.config
 
 
 def _loadable(source):
@@ -162,7 +161,7 @@ def read(source):
   found = _loadable(source)
   if found.kind == 'original':
     stored = original_checkpoints.read_original(found.path)
-    return found, stored, configs.get_config(source.config_name, source.overrides)
+    return found, stored, source.config
   # The workdir's checkpoint reader reads its config.json too.
   stored = workdir_lib.read_checkpoint(found.workdir, found.checkpoint)
   return found, stored, stored.config
