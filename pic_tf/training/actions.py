@@ -230,8 +230,17 @@ class Actions:
     return [a for a in (self.log, self.checkpoint, self.sample_grid, self.evaluation) if a]
 
 
-def build(trainer, manager, summaries, results, data_dir, download, log):
-  """The periodic work (:class:`Actions`) of :func:`pic_tf.training.trainer.train`."""
+def make(trainer, *, manager, summaries, results, data_dir, download, log):
+  """The periodic work (:class:`Actions`) of :func:`pic_tf.training.trainer.train`.
+
+  Args:
+    trainer: the run's :class:`pic_tf.training.trainer.Trainer`.
+    manager: its ``tf.train.CheckpointManager``.
+    summaries: its :class:`Summaries`.
+    results: the dict of final results the evaluation fills.
+    data_dir, download: where the test images come from (tensorflow-datasets).
+    log: gets the run's lines.
+  """
   config, train = trainer.config, trainer.config.train
   logger = LogAction(trainer, train.log_every, summaries, log, results,
                      last_checkpoint=lambda: manager.latest_checkpoint)

@@ -294,8 +294,8 @@ def train(config, workdir, data_dir=None, strategy=training.AUTO, jit=False, dow
       f'({per_epoch} per epoch)')
   results = {'step': step}
   summaries = train_actions.Summaries(workdir, chief)
-  actions = train_actions.build(trainer, manager, summaries, results, data_dir, download,
-                                log)
+  actions = train_actions.make(trainer, manager=manager, summaries=summaries, results=results,
+                               data_dir=data_dir, download=download, log=log)
   logger = actions.log
   results_path = workdir_lib.results_path(workdir)
   if step >= steps:
