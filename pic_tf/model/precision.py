@@ -28,28 +28,25 @@ def native_bfloat16(path='/proc/cpuinfo'):
   return devices.native_bfloat16_cpu(path)
 
 
-def resolve_precision(precision, path='/proc/cpuinfo', log=None):
+def resolve_precision(precision, path='/proc/cpuinfo', log=None, *, native=None):
   """``'auto'`` -> ``'mixed_bfloat16'`` where bfloat16 is native, else ``'float32'``.
 
   Other values are returned as they are; ``log`` (if given) gets one warning line when
-  bfloat16 is forced on a machine that emulates it.
+  bfloat16 is forced on a machine that emulates it. ``native`` says whether bfloat16 is
+  native where the model runs (default: :func:`native_bfloat16` of this machine).
   """
   if precision not in (AUTO, MIXED_BFLOAT16):
     return precision
-  native = native_bfloat16(path)
+  if native is None:
+    native = native_bfloat16(path)
   if precision == AUTO:
-    return auto_precision(native)
+    return MIXED_BFLOAT16 if native else FLOAT32
   if log and not native:
-    log(EMULATED_WARNING)
+    log(_EMULATED_WARNING)
   return precision
 
 
-def auto_precision(native):
-  """What ``'auto'`` means on hardware that computes bfloat16 natively (``native``) or not."""
-  return MIXED_BFLOAT16 if native else FLOAT32
-
-
-EMULATED_WARNING = (
+_EMULATED_WARNING = (
     'warning: mixed_bfloat16 on a machine without native bfloat16 (no AVX512_BF16 or '
     'AMX-BF16 CPU, no GPU of compute capability 8.0+) is emulated, many times slower '
     'than float32. Use precision auto (float32 here) or float32.')

@@ -148,13 +148,10 @@ def choose(config, machine=None, strategy=training.AUTO, jit=False, resumed=None
                                             'train.precision=mixed_bfloat16 trains faster'
                                             if native else ''))
   else:
-    native = machine.native_bfloat16
-    resolved = (precision_lib.auto_precision(native) if train.precision == precision_lib.AUTO
-                else train.precision)
+    resolved = precision_lib.resolve_precision(train.precision, log=log,
+                                               native=machine.native_bfloat16)
     precision = Choice(resolved, 'as set' + (f' ({train.precision})'
                                              if resolved != train.precision else ''))
-    if resolved == precision_lib.MIXED_BFLOAT16 and not native and log:
-      log(precision_lib.EMULATED_WARNING)
   if train.deterministic is None and recorded and recorded.deterministic is not None:
     deterministic = Choice(recorded.deterministic, 'as the run in the workdir started')
   elif train.deterministic is None and gpus:
