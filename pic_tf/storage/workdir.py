@@ -141,13 +141,21 @@ def load_config(workdir):
         'was started with') from None
 
 
-def prepare(config, workdir):
-  """Checks that ``config`` may train in ``workdir``; the caller writes ``config.json``
-  (:func:`save_config`) once training can start.
+def resumed_config(workdir):
+  """The config of the run ``workdir`` holds, or None.
 
   A ``config.json`` without a committed checkpoint is from a run that never trained a
   step (it failed on its data, its values or its first step): it does not bind the
-  workdir, and the new config replaces it.
+  workdir (None), and a new config replaces it.
+  """
+  if not (os.path.isfile(os.path.join(workdir, CONFIG_FILENAME)) and checkpoint_paths(workdir)):
+    return None
+  return load_config(workdir)
+
+
+def prepare(config, workdir):
+  """Checks that ``config`` may train in ``workdir`` (:func:`resumed_config`); the caller
+  writes ``config.json`` (:func:`save_config`) once training can start.
 
   Returns:
     True if the workdir already holds a run to resume.
@@ -155,11 +163,9 @@ def prepare(config, workdir):
   Raises:
     ConfigError: the workdir holds checkpoints of a run of another config.
   """
-  if not os.path.exists(os.path.join(workdir, CONFIG_FILENAME)):
+  old = resumed_config(workdir)
+  if old is None:
     return False
-  if not checkpoint_paths(workdir):
-    return False
-  old = load_config(workdir)
   diffs = _config_diffs(old, config)
   if diffs:
     raise ConfigError(

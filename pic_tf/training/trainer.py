@@ -114,8 +114,8 @@ class Trainer:
                                                   optimizer=self.optimizer, step=self.step)
     one_replica = self.strategy.num_replicas_in_sync == 1
     # One device: the whole step is one XLA function. Several: each replica's forward
-    # and backward pass, as before; Adam's cross-replica update and the EMA are not
-    # compiled there (untried on several GPUs, and XLA cannot place logical CPUs' variables).
+    # and backward pass; Adam's cross-replica update and the EMA stay uncompiled (XLA
+    # cannot place logical CPUs' variables, and it is untried on several GPUs).
     self._grads = tf.function(self._compute_gradients, jit_compile=jit and not one_replica)
     self._train_step = tf.function(self._distributed_step, jit_compile=jit and one_replica)
     self._count_votes = tf.function(self._sum_votes)
@@ -257,9 +257,7 @@ def train(config, workdir, data_dir=None, strategy=training.AUTO, jit=False, dow
     TrainingDivergedError: NaN or Inf loss (the last good checkpoint is kept).
     TrainingStopped: a signal stopped the run, checkpointed at its last step.
   """
-  resumed = (workdir_lib.load_config(workdir)
-             if workdir_lib.checkpoint_paths(workdir) and workdir_lib.is_workdir(workdir)
-             else None)
+  resumed = workdir_lib.resumed_config(workdir)
   plan = plan_lib.choose(config, strategy=strategy, jit=jit, resumed=resumed, log=log)
   config = plan.config   # saved with its choices resolved
   strategy_obj = plan_lib.make_strategy(plan.strategy.value, tpu)
