@@ -29,7 +29,6 @@ PAPER_GPU_IMAGES_PER_SECOND = 150 * 50_000 / (9.5 * 3600)
 PHOTO_SIZE = (375, 500)   # height, width
 
 
-
 def _with_threads(dataset, threads):
   options = tf.data.Options()
   options.threading.private_threadpool_size = threads

@@ -119,7 +119,7 @@ def _finetuning(flag_overrides):
   found = loading.recognised(storage.Source(FLAGS.init_from)).found
   # --config and --set describe the model of an original checkpoint; a workdir's
   # config.json fixes it, and --set may then change only the training.
-  original = found.kind not in ('demo', 'workdir', 'checkpoint')
+  original = found.workdir is None
   if not original:
     common.refuse_ignored({'config': f'with --init_from a {found.kind}, whose config.json '
                                      'fixes the model'})
