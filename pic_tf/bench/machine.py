@@ -14,12 +14,11 @@ from pic_tf.model import devices
 REPORTED_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_vnni') + devices.BF16_FLAGS
 
 
-def machine_description(path='/proc/cpuinfo'):
+def machine_description():
   """One line: CPU, cores, the features that matter for speed, GPUs, TensorFlow version."""
-  name, found = devices.cpu_info(path)
-  features = [f for f in REPORTED_FLAGS if f in found]
-  native = set(devices.BF16_FLAGS) & found
-  bf16 = 'native bfloat16' if native else 'no native bfloat16 (emulated)'
+  cpu = devices.read_cpu()
+  features = [f for f in REPORTED_FLAGS if f in cpu.flags]
+  bf16 = 'native bfloat16' if cpu.native_bfloat16 else 'no native bfloat16 (emulated)'
   gpus = tf.config.list_physical_devices('GPU')
-  return (f'{name}, {devices.cpu_cores()} cores, CPU features {" ".join(features) or "unknown"} '
+  return (f'{cpu.name}, {cpu.cores} cores, CPU features {" ".join(features) or "unknown"} '
           f'({bf16}), {len(gpus)} GPU(s), TensorFlow {tf.__version__}, {platform.system()}')

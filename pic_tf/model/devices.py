@@ -11,19 +11,46 @@ import ctypes
 import dataclasses
 import os
 import platform
-from typing import Tuple
+from typing import FrozenSet, Tuple
 
 # The NVIDIA driver's library, as CUDA's runtime loads it.
 CUDA_DRIVER = 'libcuda.so.1'
+# Where Linux describes the CPU (its model name and flags).
+CPUINFO = '/proc/cpuinfo'
 # CPU flags (as /proc/cpuinfo spells them) with native bfloat16 arithmetic.
 BF16_FLAGS = ('avx512_bf16', 'amx_bf16')
 
 
-def cpu_info(path='/proc/cpuinfo'):
-  """``(model name, set of CPU flags)`` from ``/proc/cpuinfo`` (empty where unknown)."""
+@dataclasses.dataclass(frozen=True)
+class Cpu:
+  """The CPU this process runs on.
+
+  Attributes:
+    name: its model name (the architecture, e.g. ``'x86_64'``, where unknown).
+    cores: the cores this process may run on.
+    flags: its features as ``/proc/cpuinfo`` spells them (empty where unknown).
+  """
+  name: str = 'unknown CPU'
+  cores: int = 1
+  flags: FrozenSet[str] = frozenset()
+
+  @property
+  def native_bfloat16(self):
+    """bfloat16 arithmetic in hardware: AVX512_BF16 or AMX-BF16."""
+    return bool(self.flags & set(BF16_FLAGS))
+
+  def describe(self):
+    """``'AMD EPYC 9R14, 2 cores, AVX512_BF16'``: name, cores, native bfloat16 flags."""
+    native = ''.join(f', {flag.upper()}' for flag in BF16_FLAGS if flag in self.flags)
+    return f'{self.name}, {self.cores} cores{native}'
+
+
+def read_cpu():
+  """The :class:`Cpu` of this process, from :data:`CPUINFO` (name and flags empty where
+  it cannot be read: not Linux)."""
   name, found = platform.processor() or platform.machine(), set()
   try:
-    with open(path) as f:
+    with open(CPUINFO) as f:
       for line in f:
         key, _, value = line.partition(':')
         if key.strip() == 'model name':
@@ -32,12 +59,7 @@ def cpu_info(path='/proc/cpuinfo'):
           found.update(value.split())
   except OSError:
     pass
-  return name, found
-
-
-def native_bfloat16_cpu(path='/proc/cpuinfo'):
-  """True if the CPU computes bfloat16 natively (AVX512_BF16 or AMX-BF16)."""
-  return bool(cpu_info(path)[1] & set(BF16_FLAGS))
+  return Cpu(name=name, cores=cpu_cores(), flags=frozenset(found))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,11 +90,13 @@ class Machine:
   """What a run can compute on.
 
   Attributes:
+    cpu: the CPU.
     gpus: the GPUs TensorFlow lists, in its order.
     cuda_build: TensorFlow was built with CUDA (the Linux wheels are).
     gpu_problem: with ``cuda_build`` and no GPU: why (CUDA's own words where the
       driver gives them); ``''`` otherwise.
   """
+  cpu: Cpu = Cpu()
   gpus: Tuple[Gpu, ...] = ()
   cuda_build: bool = False
   gpu_problem: str = ''
@@ -83,7 +107,7 @@ class Machine:
     there are GPUs, else on a CPU with AVX512_BF16 or AMX-BF16."""
     if self.gpus:
       return any(gpu.native_bfloat16 for gpu in self.gpus)
-    return native_bfloat16_cpu()
+    return self.cpu.native_bfloat16
 
 
 def cpu_cores():
@@ -106,7 +130,7 @@ def detect():
                     tuple(capability) if capability else None))
   cuda_build = bool(tf.sysconfig.get_build_info().get('is_cuda_build'))
   problem = cuda_problem() if cuda_build and not gpus else ''
-  return Machine(gpus=tuple(gpus), cuda_build=cuda_build, gpu_problem=problem)
+  return Machine(cpu=read_cpu(), gpus=tuple(gpus), cuda_build=cuda_build, gpu_problem=problem)
 
 
 def cuda_problem():

@@ -19,26 +19,23 @@ PRECISIONS = {
 }
 INFERENCE_PRECISIONS = tuple(p for p in PRECISIONS if p != MIXED_FLOAT16)
 
-def native_bfloat16(path='/proc/cpuinfo'):
-  """True if this machine computes bfloat16 natively: a GPU of compute capability 8.0+
-  (training runs there when there is one), else a CPU with AVX512_BF16 or AMX-BF16."""
-  machine = devices.detect()
-  if machine.gpus:
-    return machine.native_bfloat16
-  return devices.native_bfloat16_cpu(path)
 
-
-def resolve_precision(precision, path='/proc/cpuinfo', log=None, *, native=None):
+def resolve_precision(precision, *, native=None, log=None):
   """``'auto'`` -> ``'mixed_bfloat16'`` where bfloat16 is native, else ``'float32'``.
 
   Other values are returned as they are; ``log`` (if given) gets one warning line when
-  bfloat16 is forced on a machine that emulates it. ``native`` says whether bfloat16 is
-  native where the model runs (default: :func:`native_bfloat16` of this machine).
+  bfloat16 is forced on a machine that emulates it.
+
+  Args:
+    precision: a name of :data:`PRECISIONS`.
+    native: whether bfloat16 is native where the model runs (default: on this machine,
+      :attr:`pic_tf.model.devices.Machine.native_bfloat16`).
+    log: callable for the warning line.
   """
   if precision not in (AUTO, MIXED_BFLOAT16):
     return precision
   if native is None:
-    native = native_bfloat16(path)
+    native = devices.detect().native_bfloat16
   if precision == AUTO:
     return MIXED_BFLOAT16 if native else FLOAT32
   if log and not native:

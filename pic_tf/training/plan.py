@@ -94,10 +94,7 @@ def describe_devices(machine):
   """``'2 GPUs: ...'`` or ``'CPU (name, N cores); no GPU: reason'``."""
   if machine.gpus:
     return f'{len(machine.gpus)} GPU(s): ' + ', '.join(g.describe() for g in machine.gpus)
-  name, flags = devices.cpu_info()
-  native = [f.upper() for f in devices.BF16_FLAGS if f in flags]
-  features = ''.join(f', {flag}' for flag in native)
-  cpu = f'CPU ({name}, {devices.cpu_cores()} cores{features})'
+  cpu = f'CPU ({machine.cpu.describe()})'
   if machine.cuda_build and machine.gpu_problem:
     return f'{cpu}; no GPU: {machine.gpu_problem}'
   return cpu
@@ -142,14 +139,13 @@ def choose(config, machine=None, strategy=training.AUTO, jit=False, resumed=None
                        '8.0; float16 needs loss scaling and its effect on bits/dim is '
                        'unmeasured (train.precision=mixed_float16 to try it)')
   elif train.precision is None:
-    native = devices.native_bfloat16_cpu()
     precision = Choice(precision_lib.FLOAT32, 'the default on a CPU: the original\'s precision, '
                        'bit-reproducible' + ('; this CPU computes bfloat16 natively: '
                                             'train.precision=mixed_bfloat16 trains faster'
-                                            if native else ''))
+                                            if machine.cpu.native_bfloat16 else ''))
   else:
-    resolved = precision_lib.resolve_precision(train.precision, log=log,
-                                               native=machine.native_bfloat16)
+    resolved = precision_lib.resolve_precision(train.precision, native=machine.native_bfloat16,
+                                               log=log)
     precision = Choice(resolved, 'as set' + (f' ({train.precision})'
                                              if resolved != train.precision else ''))
   if train.deterministic is None and recorded and recorded.deterministic is not None:

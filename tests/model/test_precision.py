@@ -16,59 +16,71 @@ from pic_tf.storage import workdir as workdir_lib
 import helpers
 
 
-def test_native_bfloat16_is_read_from_the_cpu_flags(tmp_path):
-  native = tmp_path / 'native'
-  native.write_text(helpers.CPUINFO.format(extra='avx512_bf16'))
-  emulated = tmp_path / 'emulated'
-  emulated.write_text(helpers.CPUINFO.format(extra=''))
-  assert devices.native_bfloat16_cpu(str(native))
-  assert not devices.native_bfloat16_cpu(str(emulated))
-
-
-def test_unreadable_cpuinfo_is_not_an_error(tmp_path):
-  name, flags = devices.cpu_info(str(tmp_path / 'missing'))
-  assert name and flags == set()
-  assert not devices.native_bfloat16_cpu(str(tmp_path / 'missing'))
+# Fake /proc/cpuinfo files: a CPU with native bfloat16, and an AVX2-only one.
+NATIVE = helpers.CPUINFO.format(extra='avx512_bf16')
+AVX2 = helpers.CPUINFO.format(extra='').replace(' avx512f', '')
 
 
 @pytest.fixture
 def cpus(tmp_path, monkeypatch):
-  """Fake /proc/cpuinfo files of a CPU with and one without native bfloat16 (no GPU)."""
-  monkeypatch.setattr(tf.config, 'list_physical_devices', lambda kind=None: [])
-  native = tmp_path / 'native'
-  native.write_text(helpers.CPUINFO.format(extra='avx512_bf16'))
-  avx2_only = tmp_path / 'avx2'
-  avx2_only.write_text(helpers.CPUINFO.format(extra='').replace(' avx512f', ''))
-  return {'native': str(native), 'avx2': str(avx2_only)}
+  """``cpus(text)`` makes this machine's CPU the one a /proc/cpuinfo of ``text`` describes
+  (read where :mod:`pic_tf.model.devices` reads the file), with no GPU; returns it."""
+  real = tf.config.list_physical_devices
+  monkeypatch.setattr(tf.config, 'list_physical_devices',
+                      lambda kind=None: [] if kind == 'GPU' else real(kind))
+
+  def use(text):
+    path = tmp_path / 'cpuinfo'
+    path.write_text(text)
+    monkeypatch.setattr(devices, 'CPUINFO', str(path))
+    return devices.read_cpu()
+  return use
+
+
+def test_native_bfloat16_is_read_from_the_cpu_flags(cpus):
+  assert cpus(NATIVE).native_bfloat16
+  assert cpus(helpers.CPUINFO.format(extra='amx_bf16')).native_bfloat16
+  cpu = cpus(AVX2)
+  assert not cpu.native_bfloat16
+  assert cpu.name == 'Test CPU 9000' and cpu.cores >= 1 and 'avx2' in cpu.flags
+
+
+def test_unreadable_cpuinfo_is_not_an_error(tmp_path, monkeypatch):
+  monkeypatch.setattr(devices, 'CPUINFO', str(tmp_path / 'missing'))
+  cpu = devices.read_cpu()
+  assert cpu.name and cpu.flags == frozenset() and not cpu.native_bfloat16
 
 
 def test_auto_precision_fits_the_hardware(cpus):
-  assert precision_lib.resolve_precision('auto', cpus['native']) == 'mixed_bfloat16'
-  assert precision_lib.resolve_precision('auto', cpus['avx2']) == 'float32'   # never slower
+  cpus(NATIVE)
+  assert precision_lib.resolve_precision('auto') == 'mixed_bfloat16'
+  cpus(AVX2)
+  assert precision_lib.resolve_precision('auto') == 'float32'   # never slower
   for forced in ('float32', 'mixed_bfloat16', 'mixed_float16'):
-    assert precision_lib.resolve_precision(forced, cpus['avx2']) == forced
+    assert precision_lib.resolve_precision(forced) == forced
 
 
 def test_forced_bfloat16_where_it_is_emulated_warns_once_with_the_cost(cpus):
   lines = []
-  precision_lib.resolve_precision('mixed_bfloat16', cpus['native'], lines.append)
-  precision_lib.resolve_precision('float32', cpus['avx2'], lines.append)
+  cpus(NATIVE)
+  precision_lib.resolve_precision('mixed_bfloat16', log=lines.append)
+  cpus(AVX2)
+  precision_lib.resolve_precision('float32', log=lines.append)
   assert lines == []
-  precision_lib.resolve_precision('mixed_bfloat16', cpus['avx2'], lines.append)
+  precision_lib.resolve_precision('mixed_bfloat16', log=lines.append)
   [warning] = lines
   assert warning.startswith('warning: ') and 'slower than float32' in warning
 
 
 @pytest.mark.slow   # three binaries; the warning itself is checked in process by default
-def test_forced_bfloat16_warns_in_colorize_eval_and_export(tmp_path, monkeypatch):
+def test_forced_bfloat16_warns_in_colorize_eval_and_export(tmp_path, cpus):
   """Not only bin/train: every binary that takes --precision warns where bfloat16 is
-  emulated (the CPU check is stubbed), and records what it resolved 'auto' to."""
+  emulated (/proc/cpuinfo of an AVX2 CPU, no GPU), and records what it resolved 'auto' to."""
   # Imported here: the other tests of this file need no model code.
   from pic_tf import colorize_lib, eval_lib, export_lib
   from pic_tf.model import networks
 
-  emulated = {'value': False}
-  monkeypatch.setattr(precision_lib, 'native_bfloat16', lambda path=None: emulated['value'])
+  cpus(AVX2)
   workdir = str(tmp_path / 'model')
   workdir_lib.save_new_workdir(workdir, configs.tiny(), networks.build_model(configs.tiny().model))
   source = lambda p: Source(workdir, precision=p)
