@@ -102,7 +102,7 @@ def _why(error):
   """One line for an input's failure; write failures name the result, not a temporary."""
   if isinstance(error, ImageError):
     return str(error).split(': ', 1)[-1]   # its message starts with the path
-  text = errors_lib.describe_write_failure(error)
+  text = fileutil.describe_write_failure(error)
   if text is None and isinstance(error, OSError):
     text = f'cannot write {error.filename or "a result"}: {error.strerror or error}'
   return text or f'{type(error).__name__}: {errors_lib.first_line(error)[:300]}'

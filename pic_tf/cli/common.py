@@ -273,7 +273,7 @@ signal. ``PIC_TF_TRACEBACK=1`` adds the
       # A full or read-only disk (Python's OSError or TensorFlow's own error) is the
       # user's to fix; anything else is a bug in pic_tf: one line, and the way to the
       # traceback for the report.
-      message = errors.describe_write_failure(e)
+      message = fileutil.describe_write_failure(e)
       if message is None:
         message = (f'{type(e).__name__}: {errors.first_line(e)[:300]} (this is a bug in '
                    'pic_tf: rerun with PIC_TF_TRACEBACK=1 and report the traceback)')

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -22,6 +23,9 @@ from pic_tf.errors import PicError
 
 
 TMP_PREFIX = '.tmp-'
+# TensorFlow writes a checkpoint's shards under ``<prefix>_temp/`` and renames them into
+# place once all are written.
+CHECKPOINT_SHARDS_SUFFIX = '_temp'
 
 
 def user_path(path):
@@ -56,6 +60,45 @@ def user_dataset(name):
 def tmp_prefix(name=''):
   """The start of a temporary's name: ``.tmp-<pid>-<name>`` (see the module docstring)."""
   return f'{TMP_PREFIX}{os.getpid()}-{name}'
+
+
+def target_of(path):
+  """The path a user knows for ``path``, which may lie inside a temporary: a checkpoint
+  shard names its checkpoint, a path in an :func:`atomic_dir` temporary
+  (``.tmp-<pid>-<name>-<8 chars>``) the directory the temporary becomes."""
+  path = path.split(CHECKPOINT_SHARDS_SUFFIX + '/')[0]
+  return re.sub(rf'/{re.escape(TMP_PREFIX)}\d+-(.+?)-[a-z0-9_]{{8}}(/|$)', r'/\1\2', path)
+
+
+# How the OS says a write failed for want of space or rights, and what the user can do.
+_WRITE_FAILURES = {
+    'No space left on device': 'free some space or write somewhere else',
+    'Disk quota exceeded': 'free some space or write somewhere else',
+    'Read-only file system': 'write somewhere else',
+    'Permission denied': 'write somewhere you may write, or fix the permissions',
+}
+
+
+def describe_write_failure(error):
+  """One line for an ``OSError`` or TensorFlow error caused by a full or read-only disk.
+
+  Args:
+    error: any exception.
+
+  Returns:
+    ``'cannot write <path>: <OS reason>; <what to do>'`` naming the path the user knows
+    (:func:`target_of`), or None for other errors.
+  """
+  text = str(getattr(error, 'message', None) or error)
+  for reason, fix in _WRITE_FAILURES.items():
+    if reason in text:
+      where = getattr(error, 'filename', None)
+      if not where:
+        # TensorFlow's messages name the file before ``; <reason>``.
+        head = text.split(reason)[0].rstrip('; :')
+        where = target_of(head.split('}}')[-1].strip().split()[-1]) if head.strip() else ''
+      return f'cannot write {where}: {reason}; {fix}' if where else f'{reason}; {fix}'
+  return None
 
 
 def _alive(pid):

@@ -73,7 +73,7 @@ def checkpoint_path(directory, step):
 
 def temporary_checkpoint_dir(directory, step):
   """Where TensorFlow writes the checkpoint of ``step`` before it commits it."""
-  return checkpoint_path(directory, step) + '_temp'
+  return checkpoint_path(directory, step) + fileutil.CHECKPOINT_SHARDS_SUFFIX
 
 
 def worker_dir(workdir, task):
@@ -197,7 +197,8 @@ def _config_diffs(old, new):
   return diffs
 
 
-_CHECKPOINT_FILE = re.compile(rf'^{_CHECKPOINT_PREFIX}-(\d+)(\.index|\.data-\d+-of-\d+|_temp)$')
+_CHECKPOINT_FILE = re.compile(rf'^{_CHECKPOINT_PREFIX}-(\d+)(\.index|\.data-\d+-of-\d+|'
+                              rf'{fileutil.CHECKPOINT_SHARDS_SUFFIX})$')
 
 
 def checkpoint_paths(workdir):
@@ -379,7 +380,7 @@ def clean_workdir(workdir):
   for name in sorted(os.listdir(workdir)):
     match = _CHECKPOINT_FILE.match(name)
     stem = os.path.basename(checkpoint_path(workdir, match.group(1))) if match else None
-    if not match or stem in committed and match.group(2) != '_temp':
+    if not match or stem in committed and match.group(2) != fileutil.CHECKPOINT_SHARDS_SUFFIX:
       continue
     fileutil.remove(os.path.join(workdir, name))
     removed.append(name)
