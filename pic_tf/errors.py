@@ -30,6 +30,10 @@ class ImageError(PicError):
   """An input image that cannot be read."""
 
 
+class TrainingDivergedError(PicError):
+  """The training loss became NaN or infinite."""
+
+
 class TrainingStopped(PicError):
   """Training stopped on a signal (SIGTERM, SIGINT) after checkpointing its last step.
 

@@ -3,7 +3,8 @@
 Each action knows its own period and decides whether a step is due, so the loop in
 :func:`pic_tf.training.trainer.train` stays a loop and each action can be tested alone (the
 pattern of Orbit's actions in tensorflow/models). Every action runs on the last step
-too, except sample grids when they are off (``train.sample_every = 0``).
+too, except sample grids when they are off (``train.sample_every = 0``). The actions
+write TensorBoard through one :class:`Summaries`.
 """
 
 import dataclasses
@@ -17,17 +18,13 @@ import tensorflow as tf
 
 from pic_tf.data import datasets
 from pic_tf.data import image_io
-from pic_tf.errors import PicError
+from pic_tf.errors import TrainingDivergedError
 from pic_tf import progress as progress_lib
 from pic_tf.sampling import photos
 from pic_tf.storage import workdir as workdir_lib
 
 GRID_IMAGES = 4          # test images in the TensorBoard sample grid
 GRID_SAMPLES = 2
-
-
-class TrainingDivergedError(PicError):
-  """The loss became NaN or infinite."""
 
 
 def due(step, every, last_step, at_end=True):

@@ -41,9 +41,6 @@ from pic_tf import training
 from pic_tf.training import actions as train_actions
 from pic_tf.training import plan as plan_lib
 
-TrainingDivergedError = train_actions.TrainingDivergedError
-
-
 def set_deterministic(enabled, gpus=False):
   """Turns TensorFlow's graph optimiser off (``enabled``) or on, for this process; with
   ``gpus`` and ``enabled``, also TensorFlow's op determinism (for good: it cannot be

@@ -4,6 +4,7 @@ import types
 
 import pytest
 
+from pic_tf import errors
 from pic_tf.training import actions as train_actions
 
 
@@ -49,7 +50,7 @@ def test_log_action_stops_a_diverged_run_naming_the_last_checkpoint():
   action = train_actions.LogAction(_trainer(), 5, _Summaries(), print, {},
                                    last_checkpoint=lambda: '/run/ckpt-20')
   action.record(1, 3.0, 3.0)
-  with pytest.raises(train_actions.TrainingDivergedError, match='at step 2.*ckpt-20'):
+  with pytest.raises(errors.TrainingDivergedError, match='at step 2.*ckpt-20'):
     action.record(2, float('nan'), 3.0)
 
 
@@ -59,7 +60,7 @@ def test_log_action_reads_the_losses_only_when_asked_and_catches_a_nan_among_the
   action.record(1, 3.0, 3.0, read=False)
   action.record(2, float('inf'), 3.0, read=False)
   assert action.window == []
-  with pytest.raises(train_actions.TrainingDivergedError, match='at step 2'):
+  with pytest.raises(errors.TrainingDivergedError, match='at step 2'):
     action.record(3, 2.0, 2.0, read=True)
 
 

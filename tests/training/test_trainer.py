@@ -15,6 +15,7 @@ import tensorflow as tf
 from PIL import Image
 
 from pic_tf import configs
+from pic_tf import errors
 from pic_tf.data import preprocess
 from pic_tf import eval_lib
 from pic_tf.storage import Source
@@ -208,7 +209,7 @@ def test_nan_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
 
   trainer_lib.Trainer = PoisonedTrainer
   try:
-    with pytest.raises(trainer_lib.TrainingDivergedError, match='at step 26') as info:
+    with pytest.raises(errors.TrainingDivergedError, match='at step 26') as info:
       trainer_lib.train(bad, workdir, log=lambda m: None)
   finally:
     trainer_lib.Trainer = trainer_cls
