@@ -288,12 +288,25 @@ signal. ``PIC_TF_TRACEBACK=1`` adds the
     print(_as_invoked(_help_text(doc, own), sys.argv[0]))
     sys.exit(0)
   logging.set_verbosity(logging.WARNING)
-  app.run(wrapped, flags_parser=_parse_flags)
+  names = [flag.name for flag in own]
+  app.run(wrapped, flags_parser=lambda argv: _parse_flags(argv, names))
 
 
-def _parse_flags(argv):
+# A flag of one program that a user may carry over to another, and what the others call
+# the same thing, most likely first (bin/train writes a workdir; bin/eval, colorize and
+# export read it as --checkpoint).
+_CALLED_ELSEWHERE = {
+    'workdir': ('checkpoint', 'output_dir'),
+    'output_dir': ('workdir', 'export_dir'),
+    'export_dir': ('output_dir',),
+}
+
+
+def _parse_flags(argv, names):
   """absl's flag parsing, its errors as one ``error:`` line (absl's own are two lines,
-  the first starting ``FATAL``), status 1."""
+  the first starting ``FATAL``), status 1. An unknown flag is answered with the
+  program's flags ``names`` it may stand for: absl's guesses among them (not absl's own
+  flags, which the help leaves out), else this program's name for a flag of another."""
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
@@ -301,8 +314,10 @@ def _parse_flags(argv):
     unknown = re.fullmatch(r"Unknown command line flag '([\w-]+)'(?:\. Did you mean: (.+) \?)?",
                            message)
     if unknown:
-      guesses = (unknown.group(2) or '').replace(',', ' ').split()
-      message = f'unknown flag --{unknown.group(1)}' + (
+      name = unknown.group(1)
+      guesses = [g for g in (unknown.group(2) or '').replace(',', ' ').split() if g in names]
+      guesses = guesses or [g for g in _CALLED_ELSEWHERE.get(name, ()) if g in names][:1]
+      message = f'unknown flag --{name}' + (
           f' (did you mean {" or ".join("--" + g for g in guesses)}?)' if guesses else '')
     print(f'error: {message}; see --help', file=sys.stderr)
     sys.exit(1)

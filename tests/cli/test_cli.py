@@ -150,6 +150,20 @@ def test_a_mistyped_or_bad_flag_is_one_line():
     assert result.stderr.strip().splitlines() == [message]
 
 
+def test_an_unknown_flag_suggests_this_programs_flags_only():
+  """bin/train's --workdir carried over to the programs that read a workdir points to
+  their --checkpoint; absl's own flags (--log_dir) are never suggested."""
+  cases = {('eval', '--workdir=runs/tiny'): '--workdir (did you mean --checkpoint?)',
+           ('colorize', '--workdir=runs/tiny'): '--workdir (did you mean --checkpoint?)',
+           ('convert_original', '--workdir=w'): '--workdir (did you mean --output_dir?)',
+           ('train', '--output_dir=w'): '--output_dir (did you mean --workdir?)',
+           ('train', '--logdir=w'): '--logdir'}
+  for (name, arg), unknown in cases.items():
+    result = _run_bin(name, arg)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [f'error: unknown flag {unknown}; see --help']
+
+
 def test_help_texts_read_as_written():
   """No runs of spaces where absl or a continued line joined text; repeatable flags and
   positional inputs are said."""
