@@ -78,7 +78,8 @@ def format_table(results):
           ('PIC, raw weights', results['bpd_raw']),
           ('g^w auxiliary head, EMA', results['aux_bpd_ema']),
           ('g^w auxiliary head, raw', results['aux_bpd_raw'])]
-  lines = [f'{"bits/dim on " + str(results["num_examples"]) + " test images":<40}'
+  heading = 'bits/dim on ' + progress_lib.count(results['num_examples'], 'test image')
+  lines = [f'{heading:<40}'
            f'{"ours":>8}{"paper":>8}{"diff":>8}']
   for i, (name, value) in enumerate(rows):
     if i == 0 and paper is not None:
@@ -196,7 +197,8 @@ def format_sample_table(results):
   # The paper's saturations were measured on ImageNet (Section 4.3); on another
   # dataset they are a rough reference, not a target, and the table says so.
   on_imagenet = results.get('dataset', data.IMAGENET) == data.IMAGENET
-  lines = [f'{"on " + str(results["num_images"]) + " test images":<32}{"saturation":>14}'
+  heading = 'on ' + progress_lib.count(results['num_images'], 'test image')
+  lines = [f'{heading:<32}{"saturation":>14}'
            f'{"paper" if on_imagenet else "paper*":>8}{"colourfulness":>15}{"diversity":>14}']
   paper = results.get('paper_saturation', {})
   for key, name in (('pic', 'PIC samples'), ('gw_baseline', 'g^w pixel-wise MAP'),

@@ -33,6 +33,11 @@ def result(message):
   print(message, flush=True)
 
 
+def count(number, noun):
+  """``(1, 'test image') -> '1 test image'``, ``(64, 'test image') -> '64 test images'``."""
+  return f'{number} {noun}' + ('' if number == 1 else 's')
+
+
 def format_duration(seconds):
   """``3725 -> '1h02m'``, ``65 -> '1m05s'``, ``7 -> '7s'``."""
   if seconds is None or not math.isfinite(seconds):

@@ -5,6 +5,12 @@ import io
 from pic_tf import progress
 
 
+def test_counts_are_said_in_the_singular_for_one():
+  assert progress.count(1, 'test image') == '1 test image'
+  assert progress.count(0, 'image') == '0 images'
+  assert progress.count(64, 'test image') == '64 test images'
+
+
 def test_format_duration():
   assert progress.format_duration(7) == '7s'
   assert progress.format_duration(65) == '1m05s'

@@ -205,8 +205,8 @@ class EvalAction:
     raw_res = self.trainer.evaluate(self.dataset, use_ema=False, progress=progress_lib.Progress(
         self.count, f'step {step} test bpd, raw weights', 'img'))
     self.log(f'step {step}: test bpd {ema_res["bpd"]:.4f} (EMA), {raw_res["bpd"]:.4f} (raw), '
-             f'aux {raw_res["aux_bpd"]:.4f} on {ema_res["num_examples"]} '
-             f'image{"" if ema_res["num_examples"] == 1 else "s"}')
+             f'aux {raw_res["aux_bpd"]:.4f} on '
+             + progress_lib.count(ema_res['num_examples'], 'image'))
     self.summaries.scalars(workdir_lib.EVAL_SUMMARIES, step, bpd_ema=ema_res['bpd'],
                            bpd_raw=raw_res['bpd'], aux_bpd_raw=raw_res['aux_bpd'])
     self.results.update(test_bpd_ema=ema_res['bpd'], test_bpd_raw=raw_res['bpd'],
