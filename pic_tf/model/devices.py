@@ -103,10 +103,11 @@ class Machine:
 
   @property
   def native_bfloat16(self):
-    """bfloat16 is native where training runs: on a GPU of compute capability 8.0+ when
-    there are GPUs, else on a CPU with AVX512_BF16 or AMX-BF16."""
+    """bfloat16 is native where a run computes: on every GPU (compute capability 8.0+)
+    when there are GPUs, as a run uses them all, else on the CPU (AVX512_BF16 or
+    AMX-BF16)."""
     if self.gpus:
-      return any(gpu.native_bfloat16 for gpu in self.gpus)
+      return all(gpu.native_bfloat16 for gpu in self.gpus)
     return self.cpu.native_bfloat16
 
 

@@ -131,7 +131,7 @@ def choose(config, machine=None, strategy=training.AUTO, jit=False, resumed=None
   recorded = resumed.train if resumed is not None else None
   if train.precision is None and recorded and recorded.precision not in (None, precision_lib.AUTO):
     precision = Choice(recorded.precision, 'as the run in the workdir started')
-  elif train.precision is None and gpus and all(g.native_bfloat16 for g in gpus):
+  elif train.precision is None and gpus and machine.native_bfloat16:
     precision = Choice(precision_lib.MIXED_BFLOAT16, 'the GPU computes bfloat16 natively '
                        '(compute capability 8.0+); weights and likelihood stay float32')
   elif train.precision is None and gpus:

@@ -62,6 +62,10 @@ CASES = {
                     'devices: 1 GPU(s): NVIDIA Test GPU (compute capability 8.0)'),
     'eight GPUs 9.0': (((9, 0),) * 8, 'mixed_bfloat16', 'mirrored', 8, False,
                        'devices: 8 GPU(s): NVIDIA Test GPU (compute capability 9.0), '),
+    # A run uses every GPU: one without bfloat16 tensor cores would emulate it.
+    'GPUs 8.0 and 7.0': (((8, 0), (7, 0)), 'float32', 'mirrored', 2, False,
+                         'devices: 2 GPU(s): NVIDIA Test GPU (compute capability 8.0), '
+                         'NVIDIA Test GPU (compute capability 7.0)'),
 }
 
 
@@ -99,6 +103,16 @@ def test_the_reasons_name_what_decided():
   assert 'all 8 GPUs' in plans['eight GPUs 9.0'].strategy.why
   assert 'op determinism' in plans['one GPU 8.0'].deterministic.why
   assert 'bit' in plans['no GPU'].deterministic.why
+
+
+def test_auto_is_bfloat16_only_where_every_gpu_computes_it(monkeypatch):
+  """``auto`` follows the rule the default follows: bfloat16 on all the run's GPUs."""
+  auto = configs.override(configs.cifar10(), ['train.precision=auto'])
+  for capabilities, expected in ((((8, 0),) * 2, 'mixed_bfloat16'),
+                                 (((8, 0), (7, 0)), 'float32')):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+      _stub_machine(monkeypatch, capabilities)
+      assert plan_lib.choose(auto).config.train.precision == expected, capabilities
 
 
 def test_the_gpu_build_without_a_usable_gpu_says_cudas_reason(monkeypatch):
