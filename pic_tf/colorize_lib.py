@@ -150,7 +150,8 @@ def colorize_files(colorizer, patterns, output_dir, sample_options=SampleOptions
         log(f'error: {message}')
         continue
       done += 1
-      log(f'{path} -> {grid_path} and {sample_options.num_samples} samples')
+      log(f'{path} -> {grid_path} and '
+          + progress_lib.count(sample_options.num_samples, 'sample'))
     if done:
       result_set.commit()
   return errors
@@ -213,8 +214,8 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOpti
   images = next(iter(images.batch(selection.num_images or count))).numpy()
   name = dataset.replace(':', '_').replace('/', '_')
   num_samples = sample_options.num_samples
-  log(f'colourising {len(images)} of {count} {dataset} {split} images, {num_samples} '
-      'samples each')
+  log(f'colourising {len(images)} of {count} {dataset} {split} images, '
+      f'{progress_lib.count(num_samples, "sample")} each')
   bar = progress_lib.Progress(colorizer.progress_steps(len(images), num_samples), 'sampling',
                               colorizer.progress_unit)
   samples = np.asarray(colorizer.colorize(images, num_samples, sample_options.temperature,

@@ -53,8 +53,9 @@ def train_speed(config_name=configs.CIFAR10, batch_size=16, steps=10, warmup=2,
   """
   base = configs.get_config(config_name, [f'train.batch_size={batch_size}'])
   inputs = _random_inputs(base, batch_size)
-  log(f'training speed, config {config_name}, batch {batch_size}, {steps} timed steps '
-      f'per variant (interleaved) after {warmup} warm-up steps')
+  log(f'training speed, config {config_name}, batch {batch_size}, '
+      f'{progress.count(steps, "timed step")} per variant (interleaved) after '
+      f'{progress.count(warmup, "warm-up step")}')
   trainers = []
   for precision, jit, deterministic in variants:
     config = configs.override(base, [f'train.precision={precision}',

@@ -25,6 +25,7 @@ from pic_tf.data import image_io
 from pic_tf.data import preprocess
 from pic_tf import errors
 from pic_tf.errors import DatasetError
+from pic_tf import progress
 
 FOLDER_TEST_PERCENT = 10
 CACHE_BYTES = 1 << 30   # training images are cached in memory below this size
@@ -160,7 +161,8 @@ def folder_files(path, split):
 
   chosen = [f for f in files if is_test(f) == (split == 'test')]
   if not chosen:
-    raise DatasetError(f'the {split} split of {path} is empty ({len(files)} images in all); '
+    raise DatasetError(f'the {split} split of {path} is empty '
+                       f'({progress.count(len(files), "image")} in all); '
                        'add more images')
   return chosen
 
@@ -231,7 +233,8 @@ def check_images(files):
   bad = [problem for problem, _, _ in found if problem]
   if bad:
     shown = '\n  '.join(bad[:10]) + (f'\n  ... and {len(bad) - 10} more' if len(bad) > 10 else '')
-    raise DatasetError(f'{len(bad)} of {len(files)} images cannot be read:\n  {shown}\n'
+    raise DatasetError(f'{len(bad)} of {progress.count(len(files), "image")} cannot be read:'
+                       f'\n  {shown}\n'
                        'Remove or repair them.')
   return ([path for path, (_, gray, _) in zip(files, found) if gray],
           [decodable for _, _, decodable in found])
