@@ -38,11 +38,19 @@ class PIC:
     config: the model's :class:`pic_tf.configs.Config`.
     model: the :class:`pic_tf.model.networks.PICModel`, holding the EMA weights.
     step: the training step of the weights (None for an original checkpoint).
+    precision: the compute precision (``'auto'`` resolved for this machine).
+    sampler: the name of the sampler (:data:`pic_tf.sampling.SAMPLERS`).
   """
 
   def __init__(self, loaded, sampler=sampling.DEFAULT_SAMPLER, jit=False):
     self.config, self.model, self.step = loaded.config, loaded.model, loaded.step
+    self.precision, self.sampler = loaded.precision, sampler
     self._colorizer = pipeline.Colorizer(self.model, sampler, jit)
+
+  def __repr__(self):
+    return (f'PIC(config={self.config.name!r}, dataset={self.config.dataset!r}, '
+            f'step={self.step}, precision={self.precision!r}, '
+            f'sampler={self.sampler!r})')
 
   def colorize(self, images, num_samples=4, temperature=1.0, seed=0):
     """Samples colourisations of every image.

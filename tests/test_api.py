@@ -57,6 +57,9 @@ def pic(tmp_path_factory):
 def test_colorize_baseline_and_bpd_of_a_workdir(pic):
   photo = np.random.default_rng(0).integers(0, 256, size=(2, 10, 6, 3), dtype=np.uint8)
   assert pic.step == 3 and pic.config.name == 'tiny'
+  # What a notebook shows for the object.
+  assert repr(pic) == ("PIC(config='tiny', dataset='cifar10', step=3, precision='float32', "
+                       "sampler='cached')")
   samples = pic.colorize(photo, num_samples=2, seed=5)
   assert samples.shape == (2, 2, 10, 6, 3) and samples.dtype == np.uint8
   # The pipeline's samples, with the seed as the pipeline's (seed, 0).
