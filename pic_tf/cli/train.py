@@ -21,8 +21,13 @@ photos; the model is the source's, the training settings are the flags':
 
 Progress lines show step, bpd, images/s and ETA; TensorBoard logs go to
 --workdir/train and --workdir/eval. Restarting the same command resumes from the
-last checkpoint.
+last checkpoint; without --config, the run's own config.json is used, so this
+trains runs/tiny on to step 500:
+
+  bin/train --workdir=runs/tiny --num_steps=500
 """
+
+import os
 
 from absl import flags
 
@@ -74,10 +79,10 @@ def define_flags():
                      'this model (a workdir, one of its checkpoints, an original checkpoint '
                      'with --config, or pic_tf/assets/cifar10_demo); its model is kept, '
                      'training settings come from the flags. Read only at step 0.')
-  common.define_config_flags('Default: the paper config of --dataset (cifar10 without '
-                             'one; a folder: dataset needs --config). With --init_from: '
-                             'only for an original checkpoint, the config it was trained '
-                             'with.')
+  common.define_config_flags('Default: the config of the run --workdir holds, if any, else '
+                             'the paper config of --dataset (cifar10 without one; a '
+                             'folder: dataset needs --config). With --init_from: only for '
+                             'an original checkpoint, the config it was trained with.')
 
 
 def main(argv):
@@ -96,20 +101,42 @@ def main(argv):
       if any(o.split('=', 1)[0].strip() == key for o in FLAGS.set):
         raise errors.ConfigError(f'--{name} and --set={key}=... conflict; give one')
       flag_overrides.append(f'{key}={value}')
-  config = None if FLAGS.init_from else common.resolve_config(
-      FLAGS.config, list(FLAGS.set) + flag_overrides, FLAGS.dataset)
-  if data.is_folder(FLAGS.dataset or (config.dataset if config else '')):
-    common.refuse_ignored({name: 'on a folder: dataset (they are for tensorflow-datasets)'
-                           for name in ('data_dir', 'download')})
+  overrides = list(FLAGS.set) + flag_overrides
+  # Without --config, a workdir that holds a run resumes it with its own config.json
+  # (read below, with TensorFlow); otherwise the config is checked before that import.
+  resuming = not (FLAGS.config or FLAGS.init_from) and _holds_files(FLAGS.workdir)
+  config = None if FLAGS.init_from or resuming else common.resolve_config(
+      FLAGS.config, overrides, FLAGS.dataset)
   fileutil.check_dir_target(FLAGS.workdir, '--workdir')
   common.quiet_tensorflow()
   from pic_tf.training import trainer  # pylint: disable=import-outside-toplevel
   source = None
   if FLAGS.init_from:
     config, source = _finetuning(flag_overrides)
+  elif resuming:
+    config = _resumed(overrides)
+  if data.is_folder(config.dataset):
+    common.refuse_ignored({name: 'on a folder: dataset (they are for tensorflow-datasets)'
+                           for name in ('data_dir', 'download')})
   trainer.train(
       config, FLAGS.workdir, data_dir=FLAGS.data_dir, strategy=FLAGS.strategy, jit=FLAGS.jit,
       download=FLAGS.download, tpu=FLAGS.tpu, init_from=source)
+
+
+def _holds_files(path):
+  return os.path.isdir(path) and bool(os.listdir(path))
+
+
+def _resumed(overrides):
+  """The config of the run --workdir holds, changed by --dataset and ``overrides`` (the
+  workdir refuses changes of its model); without a run there, a new config as
+  :func:`pic_tf.cli.common.resolve_config` makes it."""
+  from pic_tf.storage import workdir as workdir_lib  # pylint: disable=import-outside-toplevel
+  running = workdir_lib.resumed_config(FLAGS.workdir)
+  if running is None:
+    return common.resolve_config(None, overrides, FLAGS.dataset)
+  return configs.override(running, ([f'dataset={FLAGS.dataset}'] if FLAGS.dataset else [])
+                          + overrides)
 
 
 def _finetuning(flag_overrides):

@@ -4,7 +4,7 @@ directory, every path relative and typed as BUILD.md types it (``runs/photos``,
 
 train -> eval -> Ctrl-C and rerun (resume) -> eval of one checkpoint -> colorize
 --checkpoint -> export -> colorize --saved_model -> pic_tf.load('runs/...') -> export
---format=weights. Each step exits 0 and leaves its output where BUILD.md says.
+--format=weights -> train on with --workdir alone. Each step exits 0 and leaves its output where BUILD.md says.
 """
 
 import json
@@ -113,3 +113,9 @@ def test_train_eval_resume_colorize_export_load_on_relative_paths(tmp_path):
   named = [word for word in (result.stdout + result.stderr).split() if 'ckpt-300' in word]
   assert named and all(os.path.exists(os.path.join(scratch, w.strip('.,:')) + '.index')
                        for w in named), result.stdout + result.stderr
+
+  # Trained further with the workdir alone: its config.json gives the config.
+  result = _run(scratch, 'train', '--workdir=runs/photos/', '--num_steps=305')
+  assert f'resumed from {workdir}/ckpt-300 at step 300' in result.stderr, result.stderr
+  assert 'training tiny on folder:' in result.stderr
+  assert (workdir / 'ckpt-305.index').is_file()
