@@ -135,6 +135,18 @@ def test_convert_original_names_what_it_was_given(sources, tmp_path, kind, messa
   assert not (tmp_path / 'out').exists()
 
 
+@pytest.mark.parametrize('flag,kind,message', [
+    ('checkpoint', 'saved_model', 'is a SavedModel written by bin/export: give it as '
+                                  '--saved_model'),
+    pytest.param('saved_model', 'workdir', 'is a pic_tf workdir or one of its checkpoints, '
+                 'not a SavedModel: give it as --checkpoint', marks=pytest.mark.slow)])
+def test_colorize_names_the_flag_a_source_belongs_to(sources, tmp_path, flag, kind, message):
+  code, line = _run('colorize', f'--{flag}={sources[kind]}', f'--input={sources["photo"]}',
+                    f'--output_dir={tmp_path / "out"}')
+  assert code == 1 and line.startswith(f'error: --{flag}={sources[kind]} {message}'), line
+  assert not (tmp_path / 'out').exists()
+
+
 @pytest.mark.slow   # three programs on read-only and pseudo file systems
 @pytest.mark.skipif(shutil.which('unshare') is None, reason='needs unshare(1)')
 def test_write_failures_name_the_users_path(sources, tmp_path):
