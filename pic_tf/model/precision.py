@@ -1,8 +1,10 @@
-"""The compute precision of a model: ``'auto'`` resolved where bfloat16 is native.
+"""The compute precisions of a model, by name, and ``'auto'`` resolved where bfloat16
+is native.
 
 On a CPU without AVX512_BF16 / AMX-BF16, bfloat16 arithmetic is emulated and far slower
 than float32, so ``'auto'`` means mixed bfloat16 only where the hardware computes it
-(such a CPU, or a GPU of compute capability 8.0+), and forcing it elsewhere warns.
+(such a CPU, or GPUs of compute capability 8.0+: :mod:`pic_tf.model.devices` says which),
+and forcing it elsewhere warns.
 """
 
 from pic_tf.model import devices
