@@ -36,13 +36,13 @@ class SavedModelColorizer:
   """Colourises with an exported SavedModel (``bin/export``), without pic_tf's model code.
 
   Args:
-    source: a :class:`pic_tf.storage.Source` of a version directory (``export_dir/1``)
-      or a base directory (the newest complete version is used).
+    path: the version directory (``export_dir/1``) or the base directory (the newest
+      complete version is used).
     log: told which version of a base directory is used, if not the newest.
   """
 
-  def __init__(self, source, log=None):
-    loaded = export_lib.load_saved_model(source, log=log)
+  def __init__(self, path, log=None):
+    loaded = export_lib.load_saved_model(path, log=log)
     self._loaded = loaded   # keeps the variables alive
     self._colorize = loaded.signatures['serving_default']
     self.image_size = None
@@ -237,15 +237,15 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOpti
   return grids[0]
 
 
-def run(output_dir, *, source=None, inputs=(), selection=None,
+def run(output_dir, *, source=None, saved_model=None, inputs=(), selection=None,
         sample_options=SampleOptions(), overwrite=False, log=progress_lib.log):
   """``bin/colorize``: colourises ``inputs`` (files, globs, folders) or a dataset's images.
 
   Args:
     output_dir: where the PNGs go.
-    source: the model, a :class:`pic_tf.storage.Source`: a checkpoint or workdir, or a
-      ``bin/export`` SavedModel to sample with (default: the demo model shipped with
-      the package).
+    source: the model, a :class:`pic_tf.storage.Source` (default: the demo
+      model shipped with the package).
+    saved_model: a ``bin/export`` directory to sample with instead of ``source``.
     inputs: files, globs or folders.
     selection: a :class:`pic_tf.data.Selection` to colourise instead of ``inputs``.
     sample_options: a :class:`pic_tf.sampling.SampleOptions`.
@@ -257,10 +257,10 @@ def run(output_dir, *, source=None, inputs=(), selection=None,
     The number of inputs that failed (0 for a dataset, which fails as a whole).
   """
   result_folders.check(output_dir, overwrite)
-  source = loading.recognised(source or Source())
-  if source.found.kind == 'saved_model':
-    colorizer = SavedModelColorizer(source, log)
+  if saved_model:
+    colorizer = SavedModelColorizer(saved_model, log)
   else:
+    source = source or Source()
     if source.path is None:
       log(f'using the demo model shipped with pic_tf ({loading.DEMO_MODEL}), a small '
           'CIFAR-10 model')

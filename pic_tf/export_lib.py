@@ -458,32 +458,25 @@ def run(source, export_dir, *, version=None, limits=sampling.RequestLimits(),
   return export(model, export_dir, version=version, limits=limits, sampler=sampler, jit=jit)
 
 
-def load_saved_model(source, log=None):
+def load_saved_model(path, log=None):
   """Loads a SavedModel of ``bin/export``: a version directory, or a base directory.
 
   Of a base directory the newest complete version is loaded, as TF Serving does:
   version folders without a SavedModel (an export still being written, or one that
   failed) are passed over, and ``log`` says which version was taken.
 
-  Args:
-    source: a :class:`pic_tf.storage.Source` whose path is the SavedModel's (recognised
-      here, by :func:`pic_tf.storage.loading.recognised`, unless it was already).
-    log: callable for the line about the versions passed over.
-
   Raises:
     CheckpointError: no SavedModel there, or a damaged one.
   """
-  found = loading.recognised(source).found
-  if found.kind != 'saved_model':
-    versions = fileutil.numbers_in(found.path)
-    newest = os.path.join(found.path, str(versions[-1])) if versions else found.path
+  version, passed_over = loading.saved_model_version(path)
+  if version is None:
+    newest = os.path.join(path, str(passed_over[0])) if passed_over else path
     raise CheckpointError(f'{newest} holds no SavedModel: pass a directory written by '
                           'bin/export')
-  if found.passed_over and log:
-    log(f'{found.path}: using version {os.path.basename(found.saved_model)}, the newest '
-        f'complete one (version(s) {", ".join(str(v) for v in found.passed_over)} hold no '
-        'SavedModel)')
-  path = found.saved_model
+  if passed_over and log:
+    log(f'{path}: using version {os.path.basename(version)}, the newest complete one '
+        f'(version(s) {", ".join(str(v) for v in passed_over)} hold no SavedModel)')
+  path = version
   try:
     return tf.saved_model.load(path)
   except (tf.errors.OpError, ValueError, OSError, IndexError) as e:   # IndexError: truncated

@@ -25,7 +25,6 @@ import tensorflow as tf
 from pic_tf import progress
 from pic_tf import errors
 from pic_tf import export_lib
-from pic_tf.storage import Source
 
 
 def _rss_bytes():
@@ -116,7 +115,7 @@ def run(saved_model, num_requests=200, threads=8, seed=0, log=progress.result):
     ``rss_ratio`` (memory after the load / after the warm-up), ``requests_per_second``,
     ``latency_p50_s``, ``latency_p99_s`` and the counts.
   """
-  loaded = export_lib.load_saved_model(Source(saved_model))
+  loaded = export_lib.load_saved_model(saved_model)
   requests = make_requests(num_requests, seed)
   alone = [_answer(loaded, r) for r in requests]      # the references, and the warm-up
   rss_warm = _rss_bytes()

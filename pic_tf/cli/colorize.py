@@ -85,16 +85,19 @@ def main(argv):
   common.quiet_tensorflow()
   from pic_tf import colorize_lib  # pylint: disable=import-outside-toplevel
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
-  source = loading.recognised(storage.Source(
-      FLAGS.saved_model or FLAGS.checkpoint, FLAGS.config, tuple(FLAGS.set), FLAGS.precision))
-  _check_flag_fits(source.found)
+  source = loading.recognised(
+      storage.Source(FLAGS.checkpoint, FLAGS.config, tuple(FLAGS.set), FLAGS.precision))
+  _check_flag_fits(source.found, FLAGS.saved_model and loading.recognised(
+      storage.Source(FLAGS.saved_model)).found)
+  kind = 'saved_model' if FLAGS.saved_model else source.found.kind
   common.refuse_ignored(common.model_flags_ignored(
-      source.found.kind, ('config', 'set', 'precision', 'jit', 'sampler')))
+      kind, ('config', 'set', 'precision', 'jit', 'sampler')))
   # Before the model loads (the library checks for earlier results there, too).
   fileutil.check_dir_target(FLAGS.output_dir, '--output_dir')
   try:
     failed = colorize_lib.run(
-        FLAGS.output_dir, source=source, inputs=inputs,
+        FLAGS.output_dir, source=None if FLAGS.saved_model else source,
+        saved_model=FLAGS.saved_model, inputs=inputs,
         selection=selection if FLAGS.dataset else None, sample_options=sample_options,
         overwrite=FLAGS.overwrite)
   except errors.ResultsExistError as e:
@@ -102,20 +105,17 @@ def main(argv):
   sys.exit(1 if failed else 0)
 
 
-def _check_flag_fits(found):
-  """Refuses a model given to the flag of another kind, naming the flag that takes it
-  (``found``: what the flag's path is, a :class:`pic_tf.storage.loading.Found`)."""
-  if FLAGS.checkpoint and found.kind == 'saved_model':
-    raise errors.ConfigError(f'--checkpoint={found.path} is a SavedModel written by '
+def _check_flag_fits(checkpoint, saved_model):
+  """Refuses a SavedModel given as --checkpoint, or a workdir as --saved_model, naming
+  the flag that takes it (``checkpoint``, ``saved_model``: what each flag names, a
+  :class:`pic_tf.storage.loading.Found`; ``saved_model`` falsy without the flag)."""
+  if checkpoint.kind == 'saved_model':
+    raise errors.ConfigError(f'--checkpoint={checkpoint.path} is a SavedModel written by '
                              'bin/export: give it as --saved_model')
-  if FLAGS.saved_model and found.workdir is not None and found.kind != 'missing':
-    raise errors.ConfigError(f'--saved_model={found.path} is a pic_tf workdir or one '
+  if saved_model and saved_model.workdir is not None:
+    raise errors.ConfigError(f'--saved_model={saved_model.path} is a pic_tf workdir or one '
                              'of its checkpoints, not a SavedModel: give it as --checkpoint '
                              '(or export it with bin/export)')
-  if FLAGS.saved_model and found.kind != 'saved_model':
-    what = 'does not exist' if found.kind == 'missing' else 'holds no SavedModel'
-    raise errors.CheckpointError(f'--saved_model={found.path} {what}: give a directory '
-                                 'written by bin/export')
 
 
 def run():

@@ -18,8 +18,7 @@ class Source:
   """Which model to load, and how (:func:`pic_tf.storage.loading.load`).
 
   Attributes:
-    path: a workdir, one of its checkpoints, a checkpoint of the original code, or (to
-      sample with, :func:`pic_tf.colorize_lib.run`) a SavedModel of ``bin/export``, in
+    path: a workdir, one of its checkpoints, or a checkpoint of the original code, in
       any form a user types it (made absolute by :func:`fileutil.user_path`); None: the
       demo model shipped with pic_tf.
     config_name: the config of an original checkpoint (``cifar10``, ``imagenet``).
