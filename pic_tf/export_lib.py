@@ -58,6 +58,7 @@ from pic_tf.model import precision as precision_lib
 from pic_tf import sampling
 from pic_tf.sampling import pipeline
 from pic_tf.storage import loading
+from pic_tf.storage import Source
 from pic_tf.storage import fileutil
 from pic_tf.storage import workdir as workdir_lib
 
@@ -466,17 +467,25 @@ def load_saved_model(path, log=None):
   failed) are passed over, and ``log`` says which version was taken.
 
   Raises:
-    CheckpointError: no SavedModel there, or a damaged one.
+    CheckpointError: no SavedModel there (the message says what is there instead), or a
+      damaged one.
   """
-  version, passed_over = loading.saved_model_version(path)
-  if version is None:
-    newest = os.path.join(path, str(passed_over[0])) if passed_over else path
-    raise CheckpointError(f'{newest} holds no SavedModel: pass a directory written by '
+  found = loading.recognised(Source(path)).found
+  if found.kind == 'missing':
+    raise CheckpointError(f'{found.path} does not exist: pass a directory written by '
                           'bin/export')
-  if passed_over and log:
-    log(f'{path}: using version {os.path.basename(version)}, the newest complete one '
-        f'(version(s) {", ".join(str(v) for v in passed_over)} hold no SavedModel)')
-  path = version
+  if found.kind != 'saved_model' and found.workdir is not None:
+    raise CheckpointError(f'{found.path} is a pic_tf workdir or one of its checkpoints, not a '
+                          'SavedModel: load it as a checkpoint, or export it with '
+                          'bin/export')
+  if found.kind != 'saved_model':
+    raise CheckpointError(f'{found.path} holds no SavedModel: pass a directory written by '
+                          'bin/export')
+  if found.passed_over and log:
+    log(f'{found.path}: using version {os.path.basename(found.saved_model)}, the newest '
+        f'complete one (version(s) {", ".join(str(v) for v in found.passed_over)} hold no '
+        'SavedModel)')
+  path = found.saved_model
   try:
     return tf.saved_model.load(path)
   except (tf.errors.OpError, ValueError, OSError, IndexError) as e:   # IndexError: truncated

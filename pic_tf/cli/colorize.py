@@ -87,8 +87,9 @@ def main(argv):
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
   source = loading.recognised(
       storage.Source(FLAGS.checkpoint, FLAGS.config, tuple(FLAGS.set), FLAGS.precision))
-  _check_flag_fits(source.found, FLAGS.saved_model and loading.recognised(
-      storage.Source(FLAGS.saved_model)).found)
+  if source.found.kind == 'saved_model':
+    raise errors.ConfigError(f'--checkpoint={source.found.path} is a SavedModel written by '
+                             'bin/export: give it as --saved_model')
   kind = 'saved_model' if FLAGS.saved_model else source.found.kind
   common.refuse_ignored(common.model_flags_ignored(
       kind, ('config', 'set', 'precision', 'jit', 'sampler')))
@@ -103,19 +104,6 @@ def main(argv):
   except errors.ResultsExistError as e:
     raise errors.ResultsExistError(f'{e} (--overwrite)') from None
   sys.exit(1 if failed else 0)
-
-
-def _check_flag_fits(checkpoint, saved_model):
-  """Refuses a SavedModel given as --checkpoint, or a workdir as --saved_model, naming
-  the flag that takes it (``checkpoint``, ``saved_model``: what each flag names, a
-  :class:`pic_tf.storage.loading.Found`; ``saved_model`` falsy without the flag)."""
-  if checkpoint.kind == 'saved_model':
-    raise errors.ConfigError(f'--checkpoint={checkpoint.path} is a SavedModel written by '
-                             'bin/export: give it as --saved_model')
-  if saved_model and saved_model.workdir is not None:
-    raise errors.ConfigError(f'--saved_model={saved_model.path} is a pic_tf workdir or one '
-                             'of its checkpoints, not a SavedModel: give it as --checkpoint '
-                             '(or export it with bin/export)')
 
 
 def run():

@@ -139,11 +139,18 @@ def test_convert_original_names_what_it_was_given(sources, tmp_path, kind, messa
     ('checkpoint', 'saved_model', 'is a SavedModel written by bin/export: give it as '
                                   '--saved_model'),
     pytest.param('saved_model', 'workdir', 'is a pic_tf workdir or one of its checkpoints, '
-                 'not a SavedModel: give it as --checkpoint', marks=pytest.mark.slow)])
-def test_colorize_names_the_flag_a_source_belongs_to(sources, tmp_path, flag, kind, message):
+                 'not a SavedModel: load it as a checkpoint, or export it',
+                 marks=pytest.mark.slow),
+    pytest.param('saved_model', 'original', 'holds no SavedModel: pass a directory written '
+                 'by bin/export', marks=pytest.mark.slow),
+    pytest.param('saved_model', 'missing', 'does not exist: pass a directory written by '
+                 'bin/export', marks=pytest.mark.slow)])
+def test_colorize_says_what_a_source_is_and_which_flag_takes_it(sources, tmp_path, flag, kind,
+                                                                 message):
   code, line = _run('colorize', f'--{flag}={sources[kind]}', f'--input={sources["photo"]}',
                     f'--output_dir={tmp_path / "out"}')
-  assert code == 1 and line.startswith(f'error: --{flag}={sources[kind]} {message}'), line
+  named = f'--{flag}={sources[kind]}' if flag == 'checkpoint' else sources[kind]
+  assert code == 1 and line.startswith(f'error: {named} {message}'), line
   assert not (tmp_path / 'out').exists()
 
 
