@@ -27,7 +27,6 @@ from pic_tf.storage import loading
 from pic_tf.storage import Source
 from pic_tf.storage import result_folders
 
-GRID_CELL_MIN = 128    # dataset grids upscale small images to at least this height
 GRID_CELL_MAX = 512    # photo grids downscale taller cells
 GRID_ROWS = 64         # dataset images per grid PNG
 
@@ -220,7 +219,6 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOpti
                               colorizer.progress_unit)
   samples = np.asarray(colorizer.colorize(images, num_samples, sample_options.temperature,
                                           (sample_options.seed, 0), bar))
-  scale = np.ones((max(1, -(-GRID_CELL_MIN // images.shape[1])),) * 2 + (1,), np.uint8)
   all_rows = photos.grid_rows(images, samples)
   grids = []
   with result_folders.ResultSet(output_dir) as result_set:
@@ -229,9 +227,10 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOpti
       for i in range(start, min(start + GRID_ROWS, len(images))):
         for k, sample in enumerate(samples[i]):
           _write(result_set, f'{name}_{split}_{i:04d}_sample{k}.png', sample)
-        rows.append([np.kron(cell, scale) for cell in all_rows[i]])
+        rows.append(all_rows[i])
       grid_name = f'{name}_{split}_grid{page + 1 if page else ""}.png'
-      grids.append(_write(result_set, grid_name, image_io.grid(rows, gap=4)))
+      grids.append(_write(result_set, grid_name, image_io.grid(
+          rows, gap=4, min_cell_height=image_io.GRID_CELL_MIN)))
     result_set.commit()
   log(f'wrote {grids[0]}' + (f' and {len(grids) - 1} more grid(s)' if len(grids) > 1 else ''))
   return grids[0]

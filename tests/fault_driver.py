@@ -79,7 +79,7 @@ PHASES = {
                    lambda self, checkpoint_number=None, **_: _partial_checkpoint(
                        self, checkpoint_number)),
     'eval': (trainer_lib.Trainer, 'evaluate', None),
-    'grid': (train_actions, 'sample_grid', None),
+    'grid': (train_actions, 'sample_rows', None),
     'export': (tf.saved_model, 'save', _partial_saved_model),
     'png': (Image.Image, 'save', _partial_png),
 }

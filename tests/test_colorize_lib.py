@@ -169,7 +169,7 @@ def test_dataset_grid(workdir, tmp_path, tfds_dir):
                       '--nodownload', f'--output_dir={tmp_path}'])
   assert result.returncode == 0, result.stderr[-3000:]
   grid = np.asarray(Image.open(tmp_path / 'cifar10_test_grid.png'))
-  cell = 8 * (colorize_lib.GRID_CELL_MIN // 8)
+  cell = 8 * (image_io.GRID_CELL_MIN // 8)
   assert grid.shape == (3 * cell + 2 * 4, 4 * cell + 3 * 4, 3)   # gray | 2 samples | original
   assert len(list(tmp_path.glob('cifar10_test_*_sample*.png'))) == 6
 

@@ -191,6 +191,10 @@ def expand_inputs(patterns):
   return unique, problems
 
 
+# Grids people look at show small images (CIFAR-10's 32x32) at least this tall.
+GRID_CELL_MIN = 128
+
+
 def encode_png(image):
   """uint8 ``[H, W, 3]`` -> the bytes of a PNG file."""
   out = io.BytesIO()
@@ -198,7 +202,7 @@ def encode_png(image):
   return out.getvalue()
 
 
-def grid(rows, gap=2, background=255, max_cell_height=None):
+def grid(rows, gap=2, background=255, max_cell_height=None, min_cell_height=None):
   """Tiles images into a grid PNG-ready array.
 
   Args:
@@ -207,6 +211,8 @@ def grid(rows, gap=2, background=255, max_cell_height=None):
     gap: pixels between cells.
     background: gap colour.
     max_cell_height: downscale cells taller than this (nearest neighbour).
+    min_cell_height: enlarge cells shorter than this by the smallest integer factor
+      that reaches it (each pixel a square block), e.g. :data:`GRID_CELL_MIN`.
 
   Returns:
     uint8 ``[H_total, W_total, 3]``.
@@ -216,6 +222,9 @@ def grid(rows, gap=2, background=255, max_cell_height=None):
     if max_cell_height and image.shape[0] > max_cell_height:
       step = int(np.ceil(image.shape[0] / max_cell_height))
       image = image[::step, ::step]
+    if min_cell_height and image.shape[0] < min_cell_height:
+      factor = -(-min_cell_height // image.shape[0])
+      image = np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
     return image
 
   rows = [[fit(im) for im in row] for row in rows]

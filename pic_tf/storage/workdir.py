@@ -41,6 +41,8 @@ SAMPLE_METRICS_FILENAME = 'sample_metrics.json'
 # TensorBoard's folders: training scalars; test bits/dim and sample grids.
 TRAIN_SUMMARIES, EVAL_SUMMARIES = 'train', 'eval'
 SUMMARY_FOLDERS = (TRAIN_SUMMARIES, EVAL_SUMMARIES)
+# The sample grids as PNG files, one per train.sample_every steps.
+SAMPLES_FOLDER = 'samples'
 _CHECKPOINT_PREFIX = 'ckpt'
 # The name of one checkpoint of a workdir (its path prefix's last part).
 CHECKPOINT_NAME = re.compile(rf'{_CHECKPOINT_PREFIX}-\d+')
@@ -87,6 +89,12 @@ def summaries_dir(workdir, name):
   if name not in SUMMARY_FOLDERS:
     raise ValueError(f'unknown summary folder {name!r}; one of {SUMMARY_FOLDERS}')
   return os.path.join(workdir, name)
+
+
+def sample_grid_path(workdir, step):
+  """Where the sample grid of ``step`` goes as a PNG (``samples/step_0005000.png``: the
+  names sort by step)."""
+  return os.path.join(workdir, SAMPLES_FOLDER, f'step_{step:07d}.png')
 
 
 def checkpoint_manager(checkpoint, directory, max_to_keep, step_counter=None):

@@ -11,7 +11,7 @@ import dataclasses
 import math
 import shutil
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -21,6 +21,7 @@ from pic_tf.data import image_io
 from pic_tf.errors import TrainingDivergedError
 from pic_tf import progress as progress_lib
 from pic_tf.sampling import photos
+from pic_tf.storage import fileutil
 from pic_tf.storage import workdir as workdir_lib
 
 GRID_IMAGES = 4          # test images in the TensorBoard sample grid
@@ -168,19 +169,28 @@ class CheckpointAction:
 
 @dataclasses.dataclass
 class SampleGridAction:
-  """Writes a ``gray | samples | original`` grid of test images to TensorBoard."""
+  """Draws ``gray | samples | original`` rows of test images: a grid in TensorBoard and,
+  enlarged to be looked at, a PNG in the workdir (:func:`pic_tf.storage.workdir.
+  sample_grid_path`; None: not this worker's to write)."""
   trainer: Any
   images: Any          # uint8 [N, S, S, 3]
   every: int
   summaries: Summaries
+  workdir: Optional[str] = None
 
   def due(self, step, last_step):
     return due(step, self.every, last_step, at_end=bool(self.every))
 
   def __call__(self, step, last_step):
-    if self.due(step, last_step):
-      self.summaries.image(workdir_lib.EVAL_SUMMARIES, step, 'samples_gray_pic_original',
-                           sample_grid(self.trainer, self.images, seed=step))
+    if not self.due(step, last_step):
+      return
+    rows = sample_rows(self.trainer, self.images, seed=step)
+    self.summaries.image(workdir_lib.EVAL_SUMMARIES, step, 'samples_gray_pic_original',
+                         image_io.grid(rows))
+    if self.workdir:
+      fileutil.write_bytes(image_io.encode_png(image_io.grid(
+          rows, gap=4, min_cell_height=image_io.GRID_CELL_MIN)),
+                           workdir_lib.sample_grid_path(self.workdir, step))
 
 
 @dataclasses.dataclass
@@ -227,7 +237,7 @@ class Actions:
     return [a for a in (self.log, self.checkpoint, self.sample_grid, self.evaluation) if a]
 
 
-def make(trainer, *, manager, summaries, results, data_dir, download, log):
+def make(trainer, *, manager, summaries, results, data_dir, download, log, workdir=None):
   """The periodic work (:class:`Actions`) of :func:`pic_tf.training.trainer.train`.
 
   Args:
@@ -237,6 +247,8 @@ def make(trainer, *, manager, summaries, results, data_dir, download, log):
     results: the dict of final results the evaluation fills.
     data_dir, download: where the test images come from (tensorflow-datasets).
     log: gets the run's lines.
+    workdir: where this worker writes the sample grids' PNGs (the chief: the run's
+      workdir; None: no PNGs).
   """
   config, train = trainer.config, trainer.config.train
   logger = LogAction(trainer, train.log_every, summaries, log, results,
@@ -246,7 +258,7 @@ def make(trainer, *, manager, summaries, results, data_dir, download, log):
     images, _ = datasets.load_images(config.dataset, 'test', config.model.image_size, data_dir,
                                  download)
     images = next(iter(images.batch(GRID_IMAGES))).numpy()
-    grid = SampleGridAction(trainer, images, train.sample_every, summaries)
+    grid = SampleGridAction(trainer, images, train.sample_every, summaries, workdir)
   test_ds, test_count = datasets.eval_dataset(config, train.batch_size, train.eval_examples,
                                           data_dir, download)
   return Actions(log=logger, checkpoint=CheckpointAction(manager, train.checkpoint_every),
@@ -255,15 +267,19 @@ def make(trainer, *, manager, summaries, results, data_dir, download, log):
                                        summaries, log, results))
 
 
-def sample_grid(trainer, images, seed=0):
-  """A grid of ``gray | samples | original`` rows (EMA weights), uint8 ``[H, W, 3]``.
+def sample_rows(trainer, images, seed=0):
+  """``gray | samples | original`` rows of ``images`` (EMA weights), for
+  :func:`pic_tf.data.image_io.grid`.
 
   Args:
     trainer: a :class:`pic_tf.training.trainer.Trainer`.
     images: uint8 ``[N, S, S, 3]`` test images.
     seed: sampling seed.
+
+  Returns:
+    ``N`` lists of uint8 ``[S, S, 3]`` images.
   """
   with trainer.ema.swapped():
     samples = trainer.colorizer.colorize(images, GRID_SAMPLES, 1.0, (seed, 0)).numpy()
-  return image_io.grid(photos.grid_rows(images, samples))
+  return photos.grid_rows(images, samples)
 

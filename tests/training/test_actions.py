@@ -1,10 +1,14 @@
 """Each periodic action of the training loop on its own (no model: stand-ins)."""
 
+import os
 import types
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from pic_tf import errors
+from pic_tf.data import image_io
 from pic_tf.training import actions as train_actions
 
 
@@ -73,10 +77,15 @@ def test_checkpoint_action_saves_every_period_and_at_the_end():
   assert saved == [3, 6, 7]
 
 
+def _rows(trainer, images, seed):
+  """Two rows of gray | sample | original, 8x8 each (as sample_rows gives them)."""
+  return [[np.full((8, 8, 3), seed, np.uint8)] * 3] * 2
+
+
 def test_sample_grid_action_is_off_at_zero(monkeypatch):
   drawn = []
-  monkeypatch.setattr(train_actions, 'sample_grid',
-                      lambda trainer, images, seed: drawn.append(seed) or 'grid')
+  monkeypatch.setattr(train_actions, 'sample_rows',
+                      lambda trainer, images, seed: drawn.append(seed) or _rows(0, 0, seed))
   summaries = _Summaries()
   for every, expected in ((0, []), (2, [2, 4, 5])):
     drawn.clear()
@@ -84,6 +93,21 @@ def test_sample_grid_action_is_off_at_zero(monkeypatch):
     for step in range(1, 6):
       action(step, 5)
     assert drawn == expected
+
+
+def test_sample_grids_go_to_tensorboard_and_to_the_workdir_as_pngs(monkeypatch, tmp_path):
+  """The chief's grids are also PNG files, their cells enlarged to be looked at; another
+  worker writes none."""
+  monkeypatch.setattr(train_actions, 'sample_rows', _rows)
+  summaries = _Summaries()
+  train_actions.SampleGridAction(_trainer(), None, 2, summaries, str(tmp_path))(4, 5)
+  assert summaries.written == [('eval', 4, 'samples_gray_pic_original')]
+  assert os.listdir(tmp_path / 'samples') == ['step_0000004.png']
+  png = np.asarray(Image.open(tmp_path / 'samples' / 'step_0000004.png'))
+  cell = image_io.GRID_CELL_MIN   # 8 * 16
+  assert png.shape == (2 * cell + 4, 3 * cell + 2 * 4, 3) and png[0, 0, 0] == 4
+  train_actions.SampleGridAction(_trainer(), None, 2, _Summaries())(6, 7)   # workdir None
+  assert os.listdir(tmp_path / 'samples') == ['step_0000004.png']
 
 
 def test_eval_action_reports_ema_and_raw():

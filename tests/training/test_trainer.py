@@ -66,6 +66,7 @@ def test_cifar10_run_learns_and_writes_checkpoints_and_events(tfds_dir, tmp_path
   events = glob.glob(f'{workdir}/eval/events.out.tfevents.*')
   tags = {v.tag for e in tf.compat.v1.train.summary_iterator(events[0]) for v in e.summary.value}
   assert {'bpd_ema', 'bpd_raw', 'samples_gray_pic_original'} <= tags
+  assert os.listdir(f'{workdir}/samples') == ['step_0000300.png']   # the grid, to look at
   final = json.loads(open(f'{workdir}/train_results.json').read())
   assert final['step'] == 300 and final['test_bpd_raw'] < 6.0
   # bin/eval reads the workdir.
