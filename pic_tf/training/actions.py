@@ -11,7 +11,7 @@ import dataclasses
 import math
 import shutil
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
@@ -34,8 +34,13 @@ def due(step, every, last_step, at_end=True):
 
 
 class Summaries:
-  """TensorBoard writers for the workdir's summary folders (chief only;
-  :data:`pic_tf.storage.workdir.SUMMARY_FOLDERS`)."""
+  """TensorBoard writers for the workdir's summary folders
+  (:data:`pic_tf.storage.workdir.SUMMARY_FOLDERS`).
+
+  Args:
+    workdir: the run's workdir.
+    enabled: whether this worker writes the run's summaries and pictures (the chief).
+  """
 
   def __init__(self, workdir, enabled):
     self.enabled = enabled
@@ -170,13 +175,12 @@ class CheckpointAction:
 @dataclasses.dataclass
 class SampleGridAction:
   """Draws ``gray | samples | original`` rows of test images: a grid in TensorBoard and,
-  enlarged to be looked at, a PNG in the workdir (:func:`pic_tf.storage.workdir.
-  sample_grid_path`; None: not this worker's to write)."""
+  enlarged to be looked at, a PNG in the workdir
+  (:func:`pic_tf.storage.workdir.sample_grid_path`), where ``summaries`` write."""
   trainer: Any
   images: Any          # uint8 [N, S, S, 3]
   every: int
   summaries: Summaries
-  workdir: Optional[str] = None
 
   def due(self, step, last_step):
     return due(step, self.every, last_step, at_end=bool(self.every))
@@ -187,10 +191,10 @@ class SampleGridAction:
     rows = sample_rows(self.trainer, self.images, seed=step)
     self.summaries.image(workdir_lib.EVAL_SUMMARIES, step, 'samples_gray_pic_original',
                          image_io.grid(rows))
-    if self.workdir:
+    if self.summaries.enabled:
       fileutil.write_bytes(image_io.encode_png(image_io.grid(
           rows, gap=4, min_cell_height=image_io.GRID_CELL_MIN)),
-                           workdir_lib.sample_grid_path(self.workdir, step))
+                           workdir_lib.sample_grid_path(self.summaries.workdir, step))
 
 
 @dataclasses.dataclass
@@ -237,7 +241,7 @@ class Actions:
     return [a for a in (self.log, self.checkpoint, self.sample_grid, self.evaluation) if a]
 
 
-def make(trainer, *, manager, summaries, results, data_dir, download, log, workdir=None):
+def make(trainer, *, manager, summaries, results, data_dir, download, log):
   """The periodic work (:class:`Actions`) of :func:`pic_tf.training.trainer.train`.
 
   Args:
@@ -247,8 +251,6 @@ def make(trainer, *, manager, summaries, results, data_dir, download, log, workd
     results: the dict of final results the evaluation fills.
     data_dir, download: where the test images come from (tensorflow-datasets).
     log: gets the run's lines.
-    workdir: where this worker writes the sample grids' PNGs (the chief: the run's
-      workdir; None: no PNGs).
   """
   config, train = trainer.config, trainer.config.train
   logger = LogAction(trainer, train.log_every, summaries, log, results,
@@ -258,7 +260,7 @@ def make(trainer, *, manager, summaries, results, data_dir, download, log, workd
     images, _ = datasets.load_images(config.dataset, 'test', config.model.image_size, data_dir,
                                  download)
     images = next(iter(images.batch(GRID_IMAGES))).numpy()
-    grid = SampleGridAction(trainer, images, train.sample_every, summaries, workdir)
+    grid = SampleGridAction(trainer, images, train.sample_every, summaries)
   test_ds, test_count = datasets.eval_dataset(config, train.batch_size, train.eval_examples,
                                           data_dir, download)
   return Actions(log=logger, checkpoint=CheckpointAction(manager, train.checkpoint_every),

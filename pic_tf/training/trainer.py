@@ -290,8 +290,7 @@ def train(config, workdir, data_dir=None, strategy=training.AUTO, jit=False, dow
   results = {'step': step}
   summaries = train_actions.Summaries(workdir, chief)
   actions = train_actions.make(trainer, manager=manager, summaries=summaries, results=results,
-                               data_dir=data_dir, download=download, log=log,
-                               workdir=workdir if chief else None)
+                               data_dir=data_dir, download=download, log=log)
   logger = actions.log
   results_path = workdir_lib.results_path(workdir)
   if step >= steps:

@@ -13,8 +13,9 @@ from pic_tf.training import actions as train_actions
 
 
 class _Summaries:
-  def __init__(self):
+  def __init__(self, workdir=None):
     self.written = []
+    self.workdir, self.enabled = workdir, workdir is not None
 
   def scalars(self, name, step, **values):
     self.written.append((name, step, values))
@@ -99,14 +100,14 @@ def test_sample_grids_go_to_tensorboard_and_to_the_workdir_as_pngs(monkeypatch, 
   """The chief's grids are also PNG files, their cells enlarged to be looked at; another
   worker writes none."""
   monkeypatch.setattr(train_actions, 'sample_rows', _rows)
-  summaries = _Summaries()
-  train_actions.SampleGridAction(_trainer(), None, 2, summaries, str(tmp_path))(4, 5)
+  summaries = _Summaries(str(tmp_path))
+  train_actions.SampleGridAction(_trainer(), None, 2, summaries)(4, 5)
   assert summaries.written == [('eval', 4, 'samples_gray_pic_original')]
   assert os.listdir(tmp_path / 'samples') == ['step_0000004.png']
   png = np.asarray(Image.open(tmp_path / 'samples' / 'step_0000004.png'))
   cell = image_io.GRID_CELL_MIN   # 8 * 16
   assert png.shape == (2 * cell + 4, 3 * cell + 2 * 4, 3) and png[0, 0, 0] == 4
-  train_actions.SampleGridAction(_trainer(), None, 2, _Summaries())(6, 7)   # workdir None
+  train_actions.SampleGridAction(_trainer(), None, 2, _Summaries())(6, 7)   # not the chief
   assert os.listdir(tmp_path / 'samples') == ['step_0000004.png']
 
 
