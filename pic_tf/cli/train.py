@@ -20,9 +20,9 @@ photos; the model is the source's, the training settings are the flags':
       --workdir=runs/finetuned --num_steps=2000
 
 Progress lines show step, bpd, images/s and ETA; TensorBoard logs go to
---workdir/train and --workdir/eval. Restarting the same command resumes from the
-last checkpoint; without --config, the run's own config.json is used, so this
-trains runs/tiny on to step 500:
+--workdir/train and --workdir/eval, sample grids as PNGs to --workdir/samples.
+Restarting the same command resumes from the last checkpoint; without --config, the
+run's own config.json is used, so this trains runs/tiny on to step 500:
 
   bin/train --workdir=runs/tiny --num_steps=500
 """
