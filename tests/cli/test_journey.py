@@ -4,7 +4,8 @@ directory, every path relative and typed as BUILD.md types it (``runs/photos``,
 
 train -> eval -> Ctrl-C and rerun (resume) -> eval of one checkpoint -> colorize
 --checkpoint -> export -> colorize --saved_model -> pic_tf.load('runs/...') -> export
---format=weights -> train on with --workdir alone. Each step exits 0 and leaves its output where BUILD.md says.
+--format=weights -> train on with --workdir alone. Each step exits 0 and leaves its
+output where BUILD.md says.
 """
 
 import json
