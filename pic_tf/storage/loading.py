@@ -133,8 +133,9 @@ def _loadable(source):
     raise CheckpointError(f'{found.path} does not exist: give a pic_tf workdir, one of its '
                           'checkpoints, or a checkpoint of the original code')
   if found.kind == 'saved_model':
-    raise CheckpointError(f'{found.path} is a SavedModel: it is served, or used for '
-                          'colourising as a SavedModel, not loaded as a checkpoint')
+    raise CheckpointError(f'{found.path} is a SavedModel: it is served, or colourises as '
+                          'a SavedModel; to load the model, give the workdir it was exported '
+                          'from')
   if found.workdir is not None and (source.config_name or source.overrides):
     raise CheckpointError(f'{found.path} is a pic_tf workdir, whose config.json fixes the '
                           'model: a config or overrides apply only to original checkpoints')

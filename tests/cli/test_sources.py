@@ -154,6 +154,16 @@ def test_colorize_says_what_a_source_is_and_which_flag_takes_it(sources, tmp_pat
   assert not (tmp_path / 'out').exists()
 
 
+@pytest.mark.slow   # one process; bin/colorize's answer is checked by default
+def test_eval_of_a_saved_model_asks_for_its_workdir(sources, tmp_path):
+  code, line = _run('eval', f'--checkpoint={sources["saved_model"]}',
+                    f'--output_json={tmp_path / "eval.json"}')
+  assert code == 1 and line == (
+      f'error: {sources["saved_model"]} is a SavedModel: it is served, or colourises as a '
+      'SavedModel; to load the model, give the workdir it was exported from'), line
+  assert not (tmp_path / 'eval.json').exists()
+
+
 @pytest.mark.slow   # three programs on read-only and pseudo file systems
 @pytest.mark.skipif(shutil.which('unshare') is None, reason='needs unshare(1)')
 def test_write_failures_name_the_users_path(sources, tmp_path):
