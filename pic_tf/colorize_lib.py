@@ -219,18 +219,16 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOpti
                               colorizer.progress_unit)
   samples = np.asarray(colorizer.colorize(images, num_samples, sample_options.temperature,
                                           (sample_options.seed, 0), bar))
-  all_rows = photos.grid_rows(images, samples)
+  rows = photos.grid_rows(images, samples)
   grids = []
   with result_folders.ResultSet(output_dir) as result_set:
+    for i, image_samples in enumerate(samples):
+      for k, sample in enumerate(image_samples):
+        _write(result_set, f'{name}_{split}_{i:04d}_sample{k}.png', sample)
     for page, start in enumerate(range(0, len(images), GRID_ROWS)):
-      rows = []
-      for i in range(start, min(start + GRID_ROWS, len(images))):
-        for k, sample in enumerate(samples[i]):
-          _write(result_set, f'{name}_{split}_{i:04d}_sample{k}.png', sample)
-        rows.append(all_rows[i])
       grid_name = f'{name}_{split}_grid{page + 1 if page else ""}.png'
       grids.append(_write(result_set, grid_name, image_io.grid(
-          rows, gap=4, min_cell_height=image_io.GRID_CELL_MIN)))
+          rows[start:start + GRID_ROWS], gap=4, min_cell_height=image_io.GRID_CELL_MIN)))
     result_set.commit()
   log(f'wrote {grids[0]}' + (f' and {len(grids) - 1} more grid(s)' if len(grids) > 1 else ''))
   return grids[0]

@@ -161,9 +161,10 @@ def resumed_config(workdir):
   return load_config(workdir)
 
 
-def prepare(config, workdir):
-  """Checks that ``config`` may train in ``workdir`` (:func:`resumed_config`); the caller
-  writes ``config.json`` (:func:`save_config`) once training can start.
+def check_resumable(config, resumed, workdir):
+  """Checks that ``config`` may train in ``workdir``, which holds the run ``resumed``
+  (:func:`resumed_config`, read once by the caller); the caller writes ``config.json``
+  (:func:`save_config`) once training can start.
 
   Returns:
     True if the workdir already holds a run to resume.
@@ -171,13 +172,12 @@ def prepare(config, workdir):
   Raises:
     ConfigError: the workdir holds checkpoints of a run of another config.
   """
-  old = resumed_config(workdir)
-  if old is None:
+  if resumed is None:
     return False
-  diffs = _config_diffs(old, config)
+  diffs = _config_diffs(resumed, config)
   if diffs:
     raise ConfigError(
-        f'workdir {workdir} holds a run of another config ({old.name}); it differs in: '
+        f'workdir {workdir} holds a run of another config ({resumed.name}); it differs in: '
         + ', '.join(diffs) + '. Use a new workdir, or the same config and overrides.')
   return True
 

@@ -41,6 +41,7 @@ from pic_tf import training
 from pic_tf.training import actions as train_actions
 from pic_tf.training import plan as plan_lib
 
+
 def set_deterministic(enabled, gpus=False):
   """Turns TensorFlow's graph optimiser off (``enabled``) or on, for this process; with
   ``gpus`` and ``enabled``, also TensorFlow's op determinism (for good: it cannot be
@@ -266,7 +267,7 @@ def train(config, workdir, data_dir=None, strategy=training.AUTO, jit=False, dow
   # The workdir's part, together: the check that it may take this config, its
   # clean-up, its checkpoints and (below) its config.json.
   if chief:
-    workdir_lib.prepare(config, workdir)
+    workdir_lib.check_resumable(config, resumed, workdir)
     for name in workdir_lib.clean_workdir(workdir):
       log(f'removed {name}, left in {workdir} by an interrupted run')
   ckpt_dir = workdir if chief else workdir_lib.worker_dir(workdir, plan_lib.task_id())

@@ -36,20 +36,25 @@ def test_damaged_config_json_names_the_file(tmp_path, text):
   assert '\n' not in message
 
 
-def test_prepare_resumes_only_the_same_run(tmp_path):
+def _check(config, workdir):
+  """What bin/train checks before it resumes: ``config`` against the run ``workdir`` holds."""
+  return workdir_lib.check_resumable(config, workdir_lib.resumed_config(workdir), workdir)
+
+
+def test_only_the_same_run_is_resumed(tmp_path):
   cfg = configs.tiny()
-  assert workdir_lib.prepare(cfg, str(tmp_path)) is False
+  assert _check(cfg, str(tmp_path)) is False
   assert not (tmp_path / 'config.json').exists()   # written once training can start
   workdir_lib.save_config(cfg, str(tmp_path))
   (tmp_path / 'ckpt-1.index').write_bytes(b'')     # a committed checkpoint
   longer = configs.override(cfg, ['train.num_steps=40', 'train.log_every=2',
                                   'train.learning_rate=1e-4'])
   # Run length, logging and (after a diverged step) the learning rate may change.
-  assert workdir_lib.prepare(longer, str(tmp_path)) is True
+  assert _check(longer, str(tmp_path)) is True
   other = configs.override(cfg, ['train.lr_decay=0.9', 'model.nr_channels=8'])
   with pytest.raises(ConfigError, match='train.lr_decay .*model.nr_channels|'
                      'model.nr_channels.*train.lr_decay'):
-    workdir_lib.prepare(other, str(tmp_path))
+    _check(other, str(tmp_path))
   assert workdir_lib.load_config(str(tmp_path)) == cfg   # untouched
 
 
@@ -60,10 +65,10 @@ def test_a_folder_named_relatively_by_an_older_run_is_the_same_folder(tmp_path, 
   workdir_lib.save_config(configs.override(configs.tiny(), ['dataset=folder:photos']), workdir)
   (tmp_path / 'run' / 'ckpt-1.index').write_bytes(b'')
   same = configs.override(configs.tiny(), [f'dataset=folder:{tmp_path}/photos'])
-  assert workdir_lib.prepare(same, workdir) is True
+  assert _check(same, workdir) is True
   other = configs.override(configs.tiny(), [f'dataset=folder:{tmp_path}/fotos'])
   with pytest.raises(ConfigError, match='dataset'):
-    workdir_lib.prepare(other, workdir)
+    _check(other, workdir)
 
 
 def test_a_config_without_a_checkpoint_binds_nothing(tmp_path):
@@ -71,7 +76,7 @@ def test_a_config_without_a_checkpoint_binds_nothing(tmp_path):
   diverged at step 1) does not refuse the corrected command."""
   workdir_lib.save_config(configs.tiny(), str(tmp_path))
   other = configs.override(configs.tiny(), ['model.nr_channels=8'])
-  assert workdir_lib.prepare(other, str(tmp_path)) is False
+  assert _check(other, str(tmp_path)) is False
 
 
 @pytest.mark.parametrize('section,field,value', [('train', 'batch_size', 8.0),
