@@ -22,30 +22,33 @@ PRECISIONS = {
 INFERENCE_PRECISIONS = tuple(p for p in PRECISIONS if p != MIXED_FLOAT16)
 
 
-def resolve_precision(precision, *, native=None, log=None):
-  """``'auto'`` -> ``'mixed_bfloat16'`` where bfloat16 is native, else ``'float32'``.
+def auto_precision(native):
+  """What ``'auto'`` means: ``'mixed_bfloat16'`` where bfloat16 is ``native``, else
+  ``'float32'`` (never slower than float32)."""
+  return MIXED_BFLOAT16 if native else FLOAT32
 
-  Other values are returned as they are; ``log`` (if given) gets one warning line when
-  bfloat16 is forced on a machine that emulates it.
+
+def resolve_precision(precision, *, log=None):
+  """``'auto'`` -> :func:`auto_precision` on this machine; other values are returned as
+  they are, and ``log`` (if given) gets one warning line when mixed bfloat16 is forced
+  where :attr:`pic_tf.model.devices.Machine.native_bfloat16` says it is emulated.
 
   Args:
     precision: a name of :data:`PRECISIONS`.
-    native: whether bfloat16 is native where the model runs (default: on this machine,
-      :attr:`pic_tf.model.devices.Machine.native_bfloat16`).
     log: callable for the warning line.
   """
   if precision not in (AUTO, MIXED_BFLOAT16):
     return precision
-  if native is None:
-    native = devices.detect().native_bfloat16
+  native = devices.detect().native_bfloat16
   if precision == AUTO:
-    return MIXED_BFLOAT16 if native else FLOAT32
+    return auto_precision(native)
   if log and not native:
-    log(_EMULATED_WARNING)
+    log(EMULATED_WARNING)
   return precision
 
 
-_EMULATED_WARNING = (
+# Said where mixed bfloat16 is asked for on a machine that emulates it.
+EMULATED_WARNING = (
     'warning: mixed_bfloat16 on a machine without native bfloat16 (no AVX512_BF16 or '
     'AMX-BF16 CPU, no GPU of compute capability 8.0+) is emulated, many times slower '
     'than float32. Use precision auto (float32 here) or float32.')

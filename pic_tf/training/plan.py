@@ -127,11 +127,12 @@ def choose(config, machine=None, strategy=training.AUTO, jit=False, resumed=None
   machine = devices.detect() if machine is None else machine
   train = config.train
   gpus = machine.gpus
+  native = machine.native_bfloat16
   # A config.json that left them unset (written by save_new_workdir) recorded no choice.
   recorded = resumed.train if resumed is not None else None
   if train.precision is None and recorded and recorded.precision not in (None, precision_lib.AUTO):
     precision = Choice(recorded.precision, 'as the run in the workdir started')
-  elif train.precision is None and gpus and machine.native_bfloat16:
+  elif train.precision is None and gpus and native:
     precision = Choice(precision_lib.MIXED_BFLOAT16, 'the GPU computes bfloat16 natively '
                        '(compute capability 8.0+); weights and likelihood stay float32')
   elif train.precision is None and gpus:
@@ -143,11 +144,16 @@ def choose(config, machine=None, strategy=training.AUTO, jit=False, resumed=None
                        'bit-reproducible' + ('; this CPU computes bfloat16 natively: '
                                             'train.precision=mixed_bfloat16 trains faster'
                                             if machine.cpu.native_bfloat16 else ''))
+  elif train.precision == precision_lib.AUTO:
+    hardware = 'every GPU of the run' if gpus else 'this CPU'
+    precision = Choice(precision_lib.auto_precision(native), 'auto: ' + (
+        f'{hardware} computes bfloat16 natively' if native else
+        'not every GPU of the run computes bfloat16 natively, so float32' if gpus else
+        'this CPU has no native bfloat16 (AVX512_BF16 or AMX-BF16), so float32'))
   else:
-    resolved = precision_lib.resolve_precision(train.precision, native=machine.native_bfloat16,
-                                               log=log)
-    precision = Choice(resolved, 'as set' + (f' ({train.precision})'
-                                             if resolved != train.precision else ''))
+    if train.precision == precision_lib.MIXED_BFLOAT16 and not native and log:
+      log(precision_lib.EMULATED_WARNING)
+    precision = Choice(train.precision, 'as set')
   if train.deterministic is None and recorded and recorded.deterministic is not None:
     deterministic = Choice(recorded.deterministic, 'as the run in the workdir started')
   elif train.deterministic is None and gpus:

@@ -13,6 +13,8 @@ from pic_tf.model import devices
 from pic_tf.training import plan as plan_lib
 from pic_tf.training import trainer as trainer_lib
 
+import helpers
+
 
 class _Driver:
   """libcuda.so.1 as a machine without a usable GPU answers."""
@@ -112,7 +114,38 @@ def test_auto_is_bfloat16_only_where_every_gpu_computes_it(monkeypatch):
                                  (((8, 0), (7, 0)), 'float32')):
     with pytest.MonkeyPatch.context() as monkeypatch:
       _stub_machine(monkeypatch, capabilities)
-      assert plan_lib.choose(auto).config.train.precision == expected, capabilities
+      plan = plan_lib.choose(auto)
+      assert plan.config.train.precision == expected, capabilities
+      assert plan.precision.why == ('auto: every GPU of the run computes bfloat16 natively'
+                                    if expected == 'mixed_bfloat16' else
+                                    'auto: not every GPU of the run computes bfloat16 '
+                                    'natively, so float32'), capabilities
+
+
+def test_auto_on_a_cpu_follows_its_flags(monkeypatch, tmp_path):
+  auto = configs.override(configs.cifar10(), ['train.precision=auto'])
+  _stub_machine(monkeypatch, ())
+  for flag, expected in (('avx512_bf16', 'mixed_bfloat16'), ('avx2', 'float32')):
+    cpuinfo = tmp_path / flag
+    cpuinfo.write_text(helpers.CPUINFO.format(extra=flag).replace(' avx512f', ''))
+    monkeypatch.setattr(devices, 'CPUINFO', str(cpuinfo))
+    plan = plan_lib.choose(auto)
+    assert plan.config.train.precision == expected, flag
+    assert plan.precision.why == ('auto: this CPU computes bfloat16 natively' if flag !=
+                                  'avx2' else 'auto: this CPU has no native bfloat16 '
+                                  '(AVX512_BF16 or AMX-BF16), so float32')
+
+
+def test_forced_bfloat16_warns_only_where_it_is_emulated(monkeypatch):
+  forced = configs.override(configs.cifar10(), ['train.precision=mixed_bfloat16'])
+  for capabilities, warns in ((((8, 0),), False), (((7, 0),), True)):
+    lines = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+      _stub_machine(monkeypatch, capabilities)
+      plan = plan_lib.choose(forced, log=lines.append)
+    assert (plan.config.train.precision, plan.precision.why) == ('mixed_bfloat16', 'as set')
+    assert [line.split(' (')[0] for line in lines] == (
+        ['warning: mixed_bfloat16 on a machine without native bfloat16'] if warns else []), lines
 
 
 def test_the_gpu_build_without_a_usable_gpu_says_cudas_reason(monkeypatch):
