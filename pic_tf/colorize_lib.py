@@ -230,7 +230,8 @@ def colorize_dataset(colorizer, selection, output_dir, sample_options=SampleOpti
       grids.append(_write(result_set, grid_name, image_io.grid(
           rows[start:start + GRID_ROWS], gap=4, min_cell_height=image_io.GRID_CELL_MIN)))
     result_set.commit()
-  log(f'wrote {grids[0]}' + (f' and {len(grids) - 1} more grid(s)' if len(grids) > 1 else ''))
+  more = progress_lib.count(len(grids) - 1, 'more grid')
+  log(f'wrote {grids[0]}' + (f' and {more}' if len(grids) > 1 else ''))
   return grids[0]
 
 
@@ -267,5 +268,5 @@ def run(output_dir, *, source=None, saved_model=None, inputs=(), selection=None,
     return 0
   errors = colorize_files(colorizer, inputs, output_dir, sample_options, log=log)
   if errors:
-    log(f'{len(errors)} input(s) failed')
+    log(f'{progress_lib.count(len(errors), "input")} failed')
   return len(errors)

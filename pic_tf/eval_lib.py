@@ -150,9 +150,9 @@ def run_sample_metrics(source, selection, sample_options=SampleOptions(num_sampl
   images, count = datasets.load_images(config.dataset, 'test', config.model.image_size,
                                        selection.data_dir, selection.download)
   images = next(iter(images.batch(selection.num_images or count))).numpy()
-  log(f'sampling {sample_options.num_samples} colourisation(s) of {len(images)} of {count} '
-      f'{config.dataset} test images (step {step}, EMA weights, temperature '
-      f'{sample_options.temperature})')
+  log(f'sampling {progress_lib.count(sample_options.num_samples, "colourisation")} of '
+      f'{len(images)} of {count} {config.dataset} test images (step {step}, EMA weights, '
+      f'temperature {sample_options.temperature})')
   results = sample_metrics(model, images, sample_options, progress_label='sampling')
   results.update(checkpoint=os.path.abspath(checkpoint), step=step, num_images=len(images),
                  samples_per_image=sample_options.num_samples,

@@ -482,8 +482,10 @@ def load_saved_model(path, log=None):
     raise CheckpointError(f'{found.path} holds no SavedModel: pass a directory written by '
                           'bin/export')
   if found.passed_over and log:
+    several = len(found.passed_over) > 1
     log(f'{found.path}: using version {os.path.basename(found.saved_model)}, the newest '
-        f'complete one (version(s) {", ".join(str(v) for v in found.passed_over)} hold no '
+        f'complete one (version{"s" if several else ""} '
+        f'{", ".join(str(v) for v in found.passed_over)} {"hold" if several else "holds"} no '
         'SavedModel)')
   path = found.saved_model
   try:

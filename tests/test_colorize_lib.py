@@ -114,7 +114,7 @@ def test_bad_inputs_are_reported_and_the_rest_is_processed(workdir, tmp_path):
   assert 'missing.png: no such file' in err
   assert 'truncated.jpg: cannot decode' in err
   assert 'not_an_image.png: not an image' in err
-  assert 'no file matches' in err and '4 input(s) failed' in err
+  assert 'no file matches' in err and '4 inputs failed' in err
   assert 'Traceback' not in err
   assert sorted(os.listdir(out)) == ['scene.png_grid.png', 'scene.png_sample0.png']
 

@@ -154,7 +154,7 @@ def test_one_bad_file_is_one_line_and_the_others_are_done(photo_run):
   assert f'error: {photos}/bomb.png: its header claims 100000x100000 pixels' in errors[0]
   assert errors[1].startswith(f'error: {photos}/cut.jpg: cannot decode')
   assert errors[2] == f'error: {photos}/pipe.png: not a regular file'
-  assert '3 input(s) failed' in result.stderr
+  assert '3 inputs failed' in result.stderr
   for name in ['img.jpg', 'img.png', 'img_1.png', 'a/x.png', 'b/x.png']:
     assert f'{photos}/{name} ->' in result.stderr
 
@@ -179,7 +179,7 @@ def test_earlier_results_are_refused_or_replaced_as_a_set(tmp_path):
   before = {p.name: p.read_bytes() for p in out.iterdir()}
   print('\nagain into the same folder, fewer samples:')
   line = _one_line(_run('colorize', first[:1] + first[2:] + ['--num_samples=1']),
-                   'already holds 8 result file(s)', '--overwrite')
+                   'already holds 8 result files', '--overwrite')
   assert {p.name: p.read_bytes() for p in out.iterdir()} == before
   assert '--overwrite' in line
   result = _run('colorize', first[:1] + first[2:] + ['--num_samples=1', '--overwrite'])

@@ -8,6 +8,7 @@ import platform
 
 import tensorflow as tf
 
+from pic_tf import progress
 from pic_tf.model import devices
 
 # CPU flags worth naming beside a speed figure.
@@ -21,4 +22,5 @@ def machine_description():
   bf16 = 'native bfloat16' if cpu.native_bfloat16 else 'no native bfloat16 (emulated)'
   gpus = tf.config.list_physical_devices('GPU')
   return (f'{cpu.name}, {cpu.cores} cores, CPU features {" ".join(features) or "unknown"} '
-          f'({bf16}), {len(gpus)} GPU(s), TensorFlow {tf.__version__}, {platform.system()}')
+          f'({bf16}), {progress.count(len(gpus), "GPU")}, TensorFlow {tf.__version__}, '
+          f'{platform.system()}')

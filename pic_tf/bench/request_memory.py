@@ -47,7 +47,8 @@ def _request(case, limits, rng):
     samples = 1
   else:
     images = rng.integers(0, 256, (1, side, side, 3), dtype=np.uint8)
-  what = f'{images.shape[0]} x {images.shape[1]}x{images.shape[2]}, {samples} sample(s)'
+  what = (f'{images.shape[0]} x {images.shape[1]}x{images.shape[2]}, '
+          f'{progress.count(samples, "sample")}')
   inputs['num_samples'] = tf.constant(samples, tf.int32)
   if case == 'largest image, encoded':
     encoded = io.BytesIO()

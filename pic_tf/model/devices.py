@@ -152,7 +152,9 @@ def cuda_problem():
     return f'the NVIDIA driver cannot count its GPUs: {_cuda_error(driver, status)}'
   if not count.value:
     return 'the NVIDIA driver finds no GPU'
-  return (f'the NVIDIA driver finds {count.value} GPU(s) but TensorFlow cannot use them: the '
+  found = '1 GPU but TensorFlow cannot use it' if count.value == 1 else (
+      f'{count.value} GPUs but TensorFlow cannot use them')
+  return (f'the NVIDIA driver finds {found}: the '
           'CUDA libraries it needs are missing or of another version (install with '
           "pip install '.[gpu]'; TF_CPP_MIN_LOG_LEVEL=0 shows TensorFlow's own log)")
 

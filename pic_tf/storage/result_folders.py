@@ -14,6 +14,7 @@ import re
 import shutil
 import tempfile
 
+from pic_tf import progress
 from pic_tf.errors import ResultsExistError
 from pic_tf.storage import fileutil
 
@@ -46,9 +47,9 @@ def check(output_dir, overwrite, what='output directory'):
   found = find(output_dir)
   if found:
     raise ResultsExistError(
-        f'{what} {output_dir} already holds {len(found)} result file(s) of an earlier run '
-        f'(e.g. {os.path.relpath(found[0], output_dir)}); choose another {what}, or '
-        'overwrite them with this run\'s')
+        f'{what} {output_dir} already holds {progress.count(len(found), "result file")} of an '
+        f'earlier run (e.g. {os.path.relpath(found[0], output_dir)}); choose another {what}, or '
+        f'overwrite {"it" if len(found) == 1 else "them"} with this run\'s')
 
 
 class ResultSet:

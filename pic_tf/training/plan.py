@@ -28,6 +28,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from pic_tf import progress
 from pic_tf.errors import ConfigError
 from pic_tf.model import devices
 from pic_tf.model import precision as precision_lib
@@ -81,8 +82,9 @@ class Plan:
     return [
         f'devices: {describe_devices(self.machine)}',
         f'  precision {self.precision.value}: {self.precision.why}',
-        f'  strategy {self.strategy.value}: {self.strategy.why}; global batch {batch}, '
-        f'{self.per_replica_batch(replicas)} on each of {replicas} replica(s)',
+        f'  strategy {self.strategy.value}: {self.strategy.why}; global batch {batch}' + (
+            f', {self.per_replica_batch(replicas)} on each of {replicas} replicas'
+            if replicas > 1 else ''),
         f'  XLA {"on" if self.jit.value else "off"}: {self.jit.why}',
         f'  deterministic {"on" if self.deterministic.value else "off"}: '
         f'{self.deterministic.why}',
@@ -93,7 +95,8 @@ class Plan:
 def describe_devices(machine):
   """``'2 GPUs: ...'`` or ``'CPU (name, N cores); no GPU: reason'``."""
   if machine.gpus:
-    return f'{len(machine.gpus)} GPU(s): ' + ', '.join(g.describe() for g in machine.gpus)
+    return (f'{progress.count(len(machine.gpus), "GPU")}: ' +
+            ', '.join(g.describe() for g in machine.gpus))
   cpu = f'CPU ({machine.cpu.describe()})'
   if machine.cuda_build and machine.gpu_problem:
     return f'{cpu}; no GPU: {machine.gpu_problem}'

@@ -19,8 +19,8 @@ def test_each_request_at_the_limits_is_measured_in_a_process_of_its_own(tmp_path
   rows = request_memory.run(path, log=lines.append)
   assert [row['case'] for row in rows] == list(request_memory.CASES)
   assert [row['request'] for row in rows] == [
-      '1 x 64x64, 2 sample(s)', '1 x 64x64, 2 sample(s), JPEG bytes', '3 x 32x32, 2 sample(s)',
-      '3 x 52x52, 1 sample(s)']
+      '1 x 64x64, 2 samples', '1 x 64x64, 2 samples, JPEG bytes', '3 x 32x32, 2 samples',
+      '3 x 52x52, 1 sample']
   for row in rows:
     assert 0 < row['peak_before_gb'] <= row['peak_after_gb']
   assert len(lines) == 1 + len(rows)

@@ -207,5 +207,5 @@ def test_a_saved_model_base_serves_its_newest_complete_version(sources, tmp_path
        f'--input={sources["photo"]}', f'--output_dir={tmp_path / "out"}', '--num_samples=1'],
       capture_output=True, text=True, check=False)
   assert result.returncode == 0, result.stderr[-2000:]
-  assert (f'{base}: using version 1, the newest complete one (version(s) 7 hold no '
+  assert (f'{base}: using version 1, the newest complete one (version 7 holds no '
           'SavedModel)') in result.stderr

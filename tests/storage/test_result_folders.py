@@ -19,8 +19,8 @@ def test_a_folder_with_results_is_refused_unless_overwrite(tmp_path):
   result_folders.check(str(tmp_path), overwrite=False)
   (tmp_path / 'sub').mkdir()
   (tmp_path / 'sub' / 'x.png_grid.png').write_bytes(b'old')
-  with pytest.raises(PicError, match=r'already holds 1 result file\(s\) .* sub/x.png_grid.png.*'
-                     'overwrite them'):
+  with pytest.raises(PicError, match=r'already holds 1 result file of .* sub/x.png_grid.png.*'
+                     'overwrite it with'):
     result_folders.check(str(tmp_path), overwrite=False)
   result_folders.check(str(tmp_path), overwrite=True)
 

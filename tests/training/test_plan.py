@@ -19,11 +19,16 @@ import helpers
 class _Driver:
   """libcuda.so.1 as a machine without a usable GPU answers."""
 
-  def __init__(self, status):
+  def __init__(self, status, gpus=0):
     self.status = status
+    self.gpus = gpus
 
   def cuInit(self, flags):  # pylint: disable=invalid-name
     return self.status
+
+  def cuDeviceGetCount(self, out):  # pylint: disable=invalid-name
+    out._obj.value = self.gpus
+    return 0
 
   def cuGetErrorName(self, status, out):  # pylint: disable=invalid-name
     out._obj.value = b'CUDA_ERROR_NO_DEVICE'
@@ -59,14 +64,14 @@ CASES = {
     # name: (compute capabilities, precision, strategy, replicas, deterministic, device line)
     'no GPU': ((), 'float32', 'default', 1, True, 'devices: CPU ('),
     'one GPU 7.0': (((7, 0),), 'float32', 'default', 1, False,
-                    'devices: 1 GPU(s): NVIDIA Test GPU (compute capability 7.0)'),
+                    'devices: 1 GPU: NVIDIA Test GPU (compute capability 7.0)'),
     'one GPU 8.0': (((8, 0),), 'mixed_bfloat16', 'default', 1, False,
-                    'devices: 1 GPU(s): NVIDIA Test GPU (compute capability 8.0)'),
+                    'devices: 1 GPU: NVIDIA Test GPU (compute capability 8.0)'),
     'eight GPUs 9.0': (((9, 0),) * 8, 'mixed_bfloat16', 'mirrored', 8, False,
-                       'devices: 8 GPU(s): NVIDIA Test GPU (compute capability 9.0), '),
+                       'devices: 8 GPUs: NVIDIA Test GPU (compute capability 9.0), '),
     # A run uses every GPU: one without bfloat16 tensor cores would emulate it.
     'GPUs 8.0 and 7.0': (((8, 0), (7, 0)), 'float32', 'mirrored', 2, False,
-                         'devices: 2 GPU(s): NVIDIA Test GPU (compute capability 8.0), '
+                         'devices: 2 GPUs: NVIDIA Test GPU (compute capability 8.0), '
                          'NVIDIA Test GPU (compute capability 7.0)'),
 }
 
@@ -84,7 +89,8 @@ def test_defaults_follow_the_devices_and_the_start_lines_say_why(monkeypatch, ca
   assert 'no GPU' not in lines[0]
   assert lines[1].startswith(f'  precision {precision}: ')
   assert lines[2].startswith(f'  strategy {strategy}: ')
-  assert f'global batch 64, {64 // replicas} on each of {replicas} replica(s)' in lines[2]
+  assert lines[2].endswith('global batch 64' if replicas == 1 else
+                           f'global batch 64, {64 // replicas} on each of {replicas} replicas')
   assert lines[3].startswith('  XLA off: not asked for')
   assert lines[4].startswith(f'  deterministic {"on" if deterministic else "off"}: the default')
   assert lines[5].startswith('  oneDNN: ')
@@ -162,6 +168,11 @@ def test_the_gpu_build_without_a_usable_gpu_says_cudas_reason(monkeypatch):
   monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
   assert plan_lib.choose(configs.cifar10()).start_lines(1)[0].endswith(
       "; no GPU: CUDA_VISIBLE_DEVICES='' hides every GPU")
+  for gpus, found in ((1, 'finds 1 GPU but TensorFlow cannot use it'),
+                      (2, 'finds 2 GPUs but TensorFlow cannot use them')):
+    _stub_machine(monkeypatch, (), cuda_build=True, driver=_Driver(status=0, gpus=gpus))
+    assert f'; no GPU: the NVIDIA driver {found}: the CUDA libraries' in (
+        plan_lib.choose(configs.cifar10()).start_lines(1)[0])
 
 
 def test_every_choice_stays_overridable(monkeypatch):

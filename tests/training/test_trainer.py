@@ -348,7 +348,7 @@ def test_multi_worker_two_local_processes(tmp_path):
   outputs = [p.communicate(timeout=600) for p in procs]
   for p, (out, err) in zip(procs, outputs):
     assert p.returncode == 0, out + err[-3000:]
-  assert 'on each of 2 replica(s)' in outputs[0][1] and 'step 3/3' in outputs[0][1]
+  assert 'on each of 2 replicas' in outputs[0][1] and 'step 3/3' in outputs[0][1]
   assert os.path.exists(f'{workdir}/ckpt-3.index')
   assert not glob.glob(f'{workdir}/.worker_*')
 
