@@ -299,14 +299,16 @@ _CALLED_ELSEWHERE = {
     'workdir': ('checkpoint', 'output_dir'),
     'output_dir': ('workdir', 'export_dir'),
     'export_dir': ('output_dir',),
+    'num_images': ('num_examples',),
+    'num_examples': ('num_images',),
 }
 
 
 def _parse_flags(argv, names):
   """absl's flag parsing, its errors as one ``error:`` line (absl's own are two lines,
   the first starting ``FATAL``), status 1. An unknown flag is answered with the
-  program's flags ``names`` it may stand for: absl's guesses among them (not absl's own
-  flags, which the help leaves out), else this program's name for a flag of another."""
+  program's flags ``names`` it may stand for: this program's name for a flag of another,
+  else absl's guesses among them (not absl's own flags, which the help leaves out)."""
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
@@ -315,8 +317,8 @@ def _parse_flags(argv, names):
                            message)
     if unknown:
       name = unknown.group(1)
-      guesses = [g for g in (unknown.group(2) or '').replace(',', ' ').split() if g in names]
-      guesses = guesses or [g for g in _CALLED_ELSEWHERE.get(name, ()) if g in names][:1]
+      guesses = ([g for g in _CALLED_ELSEWHERE.get(name, ()) if g in names][:1] or
+                 [g for g in (unknown.group(2) or '').replace(',', ' ').split() if g in names])
       message = f'unknown flag --{name}' + (
           f' (did you mean {" or ".join("--" + g for g in guesses)}?)' if guesses else '')
     print(f'error: {message}; see --help', file=sys.stderr)

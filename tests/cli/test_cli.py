@@ -152,11 +152,14 @@ def test_a_mistyped_or_bad_flag_is_one_line():
 
 def test_an_unknown_flag_suggests_this_programs_flags_only():
   """bin/train's --workdir carried over to the programs that read a workdir points to
-  their --checkpoint; absl's own flags (--log_dir) are never suggested."""
+  their --checkpoint, and bin/colorize's --num_images to bin/eval's --num_examples (and
+  back); absl's own flags (--log_dir) are never suggested."""
   cases = {('eval', '--workdir=runs/tiny'): '--workdir (did you mean --checkpoint?)',
            ('colorize', '--workdir=runs/tiny'): '--workdir (did you mean --checkpoint?)',
            ('convert_original', '--workdir=w'): '--workdir (did you mean --output_dir?)',
            ('train', '--output_dir=w'): '--output_dir (did you mean --workdir?)',
+           ('eval', '--num_images=16'): '--num_images (did you mean --num_examples?)',
+           ('colorize', '--num_examples=16'): '--num_examples (did you mean --num_images?)',
            ('train', '--logdir=w'): '--logdir'}
   for (name, arg), unknown in cases.items():
     result = _run_bin(name, arg)
