@@ -459,16 +459,16 @@ def run(source, export_dir, *, version=None, limits=sampling.RequestLimits(),
   return export(model, export_dir, version=version, limits=limits, sampler=sampler, jit=jit)
 
 
-def load_saved_model(path, log=None):
-  """Loads a SavedModel of ``bin/export``: a version directory, or a base directory.
+def saved_model_dir(path, log=None):
+  """The SavedModel directory of ``path``, a version directory of ``bin/export`` or its
+  base directory.
 
-  Of a base directory the newest complete version is loaded, as TF Serving does:
+  Of a base directory the newest complete version is taken, as TF Serving does:
   version folders without a SavedModel (an export still being written, or one that
   failed) are passed over, and ``log`` says which version was taken.
 
   Raises:
-    CheckpointError: no SavedModel there (the message says what is there instead), or a
-      damaged one.
+    CheckpointError: no SavedModel there (the message says what is there instead).
   """
   found = loading.recognised(Source(path)).found
   if found.kind == 'missing':
@@ -487,7 +487,17 @@ def load_saved_model(path, log=None):
         f'complete one (version{"s" if several else ""} '
         f'{", ".join(str(v) for v in found.passed_over)} {"hold" if several else "holds"} no '
         'SavedModel)')
-  path = found.saved_model
+  return found.saved_model
+
+
+def load_saved_model(path, log=None):
+  """Loads the SavedModel :func:`saved_model_dir` finds at ``path``.
+
+  Raises:
+    CheckpointError: no SavedModel there (the message says what is there instead), or a
+      damaged one.
+  """
+  path = saved_model_dir(path, log)
   try:
     return tf.saved_model.load(path)
   except (tf.errors.OpError, ValueError, OSError, IndexError) as e:   # IndexError: truncated

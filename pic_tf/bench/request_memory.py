@@ -16,6 +16,7 @@ import io
 import json
 import math
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from pic_tf import export_lib
 from pic_tf import progress
 
 CASES = ('largest image', 'largest image, encoded', 'most samples', 'most images')
@@ -73,20 +75,45 @@ def measure(case, saved_model):
 def run(saved_model, log=progress.result):
   """Each case in a process of its own; a table of the results.
 
+  Args:
+    saved_model: a SavedModel of ``bin/export``, its version or its base directory
+      (:func:`pic_tf.export_lib.saved_model_dir`).
+
   Returns:
-    list of :func:`measure` dicts.
+    list of :func:`measure` dicts; a case whose process failed (killed for lack of
+    memory, say) has ``{'case', 'failed'}`` instead, and the others are still measured.
+
+  Raises:
+    CheckpointError: no SavedModel at ``saved_model``.
   """
+  path = export_lib.saved_model_dir(saved_model, log=log)
   rows = []
   for case in CASES:
-    result = subprocess.run([sys.executable, '-m', 'pic_tf.bench.request_memory', case,
-                             saved_model], capture_output=True, text=True, check=True)
-    rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    result = subprocess.run([sys.executable, '-m', 'pic_tf.bench.request_memory', case, path],
+                            capture_output=True, text=True, check=False)
+    if result.returncode:
+      rows.append({'case': case, 'failed': _failure(result)})
+    else:
+      rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
   log(f'{"case":<24}{"request":<44}{"s":>7}{"peak GB before":>16}{"after":>7}{"request":>9}')
   for row in rows:
+    if 'failed' in row:
+      log(f'{row["case"]:<24}failed: {row["failed"]}')
+      continue
     log(f'{row["case"]:<24}{row["request"]:<44}{row["seconds"]:>7.1f}'
         f'{row["peak_before_gb"]:>16.2f}{row["peak_after_gb"]:>7.2f}'
         f'{row["peak_after_gb"] - row["peak_before_gb"]:>+9.2f}')
   return rows
+
+
+def _failure(result):
+  """Why a case's process failed: its signal or status, and its last line of error."""
+  code = result.returncode
+  why = (f'killed by {signal.Signals(-code).name}' + (
+      ', most likely for lack of memory' if -code == signal.SIGKILL else '')
+         if code < 0 else f'exit status {code}')
+  lines = result.stderr.strip().splitlines()
+  return why + (f': {lines[-1]}' if lines else '')
 
 
 if __name__ == '__main__':

@@ -115,7 +115,7 @@ def run(saved_model, num_requests=200, threads=8, seed=0, log=progress.result):
     ``rss_ratio`` (memory after the load / after the warm-up), ``requests_per_second``,
     ``latency_p50_s``, ``latency_p99_s`` and the counts.
   """
-  loaded = export_lib.load_saved_model(saved_model)
+  loaded = export_lib.load_saved_model(saved_model, log=log)
   requests = make_requests(num_requests, seed)
   alone = [_answer(loaded, r) for r in requests]      # the references, and the warm-up
   rss_warm = _rss_bytes()

@@ -56,8 +56,9 @@ def main(argv):
   uses = {'train_speed': ('batch_size', 'steps'), 'sample_speed': ('naive_rows',),
           'serving_load': ('saved_model', 'requests', 'threads', 'seed'),
           'request_memory': ('saved_model',), 'input_speed': ('data_dir',)}
-  common.refuse_ignored({name: f'on --mode={FLAGS.mode}' for mode, names in uses.items()
-                         if mode != FLAGS.mode for name in names})
+  # A flag of another mode, unless this mode takes it too (--saved_model: two modes).
+  common.refuse_ignored({name: f'on --mode={FLAGS.mode}' for names in uses.values()
+                         for name in names if name not in uses[FLAGS.mode]})
   common.quiet_tensorflow()
   from pic_tf.bench import modes  # pylint: disable=import-outside-toplevel
   modes.run(FLAGS.mode, modes.Options(

@@ -54,7 +54,7 @@ class _StatefulModel:
 
 def test_the_check_catches_a_model_that_keeps_state(monkeypatch):
   model = _StatefulModel()
-  monkeypatch.setattr(serving_load.export_lib, 'load_saved_model', lambda path: model)
+  monkeypatch.setattr(serving_load.export_lib, 'load_saved_model', lambda path, log=None: model)
   results = serving_load.run('unused', 40, 4, seed=1, log=lambda line: None)
   assert results['mismatches']   # some answers under load differ from the answer alone
   assert np.isfinite(results['requests_per_second'])

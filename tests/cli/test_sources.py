@@ -93,6 +93,15 @@ def test_flags_of_another_mode_are_refused(tmp_path):
     assert code == 1 and line.startswith(f'error: {message}'), (args, line)
 
 
+def test_both_modes_of_bin_benchmark_that_read_a_saved_model_take_it(tmp_path):
+  """--saved_model belongs to serving_load and request_memory: each reaches the SavedModel
+  (here a missing one), neither refuses the flag as another mode's."""
+  for mode in ('serving_load', 'request_memory'):
+    code, line = _run('benchmark', f'--mode={mode}', f'--saved_model={tmp_path / "none"}')
+    assert (code, line) == (1, f'error: {tmp_path / "none"} does not exist: pass a directory '
+                            'written by bin/export'), mode
+
+
 @pytest.mark.slow   # one process per program and kind of source
 @pytest.mark.parametrize('program,kind', [
     ('colorize', kind) for kind in sorted(IGNORED)] + [
