@@ -262,7 +262,8 @@ def train(config, workdir, data_dir=None, strategy=training.AUTO, jit=False, dow
   for line in plan.start_lines(strategy_obj.num_replicas_in_sync):
     log(line)
   chief = plan_lib.is_chief(strategy_obj)
-  fileutil.ensure_dir(workdir, 'workdir')
+  # Checked now, made with its config.json: a run that fails on its data leaves no folder.
+  fileutil.check_dir_target(workdir, 'workdir')
   trainer = Trainer(config, strategy_obj, jit=jit)
   # The workdir's part, together: the check that it may take this config, its
   # clean-up, its checkpoints and (below) its config.json.
