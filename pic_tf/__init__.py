@@ -11,8 +11,9 @@ See :mod:`pic_tf.api`. ``import pic_tf`` itself loads no TensorFlow: the binarie
 __version__ = "0.1.0"
 
 
-def load(path='demo', **kwargs):
-  """A :class:`pic_tf.api.PIC` of ``path`` (see :func:`pic_tf.api.load`)."""
+def load(path=None, **kwargs):
+  """A :class:`pic_tf.api.PIC` of ``path`` (default: the demo model; see
+  :func:`pic_tf.api.load`)."""
   # Imported here: importing the package must not load TensorFlow.
   from pic_tf import api
   return api.load(path, **kwargs)

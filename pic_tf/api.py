@@ -120,14 +120,14 @@ def _as_batch(images):
   return tf.constant(images[None] if single else images), single
 
 
-def load(path='demo', config=None, overrides=(), precision=precision_lib.FLOAT32,
+def load(path=None, config=None, overrides=(), precision=precision_lib.FLOAT32,
          sampler=sampling.DEFAULT_SAMPLER, jit=False):
   """Loads a model for colourisation, scoring and export.
 
   Args:
-    path: ``'demo'`` (the small CIFAR-10 model shipped with pic_tf), a pic_tf
-      workdir (its newest checkpoint), one of its
-      checkpoints, or a checkpoint of the original code (with ``config``).
+    path: ``'demo'`` or None (the small CIFAR-10 model shipped with pic_tf), a pic_tf
+      workdir (its newest checkpoint), one of its checkpoints, or a checkpoint of the
+      original code (with ``config``).
     config: for an original checkpoint: ``'cifar10'`` or ``'imagenet'``.
     overrides: ``section.field=value`` strings for an original checkpoint's config.
     precision: a name of :data:`pic_tf.model.precision.INFERENCE_PRECISIONS` (float32,
@@ -138,8 +138,7 @@ def load(path='demo', config=None, overrides=(), precision=precision_lib.FLOAT32
   Returns:
     A :class:`PIC`.
   """
-  source = loading.recognised(
-      Source(None if path == 'demo' else path, config, tuple(overrides), precision))
+  source = loading.recognised(Source(path, config, tuple(overrides), precision))
   loaded = loading.load(source)
   return PIC(loaded, sampler, jit)
 
@@ -160,8 +159,7 @@ def finetune(init_from, workdir, dataset, overrides=(), config=None):
   Returns:
     The final results (``{'step', 'test_bpd_ema', 'test_bpd_raw', ...}``).
   """
-  source = loading.recognised(
-      Source(loading.DEMO_MODEL if init_from == 'demo' else init_from, config))
+  source = loading.recognised(Source(init_from, config))
   _, source_config = loading.config_of(source)
   run_config = configs.finetuning(source_config, source.path,
                                   [f'dataset={fileutil.user_dataset(dataset)}', *overrides])

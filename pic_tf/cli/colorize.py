@@ -37,9 +37,9 @@ def define_flags():
   common.DEFINE_multi_path('input', [], 'Image files, globs or folders (repeatable; also as '
                             'arguments). Gray or colour, PNG/JPEG/..., any size; colour is '
                             'converted to L first.')
-  common.DEFINE_path('checkpoint', None, 'A pic_tf workdir, or an original checkpoint prefix '
-                      '(then give --config and any --set it was trained with). Default: the '
-                      'demo model shipped with the package.')
+  common.DEFINE_source('checkpoint', None, 'A pic_tf workdir, or an original checkpoint '
+                        'prefix (then give --config and any --set it was trained with). '
+                        'Default: demo, the demo model shipped with the package.')
   common.DEFINE_path('saved_model', None, 'A SavedModel written by bin/export (its base '
                       'directory or a version directory) instead of --checkpoint.')
   common.DEFINE_path('output_dir', None, 'Where the PNGs go.')

@@ -25,6 +25,7 @@ from pic_tf import errors
 from pic_tf import sampling
 from pic_tf import data
 from pic_tf.model import precision as precision_lib
+from pic_tf import storage
 from pic_tf.storage import fileutil
 
 HELP_FLAGS = ('-h', '-help', '--help', '-?', '--helpshort')
@@ -51,6 +52,13 @@ class _PathParser(flags.ArgumentParser):
     return 'path'
 
 
+class _SourceParser(_PathParser):
+  """A model source: ``demo`` or a path, as :func:`pic_tf.storage.source_path` reads it."""
+
+  def parse(self, argument):
+    return storage.source_path(argument)
+
+
 class _DatasetParser(flags.ArgumentParser):
   """A dataset name; the PATH of ``folder:PATH`` as :class:`_PathParser` makes it."""
 
@@ -65,6 +73,12 @@ def DEFINE_path(name, default, help_text):  # pylint: disable=invalid-name
   """Defines a flag that names a file or directory: relative, ``./``, trailing-slash,
   ``~`` and symlinked forms all reach the library as one absolute path."""
   flags.DEFINE(_PathParser(), name, default, help_text, serializer=flags.ArgumentSerializer())
+
+
+def DEFINE_source(name, default, help_text):  # pylint: disable=invalid-name
+  """Defines a flag that names a model: ``demo`` (the shipped demo model) or a path, read
+  as :func:`DEFINE_path` reads it."""
+  flags.DEFINE(_SourceParser(), name, default, help_text, serializer=flags.ArgumentSerializer())
 
 
 def DEFINE_multi_path(name, default, help_text):  # pylint: disable=invalid-name

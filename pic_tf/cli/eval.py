@@ -30,8 +30,9 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """Defines this program's flags (:func:`pic_tf.cli.common.run` calls it)."""
-  common.DEFINE_path('checkpoint', None, 'A pic_tf workdir, or a checkpoint prefix of the '
-                      'original code (then give --config and any --set it was trained with).')
+  common.DEFINE_source('checkpoint', None, 'A pic_tf workdir, a checkpoint prefix of the '
+                        'original code (then give --config and any --set it was trained '
+                        'with), or demo: the demo model shipped with the package.')
   common.DEFINE_dataset('dataset', None, 'Evaluate on another dataset than the config\'s '
                       '(cifar10, imagenet2012, folder:PATH).')
   common.DEFINE_path('data_dir', None, 'tensorflow-datasets directory.')

@@ -37,8 +37,9 @@ LIMITS = tuple(f.name for f in dataclasses.fields(DEFAULT_LIMITS))
 
 def define_flags():
   """Defines this program's flags (:func:`pic_tf.cli.common.run` calls it)."""
-  common.DEFINE_path('checkpoint', None, 'A pic_tf workdir, or an original checkpoint prefix '
-                      '(then give --config and any --set it was trained with).')
+  common.DEFINE_source('checkpoint', None, 'A pic_tf workdir, an original checkpoint prefix '
+                        '(then give --config and any --set it was trained with), or demo: '
+                        'the demo model shipped with the package.')
   common.DEFINE_path('export_dir', None,
                       'Base directory; the model goes to <export_dir>/<version>.')
   flags.DEFINE_integer('version', None, 'Version number (default: the next free one).')

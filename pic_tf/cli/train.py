@@ -16,7 +16,7 @@ Fine-tuning: a new run from the weights of a trained model (a workdir, one of it
 checkpoints, an original checkpoint with its --config, or the demo model), on your
 photos; the model is the source's, the training settings are the flags':
 
-  bin/train --init_from=pic_tf/assets/cifar10_demo --dataset=folder:/path/to/photos \\
+  bin/train --init_from=demo --dataset=folder:/path/to/photos \\
       --workdir=runs/finetuned --num_steps=2000
 
 Progress lines show step, bpd, images/s and ETA; TensorBoard logs go to
@@ -75,10 +75,11 @@ def define_flags():
                     '--set=train.deterministic=...): TensorFlow\'s graph optimiser off, and on '
                     'GPUs its op determinism on. Default: on on a CPU (bit-reproducible), off on '
                     'GPUs.')
-  common.DEFINE_path('init_from', None, 'Fine-tune: start a new run from the weights of '
-                     'this model (a workdir, one of its checkpoints, an original checkpoint '
-                     'with --config, or pic_tf/assets/cifar10_demo); its model is kept, '
-                     'training settings come from the flags. Read only at step 0.')
+  common.DEFINE_source('init_from', None, 'Fine-tune: start a new run from the weights of '
+                       'this model (a workdir, one of its checkpoints, an original checkpoint '
+                       'with --config, or demo: the demo model shipped with the package); its '
+                       'model is kept, training settings come from the flags. Read only at '
+                       'step 0.')
   common.define_config_flags('Default: the config of the run --workdir holds, if any, else '
                              'the paper config of --dataset (cifar10 without one; a '
                              'folder: dataset needs --config). With --init_from: only for '

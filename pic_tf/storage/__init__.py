@@ -6,11 +6,38 @@ before TensorFlow is imported), and :class:`Stored`, what a checkpoint holds.
 """
 
 import dataclasses
+import os
 from typing import Any, Dict, Optional, Tuple
 
 from pic_tf import configs
+from pic_tf.errors import ConfigError
 from pic_tf.model import precision as precision_lib
 from pic_tf.storage import fileutil
+
+
+# The small CIFAR-10 model shipped inside the package (BUILD.md, "The shipped demo model"),
+# and the name that stands for it wherever a model source is given.
+DEMO_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          'assets', 'cifar10_demo')
+DEMO = 'demo'
+
+
+def source_path(path):
+  """A model source as a user gives it, as the library works with it: :data:`DEMO` is
+  :data:`DEMO_MODEL` (a folder named so is ``./demo``); anything else is a path
+  (:func:`fileutil.user_path`).
+
+  Raises:
+    ConfigError: :data:`DEMO` where the current directory holds a ``demo`` too (a run
+      trained into ``--workdir=demo``, say), which the user may have meant.
+  """
+  if path != DEMO:
+    return fileutil.user_path(path)
+  if os.path.exists(DEMO):
+    raise ConfigError(f'{DEMO} names the demo model shipped with pic_tf, but this directory '
+                      f'holds a {DEMO} too: give ./{DEMO} for that one, or {DEMO_MODEL} for '
+                      'the shipped one')
+  return DEMO_MODEL
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,8 +46,8 @@ class Source:
 
   Attributes:
     path: a workdir, one of its checkpoints, or a checkpoint of the original code, in
-      any form a user types it (made absolute by :func:`fileutil.user_path`); None: the
-      demo model shipped with pic_tf.
+      any form a user types it (made absolute by :func:`source_path`); :data:`DEMO` or
+      None: the demo model shipped with pic_tf.
     config_name: the config of an original checkpoint (``cifar10``, ``imagenet``).
     overrides: ``section.field=value`` strings for an original checkpoint's config.
     precision: one of :data:`pic_tf.model.precision.INFERENCE_PRECISIONS`.
@@ -43,7 +70,7 @@ class Source:
 
   def __post_init__(self):
     # A user's path, in any form, becomes the one the library works with here.
-    object.__setattr__(self, 'path', fileutil.user_path(self.path))
+    object.__setattr__(self, 'path', source_path(self.path))
     object.__setattr__(self, 'config', None if self.config_name is None else
                        configs.get_config(self.config_name, self.overrides))
 

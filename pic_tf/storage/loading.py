@@ -18,6 +18,7 @@ import tensorflow as tf
 from pic_tf.errors import CheckpointError
 from pic_tf.model import networks
 from pic_tf.model import precision as precision_lib
+from pic_tf.storage import DEMO_MODEL
 from pic_tf.storage import fileutil
 from pic_tf.storage import original_checkpoints
 from pic_tf.storage import workdir as workdir_lib
@@ -48,9 +49,6 @@ class Found:
   checkpoint: Optional[str] = None
   saved_model: Optional[str] = None
   passed_over: Tuple[int, ...] = ()
-# The small CIFAR-10 model shipped inside the package (BUILD.md, "The shipped demo model").
-DEMO_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                          'assets', 'cifar10_demo')
 
 
 def recognised(source):

@@ -8,20 +8,25 @@ directory (with ``HOME`` there too), as a user's shell starts the program.
 
 import json
 import os
+import pathlib
 import re
 import subprocess
 import sys
 
 import pytest
 
+from pic_tf import storage
+from pic_tf.errors import ConfigError
 from pic_tf.storage import fileutil
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 PROGRAMS = ('train', 'eval', 'colorize', 'export', 'convert_original', 'benchmark')
 # The flags that name a file or directory, and the dataset flags (folder:PATH).
 PATH_FLAGS = {'workdir', 'data_dir', 'checkpoint', 'saved_model', 'output_dir', 'export_dir',
-              'original_checkpoint', 'output_json', 'input'}
+              'original_checkpoint', 'output_json', 'input', 'init_from'}
 # A flag named like these that is not in PATH_FLAGS is a path flag this test misses.
-LOOKS_LIKE_A_PATH = re.compile(r'(dir|path|json|checkpoint|model|input|file)$')
+LOOKS_LIKE_A_PATH = re.compile(r'(dir|path|json|checkpoint|model|input|file|_from)$')
 TARGETS = ('runs/r', 'my runs/ünï cödé')
 
 PARSE = '''
@@ -93,6 +98,38 @@ def test_every_form_of_a_path_reaches_the_library_as_one_absolute_path(program, 
       assert len(set(got[:5])) == 1, (name, got)
       assert {os.path.realpath(v) for v in got} == {os.path.realpath(scratch / target)}, (
           name, got)
+
+
+def _parse(program, scratch, asked):
+  result = subprocess.run([sys.executable, '-c', PARSE, program, json.dumps(asked)],
+                          cwd=scratch, env={**os.environ, 'HOME': str(scratch)},
+                          capture_output=True, text=True, check=False, timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
+  return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize('program,flag', [('train', 'init_from'), ('eval', 'checkpoint'),
+                                          ('colorize', 'checkpoint'), ('export', 'checkpoint')])
+def test_demo_is_the_shipped_model_wherever_a_model_is_given(program, flag, scratch):
+  """``demo`` is what ``pic_tf.load('demo')`` loads; a folder named so is ``./demo``."""
+  values = _parse(program, scratch, {flag: ['demo', './demo', 'demo/']})['values'][flag]
+  assert values == [storage.DEMO_MODEL, str(scratch / 'demo'), str(scratch / 'demo')]
+
+
+def test_demo_where_a_demo_folder_is_too_asks_which(tmp_path, monkeypatch):
+  """A run trained into --workdir=demo is not silently passed over for the shipped model."""
+  (tmp_path / 'demo').mkdir()
+  result = subprocess.run([sys.executable, str(REPO / 'bin' / 'eval'), '--checkpoint=demo'],
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines() == [
+      'error: flag --checkpoint=demo: demo names the demo model shipped with pic_tf, but this '
+      f'directory holds a demo too: give ./demo for that one, or {storage.DEMO_MODEL} for the '
+      'shipped one; see --help']
+  monkeypatch.chdir(tmp_path)
+  with pytest.raises(ConfigError, match='give ./demo for that one'):
+    storage.Source('demo')
+  assert storage.Source('./demo').path == str(tmp_path / 'demo')
 
 
 def test_user_path_keeps_what_is_not_a_path():
