@@ -58,14 +58,21 @@ class PIC:
     Args:
       images: uint8 ``[N, H, W, C]`` or ``[H, W, C]``.
       num_samples: int >= 1, colourisations per image.
-      temperature: float > 0, the logistic noise scale (1: the model).
-      seed: int; the same seed gives the same colourisations.
+      temperature: float >= 0, the logistic noise scale (1: the model).
+      seed: int in ``[0, 2**63 - 1]``; the same seed gives the same colourisations.
 
     Returns:
       uint8 numpy ``[N, num_samples, H, W, 3]`` (``[num_samples, H, W, 3]`` for one image).
+
+    Raises:
+      ValueError: images of another type or shape, or an option out of its range
+        (:class:`pic_tf.sampling.SampleOptions` checks them).
     """
+    options = sampling.SampleOptions(num_samples=num_samples, temperature=temperature,
+                                     seed=seed, sampler=self.sampler)
     batch, single = _as_batch(images)
-    out = self._colorizer.colorize(batch, num_samples, temperature, (seed, 0)).numpy()
+    out = self._colorizer.colorize(batch, options.num_samples, options.temperature,
+                                   (options.seed, 0)).numpy()
     return out[0] if single else out
 
   def baseline(self, images):
@@ -113,9 +120,10 @@ class PIC:
 
 def _as_batch(images):
   images = np.asarray(images)
-  if images.dtype != np.uint8 or images.ndim not in (3, 4) or images.shape[-1] not in (1, 3):
-    raise ValueError(f'images must be uint8 [N, H, W, 1 or 3] or [H, W, 1 or 3], got '
-                     f'{images.dtype} {list(images.shape)}')
+  if (images.dtype != np.uint8 or images.ndim not in (3, 4) or images.shape[-1] not in (1, 3)
+      or 0 in images.shape):
+    raise ValueError(f'images must be uint8 [N, H, W, C] or [H, W, C] with N, H, W >= 1 and '
+                     f'C = 1 or 3, got {images.dtype} {list(images.shape)}')
   single = images.ndim == 3
   return tf.constant(images[None] if single else images), single
 

@@ -72,6 +72,14 @@ def test_colorize_baseline_and_bpd_of_a_workdir(pic):
   assert pic.bits_per_dim(photo[1]) == pytest.approx(float(bpd[1]), rel=1e-6)
   with pytest.raises(ValueError, match='uint8'):
     pic.colorize(photo.astype(np.float32))
+  # The checks of every program's options, and no image of no pixels, before any work.
+  bad = [(photo[:, :0], 2, 1.0, r'N, H, W >= 1 .* got uint8 \[2, 0, 6, 3\]'),
+         (photo, 0, 1.0, 'num_samples must be at least 1, got 0'),
+         (photo, 2.5, 1.0, 'num_samples must be at least 1, got 2.5'),
+         (photo, 2, -1.0, 'temperature must be a finite number >= 0')]
+  for images, num_samples, temperature, message in bad:
+    with pytest.raises(ValueError, match=message):
+      pic.colorize(images, num_samples=num_samples, temperature=temperature)
   # A gray image has no colours to score (the SavedModel's log_likelihood refuses it too).
   with pytest.raises(ValueError, match=r'uint8 \[N, H, W, 3\] or \[H, W, 3\], got \[2, 10, 6, 1\]'):
     pic.bits_per_dim(photo[..., :1])
