@@ -70,7 +70,8 @@ class TrainConfig:
     checkpoint_every: steps between checkpoints.
     eval_every: steps between test-bpd evaluations (0: only at the end).
     eval_examples: test examples for periodic evaluation (0: the whole split).
-    sample_every: steps between sample grids in TensorBoard (0: never).
+    sample_every: steps between sample grids, in TensorBoard and as PNGs in the workdir
+      (0: never).
     keep_checkpoints: checkpoints kept by the CheckpointManager.
     deterministic: bit-reproducible training: the same config and seed give the same
       weights to the last bit, as the original's graph did. TensorFlow's graph
