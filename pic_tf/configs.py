@@ -9,6 +9,7 @@ alone (:mod:`pic_tf.storage.workdir`).
 """
 
 import dataclasses
+import difflib
 import json
 import math
 import typing
@@ -308,6 +309,36 @@ def _optional_kind(parts):
   return kinds[0] if len(kinds) == 1 else None
 
 
+def _names(section, sections=False):
+  """The field names (or the section names) of one level of :meth:`Config.to_dict`."""
+  return sorted(name for name, value in section.items() if isinstance(value, dict) == sections)
+
+
+def _unknown_field(d, parts, section):
+  """The error for ``section.field`` (``parts``) that :meth:`Config.to_dict` ``d`` lacks
+  at its level ``section``: the field of that name in another section
+  (``batch_size``: ``train.batch_size``), else the closest of this one, and the fields
+  there are."""
+  *path, field = parts
+  where = '.'.join(path)
+  close = [k for k in _dotted(d) if k.rsplit('.', 1)[-1] == field] or [
+      '.'.join(path + [c]) for c in difflib.get_close_matches(field, _names(section), n=1)]
+  return ConfigError(
+      f'unknown config field {".".join(parts)!r}' +
+      (f' (did you mean {close[0]}?)' if close else '') +
+      f'; the fields{" of " + where if where else ""}: ' + ', '.join(_names(section)) +
+      ('' if where else '; the sections: ' + ', '.join(_names(section, sections=True))))
+
+
+def _dotted(section, prefix=''):
+  """Every field of :meth:`Config.to_dict` as ``section.field``."""
+  for name, value in section.items():
+    if isinstance(value, dict):
+      yield from _dotted(value, f'{prefix}{name}.')
+    else:
+      yield prefix + name
+
+
 def override(config, assignments):
   """Returns ``config`` with ``section.field=value`` assignments applied.
 
@@ -332,11 +363,12 @@ def override(config, assignments):
     target = d
     for part in parts[:-1]:
       if part not in target or not isinstance(target[part], dict):
-        raise ConfigError(f'unknown config section {part!r} in {assignment!r}')
+        raise ConfigError(f'unknown config section {part!r} in {assignment!r}; the sections: '
+                          + ', '.join(_names(target, sections=True)))
       target = target[part]
     field = parts[-1]
     if field not in target or isinstance(target[field], dict):
-      raise ConfigError(f'unknown config field {key!r}')
+      raise _unknown_field(d, parts, target)
     kind = _optional_kind(parts)
     try:
       target[field] = _parse_value(text.strip(), target[field], kind)

@@ -53,8 +53,16 @@ def test_overrides_of_every_kind():
 
 @pytest.mark.parametrize('assignment,match', [
     ('model.nr_channels', 'section.field=value'),
-    ('model.width=3', 'unknown config field'),
-    ('optimizer.lr=3', 'unknown config section'),
+    ('model.width=3', r"unknown config field 'model.width'; the fields of model: downsample, "
+                      'dropout, embedding, image_size, nr_channels, nr_logistic_mix, nr_resnet$'),
+    # A misspelt field, or one given without its section or in the wrong one, is named.
+    ('model.nr_channel=3', r"'model.nr_channel' \(did you mean model.nr_channels\?\)"),
+    ('batch_size=8', r"'batch_size' \(did you mean train.batch_size\?\); the fields: dataset, "
+                     'init_from, name; the sections: model, train$'),
+    ('train.nr_resnet=2', r"'train.nr_resnet' \(did you mean model.nr_resnet\?\); the fields "
+                          'of train: adam_beta1, '),
+    ('optimizer.lr=3', r"unknown config section 'optimizer' in 'optimizer.lr=3'; the sections: "
+                       'model, train$'),
     ('model.nr_channels=abc', 'bad value'),
     ('model.downsample=4', 'strides multiply'),
     ('train.flip=sometimes', 'train.flip'),

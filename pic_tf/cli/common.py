@@ -105,7 +105,8 @@ def define_config_flags(default):
   flags.DEFINE_multi_string(
       'set', [],
       'Override a config field, repeatable: --set=model.nr_channels=32 '
-      '--set=train.batch_size=16. Fields: see pic_tf/configs.py.')
+      '--set=train.batch_size=16. Fields: pic_tf/configs.py (an unknown one is answered with '
+      'those of its section).')
 
 
 # What --config means to a program that loads a model (a workdir carries its config.json).
