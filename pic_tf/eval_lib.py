@@ -19,6 +19,7 @@ from pic_tf import progress as progress_lib
 from pic_tf.sampling import metrics
 from pic_tf.sampling import pipeline
 from pic_tf.sampling import SampleOptions
+from pic_tf import storage
 from pic_tf.storage import loading
 from pic_tf.storage import fileutil
 from pic_tf.storage import workdir as workdir_lib
@@ -173,7 +174,7 @@ def _results_path(source, output_json, default_name):
   """
   if output_json is None:
     found = loading.recognised(source).found
-    if found.kind in ('workdir', 'checkpoint'):
+    if found.kind in (storage.WORKDIR, storage.CHECKPOINT):
       output_json = os.path.join(found.workdir, default_name)
   if output_json is not None:
     workdir_lib.check_result_file(output_json, 'result file')

@@ -57,6 +57,7 @@ from pic_tf.errors import CheckpointError
 from pic_tf.model import precision as precision_lib
 from pic_tf import sampling
 from pic_tf.sampling import pipeline
+from pic_tf import storage
 from pic_tf.storage import loading
 from pic_tf.storage import Source
 from pic_tf.storage import fileutil
@@ -471,14 +472,14 @@ def saved_model_dir(path, log=None):
     CheckpointError: no SavedModel there (the message says what is there instead).
   """
   found = loading.recognised(Source(path)).found
-  if found.kind == 'missing':
+  if found.kind == storage.MISSING:
     raise CheckpointError(f'{found.path} does not exist: pass a directory written by '
                           'bin/export')
-  if found.kind != 'saved_model' and found.workdir is not None:
+  if found.kind != storage.SAVED_MODEL and found.workdir is not None:
     raise CheckpointError(f'{found.path} is a pic_tf workdir or one of its checkpoints, not a '
                           'SavedModel: load it as a checkpoint, or export it with '
                           'bin/export')
-  if found.kind != 'saved_model':
+  if found.kind != storage.SAVED_MODEL:
     raise CheckpointError(f'{found.path} holds no SavedModel: pass a directory written by '
                           'bin/export')
   if found.passed_over and log:

@@ -87,10 +87,10 @@ def main(argv):
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
   source = loading.recognised(
       storage.Source(FLAGS.checkpoint, FLAGS.config, tuple(FLAGS.set), FLAGS.precision))
-  if source.found.kind == 'saved_model':
+  if source.found.kind == storage.SAVED_MODEL:
     raise errors.ConfigError(f'--checkpoint={source.found.path} is a SavedModel written by '
                              'bin/export: give it as --saved_model')
-  kind = 'saved_model' if FLAGS.saved_model else source.found.kind
+  kind = storage.SAVED_MODEL if FLAGS.saved_model else source.found.kind
   common.refuse_ignored(common.model_flags_ignored(
       kind, ('config', 'set', 'precision', 'jit', 'sampler')))
   # Before the model loads (the library checks for earlier results there, too).

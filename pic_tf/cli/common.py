@@ -146,15 +146,15 @@ def refuse_ignored(ignored):
 
 
 # Why the model flags have no effect on a model source of each kind
-# (pic_tf.storage.loading.KINDS) that carries its own model.
+# (pic_tf.storage.KINDS) that carries its own model.
 _OWN_MODEL = {
-    'demo': 'on the demo model, which carries its config.json (--config and --set '
+    storage.DEMO: 'on the demo model, which carries its config.json (--config and --set '
             'describe an original checkpoint given with --checkpoint)',
-    'workdir': 'on a workdir, whose config.json fixes the model (retrain, or convert an '
-               'original checkpoint, to change it)',
-    'checkpoint': 'on a checkpoint of a workdir, whose config.json fixes the model',
-    'saved_model': 'on a SavedModel, which carries its model, sampler and precision (set '
-                   'them with bin/export)',
+    storage.WORKDIR: 'on a workdir, whose config.json fixes the model (retrain, or convert '
+                     'an original checkpoint, to change it)',
+    storage.CHECKPOINT: 'on a checkpoint of a workdir, whose config.json fixes the model',
+    storage.SAVED_MODEL: 'on a SavedModel, which carries its model, sampler and precision '
+                         '(set them with bin/export)',
 }
 
 
@@ -166,7 +166,7 @@ def model_flags_ignored(kind, names):
   """
   describe_original = ('config', 'set')
   return {name: _OWN_MODEL[kind] for name in names if kind in _OWN_MODEL and
-          (name in describe_original or kind == 'saved_model')}
+          (name in describe_original or kind == storage.SAVED_MODEL)}
 
 
 def resolve_config(name, overrides=(), dataset=None):

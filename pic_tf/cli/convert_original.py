@@ -38,16 +38,16 @@ def define_flags():
 
 # What an --original_checkpoint that is not one is, and what to do instead.
 _NOT_ORIGINAL = {
-    'demo': 'is the demo model shipped with pic_tf, a workdir: it needs no conversion; give '
-            'it as --checkpoint to bin/colorize, bin/eval or bin/export',
-    'workdir': 'is a pic_tf workdir: it needs no conversion; give it as --checkpoint to '
-               'bin/colorize, bin/eval or bin/export',
-    'checkpoint': 'is a checkpoint of a pic_tf workdir: it needs no conversion; give it '
-                  'as --checkpoint to bin/colorize, bin/eval or bin/export',
-    'saved_model': 'is a SavedModel written by bin/export: serve it, or colourise with '
-                   'bin/colorize --saved_model; it cannot be converted back',
-    'missing': 'does not exist: give the prefix of a checkpoint of the original code '
-               '(.../model.ckpt, without .index or .data-*)',
+    storage.DEMO: 'is the demo model shipped with pic_tf, a workdir: it needs no conversion; '
+                  'give it as --checkpoint to bin/colorize, bin/eval or bin/export',
+    storage.WORKDIR: 'is a pic_tf workdir: it needs no conversion; give it as --checkpoint '
+                     'to bin/colorize, bin/eval or bin/export',
+    storage.CHECKPOINT: 'is a checkpoint of a pic_tf workdir: it needs no conversion; give '
+                        'it as --checkpoint to bin/colorize, bin/eval or bin/export',
+    storage.SAVED_MODEL: 'is a SavedModel written by bin/export: serve it, or colourise '
+                         'with bin/colorize --saved_model; it cannot be converted back',
+    storage.MISSING: 'does not exist: give the prefix of a checkpoint of the original code '
+                     '(.../model.ckpt, without .index or .data-*)',
 }
 
 
@@ -60,7 +60,7 @@ def main(argv):
   from pic_tf.storage import original_checkpoints  # pylint: disable=import-outside-toplevel
   from pic_tf.storage import loading  # pylint: disable=import-outside-toplevel
   found = loading.recognised(storage.Source(FLAGS.original_checkpoint)).found
-  if found.kind != 'original':
+  if found.kind != storage.ORIGINAL:
     raise errors.ConfigError(f'--original_checkpoint={found.path} {_NOT_ORIGINAL[found.kind]}')
   path, had_averages = original_checkpoints.convert_original(found.path, config,
                                                               FLAGS.output_dir)

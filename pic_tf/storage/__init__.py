@@ -15,11 +15,16 @@ from pic_tf.model import precision as precision_lib
 from pic_tf.storage import fileutil
 
 
-# The small CIFAR-10 model shipped inside the package (BUILD.md, "The shipped demo model"),
-# and the name that stands for it wherever a model source is given.
+# The small CIFAR-10 model shipped inside the package (BUILD.md, "The shipped demo model").
 DEMO_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           'assets', 'cifar10_demo')
-DEMO = 'demo'
+# What a model source can be (:func:`pic_tf.storage.loading.identify`): the demo model
+# (also the name that stands for it wherever a model source is given), a pic_tf workdir,
+# one checkpoint of one, a checkpoint of the original code, a SavedModel of bin/export,
+# or nothing there.
+DEMO, WORKDIR, CHECKPOINT, ORIGINAL, SAVED_MODEL, MISSING = (
+    'demo', 'workdir', 'checkpoint', 'original', 'saved_model', 'missing')
+KINDS = (DEMO, WORKDIR, CHECKPOINT, ORIGINAL, SAVED_MODEL, MISSING)
 
 
 def source_path(path):

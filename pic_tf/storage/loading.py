@@ -18,14 +18,13 @@ import tensorflow as tf
 from pic_tf.errors import CheckpointError
 from pic_tf.model import networks
 from pic_tf.model import precision as precision_lib
+from pic_tf import storage
 from pic_tf.storage import DEMO_MODEL
 from pic_tf.storage import fileutil
 from pic_tf.storage import original_checkpoints
 from pic_tf.storage import workdir as workdir_lib
 
 Loaded = collections.namedtuple('Loaded', 'config model ema step precision')
-# What a model source can be (:func:`identify`).
-KINDS = ('demo', 'workdir', 'checkpoint', 'original', 'saved_model', 'missing')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +32,7 @@ class Found:
   """What a model source is (:func:`identify`).
 
   Attributes:
-    kind: one of :data:`KINDS`.
+    kind: one of :data:`pic_tf.storage.KINDS`.
     path: the source's path.
     workdir: the workdir of a ``demo``, ``workdir`` or ``checkpoint`` source, else None.
     checkpoint: the checkpoint prefix a ``checkpoint`` source names (None: a workdir's
@@ -72,21 +71,21 @@ def identify(path):
   """
   # By the place it names, through a symlink too (a copy elsewhere is a workdir).
   if path is None or os.path.realpath(path) == os.path.realpath(DEMO_MODEL):
-    return Found('demo', DEMO_MODEL, DEMO_MODEL)
+    return Found(storage.DEMO, DEMO_MODEL, DEMO_MODEL)
   # A workdir is known by its config.json (pic_tf.storage.workdir's layout).
   if os.path.isfile(os.path.join(path, workdir_lib.CONFIG_FILENAME)):
-    return Found('workdir', path, path)
+    return Found(storage.WORKDIR, path, path)
   parent = os.path.dirname(os.path.abspath(path))
   if (workdir_lib.CHECKPOINT_NAME.fullmatch(os.path.basename(path)) and
       os.path.isfile(os.path.join(parent, workdir_lib.CONFIG_FILENAME))):
-    kind = 'checkpoint' if tf.io.gfile.exists(path + '.index') else 'missing'
+    kind = storage.CHECKPOINT if tf.io.gfile.exists(path + '.index') else storage.MISSING
     return Found(kind, path, parent, checkpoint=path)
   if _holds_saved_model(path):
     version, passed_over = saved_model_version(path)
-    return Found('saved_model', path, saved_model=version, passed_over=passed_over)
+    return Found(storage.SAVED_MODEL, path, saved_model=version, passed_over=passed_over)
   if os.path.exists(path) or tf.io.gfile.glob(path + '.*'):
-    return Found('original', path)
-  return Found('missing', path)
+    return Found(storage.ORIGINAL, path)
+  return Found(storage.MISSING, path)
 
 
 def _holds_saved_model(path):
@@ -127,10 +126,10 @@ def _loadable(source):
   """What ``source`` is (:func:`recognised`), refusing what cannot be loaded (see
   :func:`load`)."""
   found = recognised(source).found
-  if found.kind == 'missing':
+  if found.kind == storage.MISSING:
     raise CheckpointError(f'{found.path} does not exist: give a pic_tf workdir, one of its '
                           'checkpoints, or a checkpoint of the original code')
-  if found.kind == 'saved_model':
+  if found.kind == storage.SAVED_MODEL:
     raise CheckpointError(f'{found.path} is a SavedModel: it is served, or colourises as '
                           'a SavedModel; to load the model, give the workdir it was exported '
                           'from')
@@ -158,7 +157,7 @@ def read(source):
     CheckpointError, DamagedCheckpointError: as :func:`load`.
   """
   found = _loadable(source)
-  if found.kind == 'original':
+  if found.kind == storage.ORIGINAL:
     stored = original_checkpoints.read_original(found.path)
     return found, stored, source.config
   # The workdir's checkpoint reader reads its config.json too.
@@ -202,7 +201,7 @@ def load(source, ema=True, log=None):
   try:
     networks.assign_weights(model, averages, stored.weights, stored.averages)
   except networks.WeightsMismatch as e:
-    if found.kind == 'original':
+    if found.kind == storage.ORIGINAL:
       raise original_checkpoints.mismatch_error(stored.path, e) from None
     raise CheckpointError(f'checkpoint {stored.path} does not fit the model of its '
                           f'config.json: {e}') from None

@@ -29,7 +29,7 @@ def _run(program, *args):
 
 @pytest.fixture(scope='module')
 def sources(tmp_path_factory):
-  """One model source of each kind (pic_tf.storage.loading.KINDS) and a photo."""
+  """One model source of each kind (pic_tf.storage.KINDS) and a photo."""
   root = tmp_path_factory.mktemp('sources')
   model, ema = networks.build_model_and_ema(configs.tiny())
   workdir = str(root / 'workdir')
