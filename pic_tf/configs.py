@@ -315,10 +315,10 @@ def _names(section, sections=False):
 
 
 def _unknown_field(d, parts, section):
-  """The error for ``section.field`` (``parts``) that :meth:`Config.to_dict` ``d`` lacks
-  at its level ``section``: the field of that name in another section
-  (``batch_size``: ``train.batch_size``), else the closest of this one, and the fields
-  there are."""
+  """The error for ``section.field`` (``parts``), which :meth:`Config.to_dict` ``d`` lacks
+  at its level ``section``. It names the field of that name in another section
+  (``batch_size``: ``train.batch_size``), else the closest one of this section, and
+  lists this section's fields."""
   *path, field = parts
   where = '.'.join(path)
   close = [k for k in _dotted(d) if k.rsplit('.', 1)[-1] == field] or [

@@ -109,9 +109,12 @@ def run(saved_model, log=progress.result):
 def _failure(result):
   """Why a case's process failed: its signal or status, and its last line of error."""
   code = result.returncode
-  why = (f'killed by {signal.Signals(-code).name}' + (
-      ', most likely for lack of memory' if -code == signal.SIGKILL else '')
-         if code < 0 else f'exit status {code}')
+  if code >= 0:
+    why = f'exit status {code}'
+  elif -code == signal.SIGKILL:   # what the kernel sends a process out of memory
+    why = 'killed by SIGKILL, most likely for lack of memory'
+  else:
+    why = f'killed by {signal.Signals(-code).name}'
   lines = result.stderr.strip().splitlines()
   return why + (f': {lines[-1]}' if lines else '')
 

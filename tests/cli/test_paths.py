@@ -68,16 +68,22 @@ def _forms(target):
   return forms
 
 
+def _parse(program, scratch, asked):
+  """``program``'s own flags and the values it parses for ``asked`` (``{flag: [typed]}``),
+  in a process started from ``scratch``, which is also HOME."""
+  result = subprocess.run([sys.executable, '-c', PARSE, program, json.dumps(asked)],
+                          cwd=scratch, env={**os.environ, 'HOME': str(scratch)},
+                          capture_output=True, text=True, check=False, timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
+  return json.loads(result.stdout)
+
+
 @pytest.mark.parametrize('program', PROGRAMS)
 def test_every_form_of_a_path_reaches_the_library_as_one_absolute_path(program, scratch):
   asked = {name: [form for target in TARGETS for form in _forms(target)]
            for name in PATH_FLAGS}
   asked['dataset'] = ['folder:' + form for target in TARGETS for form in _forms(target)]
-  result = subprocess.run([sys.executable, '-c', PARSE, program, json.dumps(asked)],
-                          cwd=scratch, env={**os.environ, 'HOME': str(scratch)},
-                          capture_output=True, text=True, check=False, timeout=120)
-  assert result.returncode == 0, result.stderr[-2000:]
-  parsed = json.loads(result.stdout)
+  parsed = _parse(program, scratch, asked)
   missed = [n for n in parsed['flags'] if LOOKS_LIKE_A_PATH.search(n) and n not in PATH_FLAGS]
   assert not missed, f'path flags this test does not know: {missed}'
   assert parsed['values'], f'{program} has no path flag'
@@ -98,14 +104,6 @@ def test_every_form_of_a_path_reaches_the_library_as_one_absolute_path(program, 
       assert len(set(got[:5])) == 1, (name, got)
       assert {os.path.realpath(v) for v in got} == {os.path.realpath(scratch / target)}, (
           name, got)
-
-
-def _parse(program, scratch, asked):
-  result = subprocess.run([sys.executable, '-c', PARSE, program, json.dumps(asked)],
-                          cwd=scratch, env={**os.environ, 'HOME': str(scratch)},
-                          capture_output=True, text=True, check=False, timeout=120)
-  assert result.returncode == 0, result.stderr[-2000:]
-  return json.loads(result.stdout)
 
 
 @pytest.mark.parametrize('program,flag', [('train', 'init_from'), ('eval', 'checkpoint'),
