@@ -23,6 +23,7 @@ from pic_tf import sampling
 from pic_tf.sampling import SampleOptions
 from pic_tf.sampling import pipeline
 from pic_tf.storage import fileutil
+from pic_tf import storage
 from pic_tf.storage import loading
 from pic_tf.storage import Source
 from pic_tf.storage import result_folders
@@ -260,7 +261,7 @@ def run(output_dir, *, source=None, saved_model=None, inputs=(), selection=None,
   else:
     source = source or Source()
     if source.path is None:
-      log(f'using the demo model shipped with pic_tf ({loading.DEMO_MODEL}), a small '
+      log(f'using the demo model shipped with pic_tf ({storage.DEMO_MODEL}), a small '
           'CIFAR-10 model')
     colorizer = load_colorizer(source, sample_options, log)
   if selection is not None:

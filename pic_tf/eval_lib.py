@@ -44,8 +44,9 @@ def run_eval(source, selection=Selection(), batch_size=64, output_json=None,
   Returns:
     The results dict (also written as JSON).
   """
-  checkpoint = source.path or loading.DEMO_MODEL
-  output_json = _results_path(source, output_json, workdir_lib.EVAL_FILENAME)
+  source = loading.recognised(source)
+  checkpoint = source.found.path
+  output_json = _results_path(source.found, output_json, workdir_lib.EVAL_FILENAME)
   loaded = loading.load(source, ema=False, log=log)
   config, model, ema, step = loaded.config, loaded.model, loaded.ema, loaded.step
   precision = loaded.precision
@@ -142,8 +143,9 @@ def run_sample_metrics(source, selection, sample_options=SampleOptions(num_sampl
   Returns:
     The results dict (also written as JSON).
   """
-  checkpoint = source.path or loading.DEMO_MODEL
-  output_json = _results_path(source, output_json, workdir_lib.SAMPLE_METRICS_FILENAME)
+  source = loading.recognised(source)
+  checkpoint = source.found.path
+  output_json = _results_path(source.found, output_json, workdir_lib.SAMPLE_METRICS_FILENAME)
   loaded = loading.load(source, log=log)
   config, model, step = loaded.config, loaded.model, loaded.step
   if selection.dataset:
@@ -165,15 +167,15 @@ def run_sample_metrics(source, selection, sample_options=SampleOptions(num_sampl
   return results
 
 
-def _results_path(source, output_json, default_name):
+def _results_path(found, output_json, default_name):
   """Where results go: ``output_json``, else ``<workdir>/<default_name>`` for a workdir
-  or one of its checkpoints (the demo model inside the package is neither), else None.
+  or one of its checkpoints (``found``, a :class:`pic_tf.storage.loading.Found`; the
+  demo model inside the package is neither), else None.
 
   Checked now, before the evaluation, so that a destination that cannot be written
   fails first.
   """
   if output_json is None:
-    found = loading.recognised(source).found
     if found.kind in (storage.WORKDIR, storage.CHECKPOINT):
       output_json = os.path.join(found.workdir, default_name)
   if output_json is not None:

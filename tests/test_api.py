@@ -17,7 +17,7 @@ from pic_tf import api
 from pic_tf import configs
 from pic_tf.model import networks
 from pic_tf.sampling import pipeline
-from pic_tf.storage import loading
+from pic_tf import storage
 from pic_tf.storage import workdir as workdir_lib
 
 import helpers
@@ -113,5 +113,5 @@ def test_finetune_from_python_starts_from_the_demo_and_records_it(tmp_path, monk
       'train.precision=float32'])
   assert results['step'] == 2
   recorded = json.loads((tmp_path / 'runs' / 'ft' / 'config.json').read_text())
-  assert recorded['init_from'] == loading.DEMO_MODEL
+  assert recorded['init_from'] == storage.DEMO_MODEL
   assert recorded['dataset'] == f'folder:{photos}'

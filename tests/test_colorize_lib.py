@@ -19,7 +19,7 @@ from pic_tf.model import color
 from pic_tf.model import networks
 from pic_tf.storage import Source
 from pic_tf.sampling import SampleOptions
-from pic_tf.storage import loading
+from pic_tf import storage
 from pic_tf.storage import original_checkpoints
 from pic_tf.storage import workdir as workdir_lib
 
@@ -191,10 +191,10 @@ def test_files_and_datasets_report_on_one_stream(workdir, tmp_path):
 
 
 def test_shipped_demo_model_loads_and_is_small():
-  files = list(pathlib.Path(loading.DEMO_MODEL).iterdir())
+  files = list(pathlib.Path(storage.DEMO_MODEL).iterdir())
   assert sum(f.stat().st_size for f in files) <= 20 * 2**20
-  colorizer = colorize_lib.load_colorizer(Source(loading.DEMO_MODEL))
-  assert workdir_lib.load_config(loading.DEMO_MODEL).name == 'cifar10_demo'
+  colorizer = colorize_lib.load_colorizer(Source(storage.DEMO_MODEL))
+  assert workdir_lib.load_config(storage.DEMO_MODEL).name == 'cifar10_demo'
   assert colorizer.image_size == 32
   image, _ = image_io.read_image(str(TESTDATA / 'scene_500x375.jpg'))
   out = colorizer.colorize(image[None], 1, 1.0, (0, 0))
@@ -215,7 +215,7 @@ def test_the_wheel_ships_the_demo_model_and_images_and_its_console_scripts_run(t
   names = zipfile.ZipFile(wheel).namelist()
   shipped = sorted(n for n in names if n.startswith('pic_tf/assets/cifar10_demo/'))
   expected = sorted('pic_tf/assets/cifar10_demo/' + f.name
-                    for f in pathlib.Path(loading.DEMO_MODEL).iterdir())
+                    for f in pathlib.Path(storage.DEMO_MODEL).iterdir())
   assert shipped == expected
   assert sum(n.startswith('pic_tf/assets/cifar10_test/') and n.endswith('.png')
              for n in names) == 64

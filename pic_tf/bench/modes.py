@@ -24,6 +24,7 @@ from pic_tf.bench import train_speed
 from pic_tf.errors import ConfigError
 from pic_tf import export_lib
 from pic_tf.storage import Source
+from pic_tf import storage
 from pic_tf.storage import loading
 from pic_tf.storage import fileutil
 
@@ -36,8 +37,8 @@ def _saved_model(saved_model, log):
     yield saved_model
     return
   with tempfile.TemporaryDirectory() as tmp:
-    log(f'exporting the shipped demo model ({loading.DEMO_MODEL}) to {tmp}')
-    yield export_lib.export(loading.load(Source(loading.DEMO_MODEL)).model, tmp)
+    log(f'exporting the shipped demo model ({storage.DEMO_MODEL}) to {tmp}')
+    yield export_lib.export(loading.load(Source(storage.DEMO_MODEL)).model, tmp)
 
 
 def serving_load_of(saved_model=None, requests=200, threads=8, seed=0, log=progress.result):

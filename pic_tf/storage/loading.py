@@ -19,7 +19,6 @@ from pic_tf.errors import CheckpointError
 from pic_tf.model import networks
 from pic_tf.model import precision as precision_lib
 from pic_tf import storage
-from pic_tf.storage import DEMO_MODEL
 from pic_tf.storage import fileutil
 from pic_tf.storage import original_checkpoints
 from pic_tf.storage import workdir as workdir_lib
@@ -64,14 +63,14 @@ def identify(path):
 
   Args:
     path: a model source (:attr:`pic_tf.storage.Source.path`); None, or the path of
-      :data:`DEMO_MODEL`: the demo model inside the package.
+      :data:`pic_tf.storage.DEMO_MODEL`: the demo model inside the package.
 
   Returns:
     A :class:`Found`.
   """
   # By the place it names, through a symlink too (a copy elsewhere is a workdir).
-  if path is None or os.path.realpath(path) == os.path.realpath(DEMO_MODEL):
-    return Found(storage.DEMO, DEMO_MODEL, DEMO_MODEL)
+  if path is None or os.path.realpath(path) == os.path.realpath(storage.DEMO_MODEL):
+    return Found(storage.DEMO, storage.DEMO_MODEL, storage.DEMO_MODEL)
   # A workdir is known by its config.json (pic_tf.storage.workdir's layout).
   if os.path.isfile(os.path.join(path, workdir_lib.CONFIG_FILENAME)):
     return Found(storage.WORKDIR, path, path)

@@ -166,20 +166,16 @@ def check_resumable(config, resumed, workdir):
   (:func:`resumed_config`, read once by the caller); the caller writes ``config.json``
   (:func:`save_config`) once training can start.
 
-  Returns:
-    True if the workdir already holds a run to resume.
-
   Raises:
     ConfigError: the workdir holds checkpoints of a run of another config.
   """
   if resumed is None:
-    return False
+    return
   diffs = _config_diffs(resumed, config)
   if diffs:
     raise ConfigError(
         f'workdir {workdir} holds a run of another config ({resumed.name}); it differs in: '
         + ', '.join(diffs) + '. Use a new workdir, or the same config and overrides.')
-  return True
 
 
 def _same_dataset(old, new):

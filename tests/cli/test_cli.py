@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 from pic_tf.cli import common as cli
-from pic_tf.storage import loading
+from pic_tf import storage
 from pic_tf.errors import ConfigError
 
 
@@ -130,7 +130,7 @@ def test_help_shows_the_commands_as_the_program_was_started():
     assert result.returncode == 0 and example in result.stdout, result.stdout
     assert 'bin/' not in result.stdout, command
   # So do its error messages (the demo model is a workdir: it needs no conversion).
-  result = subprocess.run([str(script), f'--original_checkpoint={loading.DEMO_MODEL}',
+  result = subprocess.run([str(script), f'--original_checkpoint={storage.DEMO_MODEL}',
                            '--output_dir=unused'], capture_output=True, text=True, check=False)
   assert result.returncode == 1 and 'to pic-tf-colorize, pic-tf-eval or pic-tf-export' in (
       result.stderr), result.stderr

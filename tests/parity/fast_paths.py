@@ -10,6 +10,7 @@ from pic_tf.data import datasets
 from pic_tf.errors import ConfigError
 from pic_tf import eval_lib
 from pic_tf.sampling import SampleOptions
+from pic_tf import storage
 from pic_tf.storage import loading
 from pic_tf.storage import Source
 
@@ -47,7 +48,7 @@ def fast_path_metrics(checkpoint=None, num_images=None, samples_per_image=2, see
   """
   if seeds < 2:
     raise ConfigError(f'the exact path needs at least 2 seeds for a spread, not {seeds}')
-  checkpoint = checkpoint or loading.DEMO_MODEL
+  checkpoint = checkpoint or storage.DEMO_MODEL
   models = {p: loading.load(Source(checkpoint, precision=p)).model
             for p in ('float32', 'mixed_bfloat16')}
   size = models['float32'].config.image_size

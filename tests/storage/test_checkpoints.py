@@ -11,6 +11,7 @@ from pic_tf.storage import Source
 from pic_tf import configs
 from pic_tf.errors import CheckpointError
 from pic_tf.model import networks
+from pic_tf import storage
 from pic_tf.storage import loading
 from pic_tf.storage import workdir as workdir_lib
 
@@ -83,9 +84,9 @@ def test_the_demo_model_is_recognised_by_its_path_too(tmp_path):
   """Named by path it is still the package's demo (so bin/eval writes no eval.json into
   the package); a copy of it elsewhere is a workdir."""
   assert loading.identify(None).kind == 'demo'
-  assert loading.identify(loading.DEMO_MODEL + '/').kind == 'demo'
-  (tmp_path / 'link').symlink_to(pathlib.Path(loading.DEMO_MODEL).parent)
+  assert loading.identify(storage.DEMO_MODEL + '/').kind == 'demo'
+  (tmp_path / 'link').symlink_to(pathlib.Path(storage.DEMO_MODEL).parent)
   assert loading.identify(str(tmp_path / 'link' / 'cifar10_demo')).kind == 'demo'
   copy = tmp_path / 'copy'
-  shutil.copytree(loading.DEMO_MODEL, copy)
+  shutil.copytree(storage.DEMO_MODEL, copy)
   assert loading.identify(str(copy)).kind == 'workdir'

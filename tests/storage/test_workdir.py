@@ -37,8 +37,11 @@ def test_damaged_config_json_names_the_file(tmp_path, text):
 
 
 def _check(config, workdir):
-  """What bin/train checks before it resumes: ``config`` against the run ``workdir`` holds."""
-  return workdir_lib.check_resumable(config, workdir_lib.resumed_config(workdir), workdir)
+  """What bin/train checks before it resumes: ``config`` against the run ``workdir`` holds.
+  Returns whether there is a run to resume."""
+  resumed = workdir_lib.resumed_config(workdir)
+  workdir_lib.check_resumable(config, resumed, workdir)
+  return resumed is not None
 
 
 def test_only_the_same_run_is_resumed(tmp_path):

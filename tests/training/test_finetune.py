@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pic_tf import storage
 from pic_tf.storage import loading
 from pic_tf.storage import Source
 from pic_tf.storage import workdir as workdir_lib
@@ -19,7 +20,7 @@ from pic_tf.storage import workdir as workdir_lib
 import helpers
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-FINETUNE = ['--init_from=' + loading.DEMO_MODEL, '--dataset=folder:photos', '--batch_size=2',
+FINETUNE = ['--init_from=' + storage.DEMO_MODEL, '--dataset=folder:photos', '--batch_size=2',
             '--precision=float32', '--set=train.checkpoint_every=2',
             '--set=train.keep_checkpoints=10', '--set=train.log_every=1',
             '--set=train.eval_examples=2']
@@ -60,11 +61,11 @@ def test_finetuning_the_demo_model_starts_from_its_weights_and_resumes(scratch):
       break
   process.wait(timeout=60)
   print(''.join(said))
-  assert any(line.startswith(f'starting from demo {loading.DEMO_MODEL}/ckpt-7000 (its step '
+  assert any(line.startswith(f'starting from demo {storage.DEMO_MODEL}/ckpt-7000 (its step '
                              "7000): its weights become the model's and the EMA's")
              for line in said), said
   # The start is ckpt-0: the demo model's weights, raw and averaged.
-  demo = loading.load(Source(loading.DEMO_MODEL), ema=False)
+  demo = loading.load(Source(storage.DEMO_MODEL), ema=False)
   start = loading.load(Source(str(workdir / 'ckpt-0')), ema=False)
   assert start.step == 0
   for ours, theirs in zip(start.model.weights, demo.model.weights, strict=True):
@@ -72,9 +73,9 @@ def test_finetuning_the_demo_model_starts_from_its_weights_and_resumes(scratch):
   for ours, theirs in zip(start.ema.averages, demo.ema.averages, strict=True):
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
   recorded = json.loads((workdir / 'config.json').read_text())
-  assert recorded['init_from'] == loading.DEMO_MODEL
+  assert recorded['init_from'] == storage.DEMO_MODEL
   assert recorded['model'] == json.loads(
-      (pathlib.Path(loading.DEMO_MODEL) / 'config.json').read_text())['model']
+      (pathlib.Path(storage.DEMO_MODEL) / 'config.json').read_text())['model']
   assert recorded['dataset'] == f'folder:{scratch / "photos"}'
 
   # Killed at step 5: the same command resumes from the workdir, not from the source.
@@ -92,7 +93,7 @@ def test_finetuning_refuses_a_change_of_the_model_naming_the_field(scratch):
   lines = [line for line in result.stderr.splitlines() if line.startswith('error:')]
   assert result.returncode == 1 and len(lines) == 1, result.stderr[-2000:]
   assert lines[0].startswith('error: model.nr_channels (80 -> 32): fine-tuning keeps the '
-                             f'model of {loading.DEMO_MODEL}'), lines
+                             f'model of {storage.DEMO_MODEL}'), lines
   result = _train(scratch, *FINETUNE, '--workdir=runs/other', '--num_steps=2', '--config=tiny')
   assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
       f'error: --config has no effect with --init_from a demo, whose config.json fixes the '
